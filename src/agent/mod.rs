@@ -1,0 +1,3 @@
+//! The post-mortem agent: gather evidence, draft, ground, remember.
+
+pub mod model;

@@ -1,0 +1,176 @@
+//! Finds the line of a key path (`service[1].check[0].max_age`) in the TOML text,
+//! and reports keys the schema does not know, all at once.
+
+use super::raw::schema;
+use std::fmt;
+use toml_edit::{Document, Item, Table, Value};
+
+/// One step of a key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A key path from the document root, like `service[1].check[0].max_age`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPath(pub Vec<Seg>);
+
+impl KeyPath {
+    pub fn root() -> Self {
+        KeyPath(Vec::new())
+    }
+    pub fn key(&self, k: &str) -> Self {
+        let mut v = self.0.clone();
+        v.push(Seg::Key(k.to_string()));
+        KeyPath(v)
+    }
+    pub fn index(&self, i: usize) -> Self {
+        let mut v = self.0.clone();
+        v.push(Seg::Index(i));
+        KeyPath(v)
+    }
+}
+
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(k) if i == 0 => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a node of the document sits.
+enum Node<'a> {
+    Item(&'a Item),
+    Value(&'a Value),
+    Table(&'a Table),
+}
+
+/// The 1-based line of `path` in the document, or of its nearest ancestor that exists.
+pub fn line_of(doc: &Document<String>, text: &str, path: &KeyPath) -> Option<usize> {
+    let mut node = Node::Table(doc.as_table());
+    let mut best: Option<usize> = None;
+    for seg in &path.0 {
+        let next = match (&node, seg) {
+            (Node::Table(t), Seg::Key(k)) => key_in_table(t, k, &mut best),
+            (Node::Item(Item::Table(t)), Seg::Key(k)) => key_in_table(t, k, &mut best),
+            (Node::Item(Item::Value(Value::InlineTable(t))), Seg::Key(k))
+            | (Node::Value(Value::InlineTable(t)), Seg::Key(k)) => {
+                t.get_key_value(k).map(|(key, item)| {
+                    if let Some(s) = key.span() {
+                        best = Some(s.start);
+                    }
+                    Node::Item(item)
+                })
+            }
+            (Node::Item(Item::ArrayOfTables(a)), Seg::Index(i)) => a.get(*i).map(|t| {
+                if let Some(s) = t.span() {
+                    best = Some(s.start);
+                }
+                Node::Table(t)
+            }),
+            (Node::Item(Item::Value(Value::Array(a))), Seg::Index(i))
+            | (Node::Value(Value::Array(a)), Seg::Index(i)) => a.get(*i).map(|v| {
+                if let Some(s) = v.span() {
+                    best = Some(s.start);
+                }
+                Node::Value(v)
+            }),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => break,
+        }
+    }
+    best.map(|offset| line_at(text, offset))
+}
+
+fn key_in_table<'a>(t: &'a Table, k: &str, best: &mut Option<usize>) -> Option<Node<'a>> {
+    t.get_key_value(k).map(|(key, item)| {
+        if let Some(s) = key.span().or_else(|| item.span()) {
+            *best = Some(s.start);
+        }
+        Node::Item(item)
+    })
+}
+
+/// 1-based line number of a byte offset.
+pub fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Every key the schema does not know, with its path.
+pub fn unknown_keys(doc: &Document<String>) -> Vec<KeyPath> {
+    let mut out = Vec::new();
+    let root = KeyPath::root();
+    let table = doc.as_table();
+    walk_keys(table_entries(table), schema::ROOT, &root, &mut out);
+    for (name, allowed) in [
+        ("daemon", schema::DAEMON),
+        ("memory", schema::MEMORY),
+        ("llm", schema::LLM),
+        ("notify", schema::NOTIFY),
+    ] {
+        if let Some(item) = table.get(name) {
+            walk_keys(item_entries(item), allowed, &root.key(name), &mut out);
+        }
+    }
+    for (i, svc) in array_items(table.get("service")).into_iter().enumerate() {
+        let sp = root.key("service").index(i);
+        walk_keys(item_entries(&svc), schema::SERVICE, &sp, &mut out);
+        if let Some(b) = get(&svc, "restart_budget") {
+            walk_keys(item_entries(&b), schema::BUDGET, &sp.key("restart_budget"), &mut out);
+        }
+        if let Some(r) = get(&svc, "restart") {
+            walk_keys(item_entries(&r), schema::RESTART, &sp.key("restart"), &mut out);
+        }
+        for (j, c) in array_items(get(&svc, "check").as_ref()).into_iter().enumerate() {
+            walk_keys(item_entries(&c), schema::CHECK, &sp.key("check").index(j), &mut out);
+        }
+    }
+    out
+}
+
+fn walk_keys(keys: Vec<String>, allowed: &[&str], at: &KeyPath, out: &mut Vec<KeyPath>) {
+    for k in keys {
+        if !allowed.contains(&k.as_str()) {
+            out.push(at.key(&k));
+        }
+    }
+}
+
+fn table_entries(t: &Table) -> Vec<String> {
+    t.iter().map(|(k, _)| k.to_string()).collect()
+}
+
+fn item_entries(item: &Item) -> Vec<String> {
+    match item {
+        Item::Table(t) => table_entries(t),
+        Item::Value(Value::InlineTable(t)) => t.iter().map(|(k, _)| k.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn get(item: &Item, key: &str) -> Option<Item> {
+    match item {
+        Item::Table(t) => t.get(key).cloned(),
+        Item::Value(Value::InlineTable(t)) => t.get(key).map(|v| Item::Value(v.clone())),
+        _ => None,
+    }
+}
+
+/// The elements of an array of tables (`[[service]]`) or an inline array of tables.
+fn array_items(item: Option<&Item>) -> Vec<Item> {
+    match item {
+        Some(Item::ArrayOfTables(a)) => a.iter().map(|t| Item::Table(t.clone())).collect(),
+        Some(Item::Value(Value::Array(a))) => a.iter().map(|v| Item::Value(v.clone())).collect(),
+        _ => Vec::new(),
+    }
+}

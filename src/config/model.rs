@@ -1,0 +1,211 @@
+//! Validated configuration: the domain types the rest of akashic uses.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A whole, validated `akashic.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub daemon: DaemonConfig,
+    pub memory: MemoryConfig,
+    /// Absent: post-mortems come from the template path only.
+    pub llm: Option<LlmConfig>,
+    pub notify: Option<NotifyConfig>,
+    pub services: Vec<ServiceConfig>,
+}
+
+impl Config {
+    /// The service with this name.
+    pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub state_dir: PathBuf,
+    /// Default probe interval.
+    pub tick: Duration,
+    /// Time budget for the forensics snapshot taken before a kill.
+    pub forensics_budget: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemoryBackend {
+    Embedded,
+    Qdrant {
+        url: String,
+        collection: String,
+        api_key_env: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct MemoryConfig {
+    pub backend: MemoryBackend,
+    /// Where the setup step put the embedding model; `None` = default search path.
+    pub model_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    pub base_url: String,
+    pub model: String,
+    pub api_key_env: Option<String>,
+    pub timeout: Duration,
+    pub max_tokens: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    pub webhook: String,
+    pub reminder: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartBudget {
+    pub max: u32,
+    pub within: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub name: String,
+    pub repo: Option<PathBuf>,
+    pub log: Option<PathBuf>,
+    pub digest: Option<PathBuf>,
+    pub grace: Duration,
+    pub recovery_window: Duration,
+    pub restart_budget: RestartBudget,
+    pub env_required: Vec<String>,
+    pub migrated_from: Option<PathBuf>,
+    /// Absent: akashic observes and escalates, it never restarts.
+    pub restart: Option<RestartSpec>,
+    pub checks: Vec<CheckSpec>,
+    /// `kind = "child"` only: leave the child running when akashic stops.
+    pub leave_running: bool,
+}
+
+impl ServiceConfig {
+    /// The log akashic reads into post-mortems: `log`, else the child's stdout file.
+    pub fn log_path(&self) -> Option<&PathBuf> {
+        self.log.as_ref().or(match &self.restart {
+            Some(RestartSpec::Child(c)) => c.stdout.as_ref(),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ChildSpec {
+    pub command: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    pub env: BTreeMap<String, String>,
+    pub stdout: Option<PathBuf>,
+    pub stop_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum RestartSpec {
+    Child(ChildSpec),
+    Launchd {
+        label: String,
+        plist: Option<PathBuf>,
+        program: Vec<String>,
+        env: BTreeMap<String, String>,
+    },
+    Systemd {
+        unit: String,
+        user: bool,
+        env: BTreeMap<String, String>,
+    },
+    Command {
+        run: Vec<String>,
+    },
+}
+
+impl RestartSpec {
+    /// The `kind` key's value.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            RestartSpec::Child(_) => "child",
+            RestartSpec::Launchd { .. } => "launchd",
+            RestartSpec::Systemd { .. } => "systemd",
+            RestartSpec::Command { .. } => "command",
+        }
+    }
+}
+
+/// One check of a service, with its schedule and debounce.
+#[derive(Debug, Clone)]
+pub struct CheckSpec {
+    pub interval: Duration,
+    /// Consecutive failures before the check counts as failed.
+    pub failures: u32,
+    pub kind: CheckKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum CheckKind {
+    LogStale {
+        path: PathBuf,
+        max_age: Duration,
+    },
+    Http {
+        url: String,
+        status: u16,
+        body_contains: Option<String>,
+        timeout: Duration,
+    },
+    Port {
+        addr: String,
+        timeout: Duration,
+    },
+    Artifact(ArtifactSpec),
+}
+
+#[derive(Debug, Clone)]
+pub enum ArtifactSpec {
+    /// Newest file matching the glob is younger than `max_age`.
+    Glob { pattern: String, max_age: Duration },
+    /// The query returns a unix timestamp younger than `max_age`.
+    SqliteTimestamp {
+        db: PathBuf,
+        query: String,
+        max_age: Duration,
+    },
+    /// The query returns a count that must grow by `min_growth` within `within`.
+    SqliteCount {
+        db: PathBuf,
+        query: String,
+        min_growth: i64,
+        within: Duration,
+    },
+    /// The command prints a number that must grow by `min_growth` within `within`.
+    Command {
+        command: Vec<String>,
+        min_growth: i64,
+        within: Duration,
+        timeout: Duration,
+    },
+}
+
+impl CheckKind {
+    /// The `kind` key's value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckKind::LogStale { .. } => "log_stale",
+            CheckKind::Http { .. } => "http",
+            CheckKind::Port { .. } => "port",
+            CheckKind::Artifact(_) => "artifact",
+        }
+    }
+
+    /// Staleness checks need time to show progress after a restart; liveness checks do not.
+    pub fn is_progress(&self) -> bool {
+        matches!(self, CheckKind::LogStale { .. } | CheckKind::Artifact(_))
+    }
+}

@@ -1,0 +1,4 @@
+//! The pure decision core: no clocks, files or sockets in here.
+
+pub mod category;
+pub mod machine;

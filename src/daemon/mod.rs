@@ -1,0 +1,3 @@
+//! The daemon: runs probes, feeds the state machines, executes their actions.
+
+pub mod heartbeat;

@@ -1,0 +1,1 @@
+//! Forensics snapshot of a hung process, within a time budget.

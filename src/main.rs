@@ -1,0 +1,5 @@
+//! The `akashic` binary: everything lives in the library.
+
+fn main() {
+    std::process::exit(akashic::cli::main());
+}

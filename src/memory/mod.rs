@@ -1,0 +1,1 @@
+//! Akashic memory: embeddings and vector stores of post-mortems.

@@ -1,0 +1,1 @@
+//! Process control: the restart backends.
