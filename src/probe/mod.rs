@@ -1,1 +1,132 @@
-//! Probes: one per check kind.
+//! Probes: one per check kind. Each answers ok or unhealthy with a failure kind and a readable detail.
+
+mod artifact;
+mod fmt;
+mod http;
+mod log_stale;
+mod port;
+
+pub use fmt::age;
+
+use crate::config::{ArtifactSpec, CheckKind};
+use crate::core::machine::{Progress, Verdict};
+use std::collections::VecDeque;
+use std::time::SystemTime;
+use tokio::time::Instant;
+
+/// What one probe run found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeResult {
+    pub verdict: Verdict,
+    pub progress: Option<Progress>,
+    /// The HTTP status seen, for the incident's process state.
+    pub http_status: Option<u16>,
+}
+
+impl ProbeResult {
+    pub fn ok(detail: impl Into<String>) -> Self {
+        ProbeResult {
+            verdict: Verdict::Ok {
+                detail: detail.into(),
+            },
+            progress: None,
+            http_status: None,
+        }
+    }
+    pub fn bad(failure: &'static str, detail: impl Into<String>) -> Self {
+        ProbeResult {
+            verdict: Verdict::Unhealthy {
+                failure,
+                detail: detail.into(),
+            },
+            progress: None,
+            http_status: None,
+        }
+    }
+    pub fn with_progress(mut self, p: Progress) -> Self {
+        self.progress = Some(p);
+        self
+    }
+}
+
+/// Samples of a counter over its growth window: state a counter check keeps between runs.
+#[derive(Debug, Clone, Default)]
+pub struct CounterHistory {
+    samples: VecDeque<(Instant, i64)>,
+}
+
+/// The clocks a probe reads, injected so tests can fix them.
+#[derive(Debug, Clone, Copy)]
+pub struct Clocks {
+    pub wall: SystemTime,
+    pub mono: Instant,
+}
+
+impl Clocks {
+    pub fn now() -> Self {
+        Clocks {
+            wall: SystemTime::now(),
+            mono: Instant::now(),
+        }
+    }
+}
+
+/// Shared, reusable clients for probes.
+#[derive(Clone)]
+pub struct Probes {
+    http: reqwest::Client,
+}
+
+impl Default for Probes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Probes {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(30))
+            .pool_max_idle_per_host(4)
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("akashic/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the http client builds with static settings");
+        Probes { http }
+    }
+
+    /// Runs one check once.
+    pub async fn run(&self, kind: &CheckKind, history: &mut CounterHistory) -> ProbeResult {
+        match kind {
+            CheckKind::LogStale { path, max_age } => {
+                log_stale::probe(path, *max_age, Clocks::now().wall).await
+            }
+            CheckKind::Http {
+                url,
+                status,
+                body_contains,
+                timeout,
+            } => http::probe(&self.http, url, *status, body_contains.as_deref(), *timeout).await,
+            CheckKind::Port { addr, timeout } => port::probe(addr, *timeout).await,
+            CheckKind::Artifact(a) => artifact::probe(a, history, Clocks::now()).await,
+        }
+    }
+}
+
+/// A short human description of a check's target, for status lines.
+pub fn describe(kind: &CheckKind) -> String {
+    match kind {
+        CheckKind::LogStale { path, .. } => format!("log {}", path.display()),
+        CheckKind::Http { url, .. } => format!("GET {url}"),
+        CheckKind::Port { addr, .. } => format!("tcp {addr}"),
+        CheckKind::Artifact(ArtifactSpec::Glob { pattern, .. }) => format!("files {pattern}"),
+        CheckKind::Artifact(
+            ArtifactSpec::SqliteTimestamp { db, .. } | ArtifactSpec::SqliteCount { db, .. },
+        ) => {
+            format!("sqlite {}", db.display())
+        }
+        CheckKind::Artifact(ArtifactSpec::Command { command, .. }) => {
+            format!("command {}", command.join(" "))
+        }
+    }
+}

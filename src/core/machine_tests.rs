@@ -1,0 +1,421 @@
+//! Table tests of the state machine with a fake clock: no sleeps, no I/O.
+
+use super::*;
+use chrono::TimeZone;
+
+const LOG: CheckId = 0;
+const HTTP: CheckId = 1;
+const OUT: CheckId = 2;
+
+fn params() -> Params {
+    Params {
+        grace: Duration::from_secs(30),
+        recovery_window: Duration::from_secs(300),
+        budget_max: 3,
+        budget_within: Duration::from_secs(3600),
+        can_restart: true,
+        checks: vec![
+            CheckRole {
+                kind: "log_stale",
+                failures: 1,
+                progress: true,
+                artifact: false,
+                min_growth: 1,
+            },
+            CheckRole {
+                kind: "http",
+                failures: 2,
+                progress: false,
+                artifact: false,
+                min_growth: 1,
+            },
+            CheckRole {
+                kind: "artifact",
+                failures: 1,
+                progress: true,
+                artifact: true,
+                min_growth: 1,
+            },
+        ],
+    }
+}
+
+fn wall(s: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
+}
+
+fn ok(check: CheckId, at: Option<i64>) -> Observation {
+    Observation::Check(Report {
+        check,
+        verdict: Verdict::Ok {
+            detail: "fine".into(),
+        },
+        progress: at.map(|s| Progress::At(wall(s))),
+    })
+}
+
+fn bad(check: CheckId, failure: &'static str) -> Observation {
+    Observation::Check(Report {
+        check,
+        verdict: Verdict::Unhealthy {
+            failure,
+            detail: format!("{failure} detail"),
+        },
+        progress: None,
+    })
+}
+
+/// A clock that only moves when told.
+struct Clock(Instant);
+impl Clock {
+    fn at(&self, s: u64) -> Instant {
+        self.0 + Duration::from_secs(s)
+    }
+}
+
+fn opened(actions: &[Action]) -> Option<(bool, Option<String>, Vec<String>)> {
+    actions.iter().find_map(|a| match a {
+        Action::OpenIncident {
+            failed,
+            restart,
+            escalate,
+        } => Some((
+            *restart,
+            escalate.clone(),
+            failed.iter().map(|f| f.kind.clone()).collect(),
+        )),
+        _ => None,
+    })
+}
+
+fn restarted(m: &mut Machine, at: Instant, incident: &str, wall_s: i64) -> Vec<Action> {
+    m.step(
+        Observation::Restarted {
+            incident: incident.into(),
+            ok: true,
+            detail: "restarted".into(),
+            wall: wall(wall_s),
+        },
+        at,
+    )
+}
+
+#[test]
+fn failures_inside_grace_do_not_count() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::new(params(), c.at(0));
+    assert_eq!(m.label(c.at(1)), "starting");
+    assert!(m.step(bad(LOG, "stale"), c.at(10)).is_empty());
+    assert!(m.step(bad(OUT, "stale"), c.at(29)).is_empty());
+    assert_eq!(m.streak, vec![0, 0, 0]);
+    let acts = m.step(bad(LOG, "stale"), c.at(31));
+    assert_eq!(
+        opened(&acts),
+        Some((true, None, vec!["log_stale".into(), "artifact".into()]))
+    );
+}
+
+#[test]
+fn debounce_needs_consecutive_failures() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::new(params(), c.at(0));
+    // http needs 2 in a row; an ok in between resets the streak.
+    assert!(m.step(bad(HTTP, "refused"), c.at(40)).is_empty());
+    assert_eq!(m.label(c.at(40)), "failing");
+    assert!(m.step(ok(HTTP, None), c.at(41)).is_empty());
+    assert!(m.step(bad(HTTP, "refused"), c.at(42)).is_empty());
+    let acts = m.step(bad(HTTP, "timeout"), c.at(43));
+    let (restart, esc, kinds) = opened(&acts).expect("incident opened");
+    assert!(restart && esc.is_none());
+    assert_eq!(kinds, vec!["http"]);
+    assert_eq!(m.label(c.at(43)), "restarting");
+}
+
+#[test]
+fn seed_scenario_recovery_needs_new_output_after_restart() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::new(params(), c.at(0));
+    m.step(ok(OUT, Some(-5)), c.at(40));
+    assert_eq!(m.label(c.at(40)), "healthy");
+    let acts = m.step(bad(OUT, "stale"), c.at(100));
+    assert!(opened(&acts).is_some());
+    assert!(restarted(&mut m, c.at(101), "inc-1", 101).is_empty());
+    assert_eq!(m.label(c.at(101)), "confirming");
+    // The process is up and answers, but the newest output predates the restart: not recovered.
+    m.step(ok(HTTP, None), c.at(105));
+    m.step(ok(LOG, Some(102)), c.at(105));
+    assert!(m.step(ok(OUT, Some(90)), c.at(106)).is_empty());
+    assert_eq!(m.label(c.at(106)), "confirming");
+    // New output written after the restart proves recovery.
+    let acts = m.step(ok(OUT, Some(110)), c.at(111));
+    assert_eq!(
+        acts,
+        vec![Action::ConfirmRecovery {
+            incident: "inc-1".into(),
+            evidence: "artifact: fine".into()
+        }]
+    );
+    assert_eq!(m.label(c.at(112)), "recovered");
+    assert_eq!(m.label(c.at(111 + 301)), "healthy");
+}
+
+#[test]
+fn restart_that_produces_nothing_escalates_when_the_window_ends() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::new(params(), c.at(0));
+    m.step(bad(OUT, "stale"), c.at(40));
+    restarted(&mut m, c.at(41), "inc-2", 41);
+    // Stale artifact results during confirmation neither restart again nor confirm.
+    for s in [80, 120, 200, 300] {
+        assert!(m.step(ok(HTTP, None), c.at(s)).is_empty());
+        assert!(m.step(bad(OUT, "stale"), c.at(s)).is_empty());
+    }
+    assert_eq!(m.next_deadline(), Some(c.at(41 + 300)));
+    assert!(m.step(Observation::Tick, c.at(340)).is_empty());
+    let acts = m.step(Observation::Tick, c.at(341));
+    match &acts[..] {
+        [Action::Escalate { incident, reason }] => {
+            assert_eq!(incident, "inc-2");
+            assert_eq!(
+                reason,
+                "no new output within the recovery window (5m) after restart"
+            );
+        }
+        other => panic!("expected escalation, got {other:?}"),
+    }
+    assert_eq!(m.label(c.at(342)), "escalated");
+}
+
+#[test]
+fn crash_loop_backs_off_then_escalates_without_a_storm() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::new(params(), c.at(0));
+    let exited = || Observation::Exited {
+        detail: "exited with code 1".into(),
+    };
+    let acts = m.step(exited(), c.at(1));
+    assert_eq!(
+        opened(&acts).map(|o| o.0),
+        Some(true),
+        "a crash counts even inside grace"
+    );
+    restarted(&mut m, c.at(1), "inc-3", 1);
+    // Second crash: backoff 2s before restart #2.
+    let acts = m.step(exited(), c.at(2));
+    assert!(
+        matches!(
+            &acts[..],
+            [Action::Note {
+                event: "backoff",
+                ..
+            }]
+        ),
+        "{acts:?}"
+    );
+    assert!(
+        m.step(Observation::Tick, c.at(3)).is_empty(),
+        "no restart before the backoff ends"
+    );
+    let acts = m.step(Observation::Tick, c.at(4));
+    assert!(
+        matches!(&acts[..], [Action::Restart { attempt: 2, .. }]),
+        "{acts:?}"
+    );
+    restarted(&mut m, c.at(4), "inc-3", 4);
+    // Third crash: backoff 4s.
+    m.step(exited(), c.at(5));
+    assert_eq!(m.next_deadline(), Some(c.at(9)));
+    let acts = m.step(Observation::Tick, c.at(9));
+    assert!(
+        matches!(&acts[..], [Action::Restart { attempt: 3, .. }]),
+        "{acts:?}"
+    );
+    restarted(&mut m, c.at(9), "inc-3", 9);
+    // Fourth crash: the budget (3 within 1h) is spent.
+    let acts = m.step(exited(), c.at(10));
+    match &acts[..] {
+        [Action::Escalate { incident, reason }] => {
+            assert_eq!(incident, "inc-3");
+            assert!(
+                reason.ends_with("restart budget spent (3 restarts within 1h)"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected escalation, got {other:?}"),
+    }
+    // Escalated: more crashes and failures do nothing until the window passes.
+    assert!(m.step(exited(), c.at(20)).is_empty());
+    assert!(m.step(bad(HTTP, "refused"), c.at(21)).is_empty());
+    assert!(m.step(bad(HTTP, "refused"), c.at(22)).is_empty());
+    assert_eq!(m.next_deadline(), Some(c.at(1 + 3600)));
+    assert!(m.step(Observation::Tick, c.at(3000)).is_empty());
+    let acts = m.step(Observation::Tick, c.at(3601));
+    assert!(matches!(
+        &acts[..],
+        [Action::Note {
+            event: "budget_refilled",
+            ..
+        }]
+    ));
+    assert_eq!(m.label(c.at(3601)), "starting");
+}
+
+#[test]
+fn a_person_can_resume_an_escalated_service() {
+    let c = Clock(Instant::now());
+    let mut p = params();
+    p.budget_max = 1;
+    let mut m = Machine::new(p, c.at(0));
+    m.step(bad(OUT, "stale"), c.at(40));
+    restarted(&mut m, c.at(40), "inc-4", 40);
+    m.step(Observation::Tick, c.at(400));
+    assert_eq!(m.label(c.at(400)), "escalated");
+    let acts = m.step(Observation::Resume, c.at(500));
+    assert!(matches!(
+        &acts[..],
+        [Action::Note {
+            event: "resumed",
+            ..
+        }]
+    ));
+    assert_eq!(m.label(c.at(500)), "starting");
+    // The budget was reset: the next failure restarts again.
+    let acts = m.step(bad(OUT, "stale"), c.at(600));
+    assert_eq!(opened(&acts).map(|o| o.0), Some(true));
+}
+
+#[test]
+fn no_restart_configured_opens_an_escalated_incident() {
+    let c = Clock(Instant::now());
+    let mut p = params();
+    p.can_restart = false;
+    let mut m = Machine::new(p, c.at(0));
+    let acts = m.step(bad(LOG, "stale"), c.at(40));
+    assert_eq!(
+        opened(&acts),
+        Some((
+            false,
+            Some("no restart is configured for this service".into()),
+            vec!["log_stale".into()]
+        ))
+    );
+    m.step(
+        Observation::Opened {
+            incident: "inc-5".into(),
+        },
+        c.at(40),
+    );
+    assert_eq!(m.incident(), Some("inc-5"));
+    assert_eq!(m.next_deadline(), None, "only a person can resume it");
+}
+
+#[test]
+fn a_failed_restart_is_retried_with_backoff() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::new(params(), c.at(0));
+    m.step(bad(OUT, "stale"), c.at(40));
+    let acts = m.step(
+        Observation::Restarted {
+            incident: "inc-6".into(),
+            ok: false,
+            detail: "launchctl exited with 113".into(),
+            wall: wall(40),
+        },
+        c.at(40),
+    );
+    match &acts[..] {
+        [Action::Note { detail, .. }] => assert_eq!(
+            detail,
+            "restart failed: launchctl exited with 113; restart #2 in 2s"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn counters_prove_recovery_by_growth_since_the_restart() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::new(params(), c.at(0));
+    let count = |n| {
+        Observation::Check(Report {
+            check: OUT,
+            verdict: Verdict::Ok {
+                detail: format!("count {n}"),
+            },
+            progress: Some(Progress::Count(n)),
+        })
+    };
+    m.step(count(10), c.at(40));
+    m.step(bad(LOG, "stale"), c.at(50));
+    restarted(&mut m, c.at(50), "inc-7", 50);
+    m.step(ok(HTTP, None), c.at(55));
+    m.step(ok(LOG, Some(54)), c.at(55));
+    assert!(m.step(count(10), c.at(56)).is_empty(), "no growth yet");
+    let acts = m.step(count(11), c.at(60));
+    assert!(
+        matches!(&acts[..], [Action::ConfirmRecovery { .. }]),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn services_without_artifacts_recover_by_a_fresh_log() {
+    let c = Clock(Instant::now());
+    let mut p = params();
+    p.checks.truncate(2);
+    let mut m = Machine::new(p, c.at(0));
+    m.step(bad(LOG, "stale"), c.at(40));
+    restarted(&mut m, c.at(41), "inc-8", 41);
+    m.step(ok(HTTP, None), c.at(42));
+    assert!(
+        m.step(ok(LOG, Some(30)), c.at(43)).is_empty(),
+        "old log lines do not count"
+    );
+    let acts = m.step(ok(LOG, Some(44)), c.at(45));
+    assert!(
+        matches!(&acts[..], [Action::ConfirmRecovery { evidence, .. }] if evidence == "log_stale: fine")
+    );
+}
+
+#[test]
+fn liveness_failures_after_restart_trigger_another_restart() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::new(params(), c.at(0));
+    m.step(bad(OUT, "stale"), c.at(40));
+    restarted(&mut m, c.at(41), "inc-9", 41);
+    // Inside grace: ignored.
+    assert!(m.step(bad(HTTP, "refused"), c.at(50)).is_empty());
+    assert!(m.step(bad(HTTP, "refused"), c.at(51)).is_empty());
+    // Outside grace, twice in a row (failures = 2).
+    assert!(m.step(bad(HTTP, "refused"), c.at(80)).is_empty());
+    let acts = m.step(bad(HTTP, "refused"), c.at(81));
+    assert!(
+        matches!(
+            &acts[..],
+            [Action::Note {
+                event: "backoff",
+                ..
+            }]
+        ),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn resuming_after_akashic_restarts_continues_the_same_incident() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::resume_confirming(params(), c.at(0), "inc-10".into(), wall(-60), 1);
+    assert_eq!(m.incident(), Some("inc-10"));
+    m.step(ok(HTTP, None), c.at(31));
+    m.step(ok(LOG, Some(1)), c.at(31));
+    let acts = m.step(ok(OUT, Some(2)), c.at(32));
+    assert!(
+        matches!(&acts[..], [Action::ConfirmRecovery { incident, .. }] if incident == "inc-10")
+    );
+}
+
+#[test]
+fn backoff_doubles_and_is_capped() {
+    let v: Vec<u64> = (0..12).map(|n| backoff(n).as_secs()).collect();
+    assert_eq!(v, vec![0, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+}
