@@ -51,6 +51,44 @@ pub enum Command {
     ///
     /// Example: akashic eval --cases evals/cases --no-llm --json
     Eval(EvalArgs),
+    /// Run a demo fleet of three real services in which one freezes while still answering 200:
+    /// watch akashic detect it, capture evidence, restart it, confirm recovery and write the post-mortem.
+    ///
+    /// Example: akashic demo
+    Demo(DemoArgs),
+    /// A small real service for the demo and the tests (binds a port, writes a log and output files).
+    #[command(hide = true)]
+    DemoService(DemoServiceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo's config, logs and state go [default: a new folder under the temp dir].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Give up after this long.
+    #[arg(long = "for", value_name = "DURATION", default_value = "90s")]
+    pub for_: humantime::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoServiceArgs {
+    #[arg(long)]
+    pub port: u16,
+    #[arg(long)]
+    pub log: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = "1s")]
+    pub every: humantime::Duration,
+    #[arg(long)]
+    pub freeze_after: Option<humantime::Duration>,
+    #[arg(long)]
+    pub freeze_once: Option<PathBuf>,
+    #[arg(long)]
+    pub crash_after: Option<humantime::Duration>,
+    #[arg(long)]
+    pub produce_nothing: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,7 +107,7 @@ pub struct JsonArgs {
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Stop after this long (for demos and tests), e.g. "60s".
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long = "for", value_name = "DURATION")]
     pub for_: Option<humantime::Duration>,
 }
 
@@ -175,6 +213,17 @@ pub fn main() -> i32 {
         Command::Ask(a) => crate::cmd::ask::run(config.as_deref(), &a),
         Command::Memory(m) => crate::cmd::memory::run(config.as_deref(), &m),
         Command::Eval(a) => crate::cmd::eval::run(config.as_deref(), &a),
+        Command::Demo(a) => crate::cmd::demo::run(&a),
+        Command::DemoService(a) => Ok(crate::demo::service::run(crate::demo::service::Behaviour {
+            port: a.port,
+            log: a.log,
+            out: a.out,
+            every: a.every.into(),
+            freeze_after: a.freeze_after.map(Into::into),
+            freeze_once: a.freeze_once,
+            crash_after: a.crash_after.map(Into::into),
+            produce_nothing: a.produce_nothing,
+        })),
     };
     crate::cmd::finish(res)
 }

@@ -6,6 +6,7 @@ pub mod cmd;
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod demo;
 pub mod exit;
 pub mod forensics;
 pub mod incident;

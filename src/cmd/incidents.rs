@@ -1,8 +1,42 @@
-//! `akashic incidents`: list incidents.
+//! `akashic incidents`: newest first.
 
-use super::CmdResult;
+use super::incident_view::{brief, list, state};
+use super::{load_config, out, out_json, CmdResult};
 use std::path::Path;
 
-pub fn run(_flag: Option<&Path>, _service: Option<&str>, _json: bool) -> CmdResult {
-    Err(anyhow::anyhow!("not built yet").into())
+pub fn run(flag: Option<&Path>, service: Option<&str>, json: bool) -> CmdResult {
+    let cfg = load_config(flag)?;
+    let incidents = list(&cfg, service)?;
+    if json {
+        out_json(
+            &serde_json::json!({ "incidents": incidents.iter().map(brief).collect::<Vec<_>>() }),
+        );
+        return Ok(crate::exit::OK);
+    }
+    if incidents.is_empty() {
+        out("no incidents");
+        return Ok(crate::exit::OK);
+    }
+    for i in &incidents {
+        let category = i
+            .postmortem
+            .as_ref()
+            .map(|p| p.category.as_str())
+            .unwrap_or("-");
+        let failed = i
+            .failed_checks
+            .first()
+            .map(|f| f.detail.as_str())
+            .unwrap_or("");
+        out(format!(
+            "{}  {:<20} {}  {:<9} {:<22} {}",
+            i.id,
+            i.service,
+            i.detected_at.format("%Y-%m-%d %H:%M:%S"),
+            state(i),
+            category,
+            failed
+        ));
+    }
+    Ok(crate::exit::OK)
 }

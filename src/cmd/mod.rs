@@ -3,7 +3,9 @@
 pub mod ask;
 pub mod check;
 pub mod config_check;
+pub mod demo;
 pub mod eval;
+pub mod incident_view;
 pub mod incidents;
 pub mod logging;
 pub mod memory;

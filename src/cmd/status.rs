@@ -1,8 +1,84 @@
-//! `akashic status`: the daemon and each service.
+//! `akashic status`: each service's state as the daemon last wrote it, and whether the daemon lives.
 
-use super::CmdResult;
+use super::{load_config, out, out_json, CmdResult};
+use crate::daemon::heartbeat;
+use chrono::Utc;
+use serde::Serialize;
 use std::path::Path;
 
-pub fn run(_flag: Option<&Path>, _json: bool) -> CmdResult {
-    Err(anyhow::anyhow!("not built yet").into())
+#[derive(Debug, Serialize, PartialEq)]
+struct DaemonOut {
+    /// running | frozen | stopped | not_started
+    state: &'static str,
+    alive: bool,
+    pid: Option<u32>,
+    heartbeat_at: Option<chrono::DateTime<Utc>>,
+    heartbeat_age_s: Option<f64>,
+}
+
+pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
+    let cfg = load_config(flag)?;
+    let hb = heartbeat::read(&cfg.daemon.state_dir);
+    let daemon = match &hb {
+        None => DaemonOut {
+            state: "not_started",
+            alive: false,
+            pid: None,
+            heartbeat_at: None,
+            heartbeat_age_s: None,
+        },
+        Some(h) => {
+            let age = (Utc::now() - h.at).num_milliseconds().max(0) as f64 / 1000.0;
+            let alive = crate::process::pid_alive(h.pid);
+            // Frozen: the process is there but has not ticked for three ticks (and at least 5 s).
+            let limit = (3.0 * h.tick_ms as f64 / 1000.0).max(5.0);
+            let state = match (alive, age <= limit) {
+                (true, true) => "running",
+                (true, false) => "frozen",
+                (false, _) => "stopped",
+            };
+            DaemonOut {
+                state,
+                alive: alive && age <= limit,
+                pid: Some(h.pid),
+                heartbeat_at: Some(h.at),
+                heartbeat_age_s: Some(age),
+            }
+        }
+    };
+    let services = hb.map(|h| h.services).unwrap_or_default();
+    if json {
+        out_json(&serde_json::json!({ "daemon": daemon, "services": services }));
+        return Ok(crate::exit::OK);
+    }
+    match (daemon.state, daemon.pid, daemon.heartbeat_age_s) {
+        ("not_started", _, _) => out(format!(
+            "akashic: not running (no heartbeat in {}); start it with `akashic watch`",
+            cfg.daemon.state_dir.display()
+        )),
+        (state, Some(pid), Some(age)) => out(format!(
+            "akashic: {state} (pid {pid}, last heartbeat {age:.1}s ago)"
+        )),
+        (state, _, _) => out(format!("akashic: {state}")),
+    }
+    if daemon.state != "running" && !services.is_empty() {
+        out("services as last written (may be out of date):");
+    }
+    for s in &services {
+        let inc = s
+            .incident
+            .as_deref()
+            .map(|i| format!("  incident {i}"))
+            .unwrap_or_default();
+        out(format!("{:<24} {:<11}{}", s.name, s.state, inc));
+        for c in &s.checks {
+            let mark = match c.ok {
+                Some(true) => "ok  ",
+                Some(false) => "FAIL",
+                None => "....",
+            };
+            out(format!("  {mark} {:<9} {}", c.kind, c.detail));
+        }
+    }
+    Ok(crate::exit::OK)
 }

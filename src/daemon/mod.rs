@@ -1,3 +1,11 @@
 //! The daemon: runs probes, feeds the state machines, executes their actions.
 
+pub mod control;
+mod evidence;
 pub mod heartbeat;
+mod params;
+pub mod postmortem;
+mod runtime;
+
+pub use params::params_for;
+pub use runtime::{run, RunOptions};

@@ -1,0 +1,33 @@
+//! `akashic demo`: the demo fleet, end to end.
+
+use super::{out, CmdResult};
+use crate::cli::DemoArgs;
+
+pub fn run(args: &DemoArgs) -> CmdResult {
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("akashic-demo-{}", std::process::id())),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let found = rt.block_on(crate::demo::fleet::run(&dir, args.for_.into()))?;
+    let cfg = dir.join("akashic.toml");
+    match found {
+        Some(inc) => {
+            out("");
+            out(super::show::render(&inc));
+            out(format!("Try next:\n  akashic --config {c} incidents\n  akashic --config {c} show {id}\n  akashic --config {c} watch     # run the fleet again, in the foreground", c = cfg.display(), id = inc.id));
+            Ok(crate::exit::OK)
+        }
+        None => {
+            eprintln!(
+                "error: the demo ended without a finished post-mortem; see the log above and {}",
+                dir.display()
+            );
+            Ok(crate::exit::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Reading incidents for the CLI (through the daemon when it runs) and the JSON shapes of specs/cli.md.
+
+use crate::config::Config;
+use crate::daemon::control::{self, Request};
+use crate::incident::{Incident, IncidentStore};
+use serde_json::{json, Value};
+
+/// Incidents, newest first: from the running daemon, else from the store directly.
+pub fn list(cfg: &Config, service: Option<&str>) -> anyhow::Result<Vec<Incident>> {
+    let req = Request::Incidents {
+        service: service.map(str::to_string),
+    };
+    if let Some(v) = control::ask(&cfg.daemon.state_dir, &req)? {
+        return Ok(serde_json::from_value(v)?);
+    }
+    if !IncidentStore::path_in(&cfg.daemon.state_dir).exists() {
+        return Ok(Vec::new());
+    }
+    Ok(IncidentStore::open(&cfg.daemon.state_dir)?.list(service)?)
+}
+
+/// One incident by id.
+pub fn get(cfg: &Config, id: &str) -> anyhow::Result<Option<Incident>> {
+    if let Some(v) = control::ask(&cfg.daemon.state_dir, &Request::Show { id: id.to_string() })? {
+        return Ok(serde_json::from_value(v)?);
+    }
+    if !IncidentStore::path_in(&cfg.daemon.state_dir).exists() {
+        return Ok(None);
+    }
+    Ok(IncidentStore::open(&cfg.daemon.state_dir)?.get(id)?)
+}
+
+/// `incidents --json` element: the stable keys of specs/cli.md (more keys may follow).
+pub fn brief(i: &Incident) -> Value {
+    json!({
+        "id": i.id,
+        "service": i.service,
+        "detected_at": i.detected_at,
+        "failed_checks": i.failed_checks.iter().map(|f| json!({"kind": f.kind, "detail": f.detail})).collect::<Vec<_>>(),
+        "process": {"running": i.process.running, "port_bound": i.process.port_bound, "http_status": i.process.http_status},
+        "action": i.action,
+        "recovered": i.recovered,
+        "recovery_confirmed_at": i.recovery_confirmed_at,
+        "escalated": i.escalated_at.is_some(),
+        "postmortem": i.postmortem.as_ref().map(|p| json!({"author": p.author, "category": p.category})),
+    })
+}
+
+/// `show --json`: the brief keys plus everything else, with the full post-mortem.
+pub fn full(i: &Incident) -> Value {
+    let mut v = serde_json::to_value(i).expect("incidents serialize");
+    let b = brief(i);
+    if let (Some(obj), Some(bobj)) = (v.as_object_mut(), b.as_object()) {
+        for (k, val) in bobj {
+            if k != "postmortem" && k != "failed_checks" && k != "process" {
+                obj.insert(k.clone(), val.clone());
+            }
+        }
+    }
+    v
+}
+
+/// A one-word state of an incident.
+pub fn state(i: &Incident) -> &'static str {
+    if i.recovered {
+        "recovered"
+    } else if i.escalated_at.is_some() {
+        "escalated"
+    } else {
+        "open"
+    }
+}

@@ -1,0 +1,633 @@
+//! The daemon's event loop: probes run concurrently, their answers drive the pure state
+//! machines, and the actions those return are carried out off the loop.
+
+use super::control::{self, LoopRequest};
+use super::evidence::{self, Seen};
+use super::heartbeat::{self, CheckStatus, Heartbeat, ServiceStatus};
+use super::params_for;
+use crate::config::{CheckKind, Config, ServiceConfig};
+use crate::core::machine::{Action, Machine, Observation, Report};
+use crate::incident::{FailedCheck, Incident, IncidentStore, TimelineEvent};
+use crate::probe::{CounterHistory, ProbeResult, Probes};
+use crate::process::{ExitEvent, ProcessControl};
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+/// Options of one daemon run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stop by itself after this long (demos, tests).
+    pub stop_after: Option<Duration>,
+    /// Stop when notified (the demo runs the daemon in-process).
+    pub stop: Option<Arc<Notify>>,
+}
+
+/// Something that happened off the loop.
+enum Event {
+    Probe {
+        svc: usize,
+        check: usize,
+        result: ProbeResult,
+        history: CounterHistory,
+    },
+    Done {
+        svc: usize,
+        obs: Observation,
+        /// The service's pid after a restart.
+        pid: Option<u32>,
+    },
+}
+
+struct Svc {
+    cfg: ServiceConfig,
+    machine: Machine,
+    backend: Option<Arc<dyn ProcessControl>>,
+    history: Vec<Option<CounterHistory>>,
+    due: Vec<Instant>,
+    seen: Seen,
+    pid: Option<u32>,
+}
+
+/// Everything an action task needs, cheap to clone.
+#[derive(Clone)]
+struct Shared {
+    store: Arc<IncidentStore>,
+    forensics_budget: Duration,
+    events: mpsc::UnboundedSender<Event>,
+    postmortems: Arc<Notify>,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT (or `stop_after`); a second signal stops it at once.
+pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
+    let state_dir = cfg.daemon.state_dir.clone();
+    std::fs::create_dir_all(&state_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create state_dir {}: {e}", state_dir.display()))?;
+    let store = Arc::new(IncidentStore::open(&state_dir)?);
+    let started_at = Utc::now();
+    let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
+    let (exits_tx, mut exits) = mpsc::unbounded_channel::<ExitEvent>();
+    let (loop_tx, mut loop_rx) = mpsc::channel::<LoopRequest>(16);
+    let shared = Shared {
+        store: store.clone(),
+        forensics_budget: cfg.daemon.forensics_budget,
+        events: events_tx,
+        postmortems: Arc::new(Notify::new()),
+    };
+
+    // The control socket: readers go through the daemon while it holds the store.
+    let sock = control::socket_path(&state_dir);
+    let _ = std::fs::remove_file(&sock);
+    let control_task = match tokio::net::UnixListener::bind(&sock) {
+        Ok(l) => Some(tokio::spawn(control::serve(l, store.clone(), loop_tx))),
+        Err(e) => {
+            warn!(path = %sock.display(), error = %e, "cannot open the control socket; `incidents` and `show` will not work while akashic runs");
+            None
+        }
+    };
+
+    let worker = tokio::spawn(crate::daemon::postmortem::worker(
+        cfg.clone(),
+        store.clone(),
+        shared.postmortems.clone(),
+    ));
+
+    let now = Instant::now();
+    let mut svcs: Vec<Svc> = Vec::new();
+    for svc_cfg in &cfg.services {
+        let backend: Option<Arc<dyn ProcessControl>> =
+            crate::process::backend_for(svc_cfg, &state_dir, exits_tx.clone()).map(Arc::from);
+        let n = svc_cfg.checks.len();
+        let mut svc = Svc {
+            machine: Machine::new(params_for(svc_cfg), now),
+            backend,
+            history: vec![Some(CounterHistory::default()); n],
+            due: vec![now; n],
+            seen: Seen::default(),
+            pid: None,
+            cfg: svc_cfg.clone(),
+        };
+        let resumed = resume_open_incident(&mut svc, &store, now);
+        if let Some(b) = svc.backend.clone() {
+            if let Err(e) = b.ensure_started().await {
+                error!(service = %svc.cfg.name, error = %format!("{e:#}"), "cannot start service");
+                let idx = svcs.len();
+                let _ = shared.events.send(Event::Done {
+                    svc: idx,
+                    obs: Observation::Exited {
+                        detail: format!("could not start: {e:#}"),
+                    },
+                    pid: None,
+                });
+            }
+            svc.pid = b.pid().await;
+        }
+        if let Some(actions) = resumed {
+            let idx = svcs.len();
+            svcs.push(svc);
+            execute(&mut svcs[idx], idx, actions, &shared);
+        } else {
+            svcs.push(svc);
+        }
+    }
+    info!(services = svcs.len(), state_dir = %state_dir.display(), "akashic watching");
+
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let stop_at = opts.stop_after.map(|d| Instant::now() + d);
+    let tick = cfg.daemon.tick;
+    let mut next_heartbeat = Instant::now();
+    let probes = Probes::new();
+
+    loop {
+        let now = Instant::now();
+        // Launch due probes; a check is not launched again while its last run is in flight.
+        for (si, svc) in svcs.iter_mut().enumerate() {
+            for ci in 0..svc.cfg.checks.len() {
+                if svc.due[ci] <= now {
+                    if let Some(history) = svc.history[ci].take() {
+                        svc.due[ci] = now + svc.cfg.checks[ci].interval;
+                        let kind = svc.cfg.checks[ci].kind.clone();
+                        let tx = shared.events.clone();
+                        let probes = probes.clone();
+                        tokio::spawn(async move {
+                            let mut history = history;
+                            let result = probes.run(&kind, &mut history).await;
+                            let _ = tx.send(Event::Probe {
+                                svc: si,
+                                check: ci,
+                                result,
+                                history,
+                            });
+                        });
+                    }
+                }
+            }
+            if svc.machine.next_deadline().is_some_and(|d| d <= now) {
+                let actions = svc.machine.step(Observation::Tick, now);
+                execute(svc, si, actions, &shared);
+            }
+        }
+        if next_heartbeat <= now {
+            write_heartbeat(&state_dir, started_at, tick, &svcs, now);
+            next_heartbeat = now + tick;
+        }
+
+        let mut wake = next_heartbeat;
+        for svc in &svcs {
+            for (ci, d) in svc.due.iter().enumerate() {
+                if svc.history[ci].is_some() {
+                    wake = wake.min(*d);
+                }
+            }
+            if let Some(d) = svc.machine.next_deadline() {
+                wake = wake.min(d);
+            }
+        }
+        if let Some(s) = stop_at {
+            wake = wake.min(s);
+            if now >= s {
+                info!("stopping: --for elapsed");
+                break;
+            }
+        }
+
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake) => {}
+            Some(ev) = events.recv() => handle_event(&mut svcs, ev, &shared),
+            Some(exit) = exits.recv() => {
+                if let Some(si) = svcs.iter().position(|s| s.cfg.name == exit.service) {
+                    warn!(service = %exit.service, detail = %exit.detail, "service exited");
+                    let actions = svcs[si].machine.step(Observation::Exited { detail: exit.detail }, Instant::now());
+                    execute(&mut svcs[si], si, actions, &shared);
+                }
+            }
+            Some(req) = loop_rx.recv() => {
+                let answer = match svcs.iter().position(|s| s.cfg.name == req.service) {
+                    None => Err(format!("no service named {:?} in the config", req.service)),
+                    Some(si) => {
+                        let label = svcs[si].machine.label(Instant::now());
+                        if label != "escalated" {
+                            Err(format!("{} is {label}, not escalated; nothing to resume", req.service))
+                        } else {
+                            let actions = svcs[si].machine.step(Observation::Resume, Instant::now());
+                            execute(&mut svcs[si], si, actions, &shared);
+                            Ok(format!("{} resumed: watching again with a fresh restart budget", req.service))
+                        }
+                    }
+                };
+                let _ = req.reply.send(answer);
+            }
+            _ = async { match &opts.stop { Some(n) => n.notified().await, None => std::future::pending().await } } => { info!("stopping"); break; }
+            _ = sigterm.recv() => { info!("SIGTERM: stopping"); break; }
+            _ = sigint.recv() => { info!("SIGINT: stopping"); break; }
+        }
+    }
+
+    // Shutdown: a second signal stops at once.
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = sigterm.recv() => {}
+            _ = sigint.recv() => {}
+        }
+        eprintln!("second signal: stopping now");
+        std::process::exit(crate::exit::FAILURE);
+    });
+    if let Some(t) = control_task {
+        t.abort();
+    }
+    worker.abort();
+    let _ = std::fs::remove_file(&sock);
+    for svc in &svcs {
+        if let Some(b) = &svc.backend {
+            if let Err(e) = b.shutdown().await {
+                warn!(service = %svc.cfg.name, error = %format!("{e:#}"), "stopping service failed");
+            }
+        }
+    }
+    write_heartbeat(&state_dir, started_at, tick, &svcs, Instant::now());
+    let _ = std::fs::remove_file(heartbeat::path_in(&state_dir));
+    info!("akashic stopped");
+    Ok(())
+}
+
+/// After akashic itself restarted: continue a service's open incident instead of opening another.
+fn resume_open_incident(svc: &mut Svc, store: &IncidentStore, now: Instant) -> Option<Vec<Action>> {
+    let open = match store.list(Some(&svc.cfg.name)) {
+        Ok(list) => list.into_iter().find(|i| i.is_open())?,
+        Err(e) => {
+            warn!(service = %svc.cfg.name, error = %format!("{e:#}"), "cannot read open incidents");
+            return None;
+        }
+    };
+    let note = TimelineEvent {
+        at: Utc::now(),
+        event: "akashic_restarted".into(),
+        detail: "akashic itself restarted; continuing this incident".into(),
+    };
+    let _ = store.update(&open.id, |i| i.timeline.push(note));
+    info!(service = %svc.cfg.name, incident = %open.id, "continuing open incident");
+    let params = params_for(&svc.cfg);
+    match open.restarted_at {
+        Some(wall) => {
+            svc.machine =
+                Machine::resume_confirming(params, now, open.id, wall, open.restarts.max(1));
+            None
+        }
+        None => {
+            // Detected but not yet restarted when akashic died: restart now.
+            svc.machine = Machine::new(params, now);
+            svc.machine.restarts.push_back(now);
+            svc.machine.phase = crate::core::machine::Phase::Restarting {
+                incident: Some(open.id.clone()),
+            };
+            Some(vec![Action::Restart {
+                incident: open.id,
+                attempt: 1,
+                reason: "restart interrupted when akashic stopped".into(),
+            }])
+        }
+    }
+}
+
+fn handle_event(svcs: &mut [Svc], ev: Event, shared: &Shared) {
+    let now = Instant::now();
+    match ev {
+        Event::Probe {
+            svc: si,
+            check,
+            result,
+            history,
+        } => {
+            let svc = &mut svcs[si];
+            svc.history[check] = Some(history);
+            match &svc.cfg.checks[check].kind {
+                CheckKind::Http { .. } => svc.seen.http_status = result.http_status,
+                CheckKind::Port { .. } => svc.seen.port_bound = Some(result.verdict.is_ok()),
+                _ => {}
+            }
+            let report = Report {
+                check,
+                verdict: result.verdict,
+                progress: result.progress,
+            };
+            let actions = svc.machine.step(Observation::Check(report), now);
+            execute(svc, si, actions, shared);
+        }
+        Event::Done { svc: si, obs, pid } => {
+            let svc = &mut svcs[si];
+            if pid.is_some() {
+                svc.pid = pid;
+            }
+            let actions = svc.machine.step(obs, now);
+            execute(svc, si, actions, shared);
+        }
+    }
+}
+
+fn event(event: &str, detail: impl Into<String>) -> TimelineEvent {
+    TimelineEvent {
+        at: Utc::now(),
+        event: event.into(),
+        detail: detail.into(),
+    }
+}
+
+fn log_store_error(what: &str, e: impl std::fmt::Display) {
+    error!(error = %e, "incident store: {what} failed");
+}
+
+/// Carries out the machine's actions: quick store writes inline, slow work in tasks.
+fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
+    for action in actions {
+        let name = svc.cfg.name.clone();
+        match action {
+            Action::OpenIncident {
+                failed,
+                restart,
+                escalate,
+            } => {
+                warn!(service = %name, failed = %summary(&failed), "unhealthy: opening incident");
+                let task = OpenTask {
+                    si,
+                    cfg: svc.cfg.clone(),
+                    backend: svc.backend.clone(),
+                    seen: svc.seen.clone(),
+                    failed,
+                    restart,
+                    escalate,
+                    shared: shared.clone(),
+                };
+                tokio::spawn(task.run());
+            }
+            Action::Restart {
+                incident,
+                attempt,
+                reason,
+            } => {
+                info!(service = %name, %incident, attempt, %reason, "restarting again");
+                let backend = svc.backend.clone();
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let (obs, pid) =
+                        do_restart(&shared, backend.as_deref(), &incident, attempt).await;
+                    let _ = shared.events.send(Event::Done { svc: si, obs, pid });
+                });
+            }
+            Action::ConfirmRecovery { incident, evidence } => {
+                info!(service = %name, %incident, %evidence, "recovery confirmed");
+                let now = Utc::now();
+                let res = shared.store.update(&incident, |i| {
+                    i.recovered = true;
+                    i.recovery_confirmed_at = Some(now);
+                    i.recovery_evidence = Some(evidence.clone());
+                    i.timeline.push(event(
+                        "recovered",
+                        format!("recovery confirmed: {evidence}"),
+                    ));
+                });
+                match res.and_then(|_| shared.store.enqueue_postmortem(&incident)) {
+                    Ok(()) => shared.postmortems.notify_one(),
+                    Err(e) => log_store_error("recording recovery", e),
+                }
+            }
+            Action::Escalate { incident, reason } => {
+                error!(service = %name, %incident, %reason, "escalated: akashic stops restarting this service");
+                let now = Utc::now();
+                let res = shared.store.update(&incident, |i| {
+                    i.escalated_at = Some(now);
+                    i.escalation_reason = Some(reason.clone());
+                    i.timeline.push(event("escalated", reason.clone()));
+                });
+                match res.and_then(|_| shared.store.enqueue_postmortem(&incident)) {
+                    Ok(()) => shared.postmortems.notify_one(),
+                    Err(e) => log_store_error("recording escalation", e),
+                }
+            }
+            Action::Note {
+                incident,
+                event: ev,
+                detail,
+            } => {
+                info!(service = %name, %incident, event = ev, %detail);
+                if let Err(e) = shared
+                    .store
+                    .update(&incident, |i| i.timeline.push(event(ev, detail.clone())))
+                {
+                    log_store_error("adding a timeline note", e);
+                }
+            }
+        }
+    }
+}
+
+fn summary(failed: &[FailedCheck]) -> String {
+    failed
+        .iter()
+        .map(|f| format!("{}: {}", f.kind, f.detail))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Opening an incident: evidence first (bounded), then a durable write, then the restart.
+struct OpenTask {
+    si: usize,
+    cfg: ServiceConfig,
+    backend: Option<Arc<dyn ProcessControl>>,
+    seen: Seen,
+    failed: Vec<FailedCheck>,
+    restart: bool,
+    escalate: Option<String>,
+    shared: Shared,
+}
+
+impl OpenTask {
+    async fn run(self) {
+        let detected_at = Utc::now();
+        let process = evidence::process_state(&self.cfg, self.backend.as_deref(), &self.seen).await;
+        let forensics =
+            evidence::forensics(process.pid, process.running, self.shared.forensics_budget).await;
+        let log_tail = self.cfg.log_path().and_then(|p| evidence::log_tail(p));
+        let id = crate::incident::store::new_id(detected_at);
+        let mut timeline = vec![TimelineEvent {
+            at: detected_at,
+            event: "detected".into(),
+            detail: summary(&self.failed),
+        }];
+        timeline.push(event(
+            "evidence",
+            format!(
+                "process {}; port {}; last HTTP {}{}",
+                match (process.running, process.pid) {
+                    (Some(true), Some(pid)) => format!("running (pid {pid})"),
+                    (Some(false), Some(pid)) => format!("not running (pid {pid} gone)"),
+                    _ => "state unknown".into(),
+                },
+                match process.port_bound {
+                    Some(true) => "bound",
+                    Some(false) => "not bound",
+                    None => "unknown",
+                },
+                process
+                    .http_status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "none".into()),
+                forensics
+                    .as_ref()
+                    .map(|f| format!(
+                        "; forensics by {} in {}ms{}",
+                        f.method,
+                        f.took_ms,
+                        if f.truncated { " (truncated)" } else { "" }
+                    ))
+                    .unwrap_or_default()
+            ),
+        ));
+        let mut inc = Incident {
+            id: id.clone(),
+            service: self.cfg.name.clone(),
+            detected_at,
+            failed_checks: self.failed.clone(),
+            process,
+            forensics,
+            log_tail,
+            action: if self.restart {
+                "restart pending".into()
+            } else {
+                "none".into()
+            },
+            restarts: 0,
+            restarted_at: None,
+            recovered: false,
+            recovery_confirmed_at: None,
+            recovery_evidence: None,
+            escalated_at: None,
+            escalation_reason: None,
+            timeline,
+            postmortem: None,
+        };
+        if let Some(reason) = &self.escalate {
+            inc.action = format!("none (escalated: {reason})");
+            inc.escalated_at = Some(Utc::now());
+            inc.escalation_reason = Some(reason.clone());
+            inc.timeline.push(event("escalated", reason.clone()));
+        }
+        // Facts first: durable before any restart or slow work.
+        let written = if self.escalate.is_some() {
+            self.shared.store.put_and_enqueue(&inc)
+        } else {
+            self.shared.store.put(&inc)
+        };
+        if let Err(e) = written {
+            log_store_error("writing a new incident", e);
+        }
+        if self.escalate.is_some() {
+            self.shared.postmortems.notify_one();
+        }
+        let (obs, pid) = if self.restart {
+            do_restart(&self.shared, self.backend.as_deref(), &id, 1).await
+        } else {
+            (Observation::Opened { incident: id }, None)
+        };
+        let _ = self.shared.events.send(Event::Done {
+            svc: self.si,
+            obs,
+            pid,
+        });
+    }
+}
+
+/// Kills and restarts, and records it in the incident.
+async fn do_restart(
+    shared: &Shared,
+    backend: Option<&dyn ProcessControl>,
+    incident: &str,
+    attempt: u32,
+) -> (Observation, Option<u32>) {
+    let Some(b) = backend else {
+        let obs = Observation::Restarted {
+            incident: incident.into(),
+            ok: false,
+            detail: "no restart backend".into(),
+            wall: Utc::now(),
+        };
+        return (obs, None);
+    };
+    let res = b.restart().await;
+    let wall = Utc::now();
+    let (ok, detail) = match &res {
+        Ok(what) => (true, what.clone()),
+        Err(e) => (false, format!("{e:#}")),
+    };
+    let update = shared.store.update(incident, |i| {
+        if ok {
+            i.action = detail.clone();
+            i.restarts = attempt;
+            i.restarted_at = Some(wall);
+            i.timeline
+                .push(event("restart", format!("restart #{attempt}: {detail}")));
+        } else {
+            i.timeline.push(event(
+                "restart_failed",
+                format!("restart #{attempt} failed: {detail}"),
+            ));
+        }
+    });
+    if let Err(e) = update {
+        log_store_error("recording a restart", e);
+    }
+    let pid = if ok { b.pid().await } else { None };
+    let obs = Observation::Restarted {
+        incident: incident.into(),
+        ok,
+        detail,
+        wall,
+    };
+    (obs, pid)
+}
+
+fn write_heartbeat(
+    state_dir: &std::path::Path,
+    started_at: chrono::DateTime<Utc>,
+    tick: Duration,
+    svcs: &[Svc],
+    now: Instant,
+) {
+    let hb = Heartbeat {
+        pid: std::process::id(),
+        started_at,
+        at: Utc::now(),
+        tick_ms: tick.as_millis() as u64,
+        services: svcs
+            .iter()
+            .map(|s| ServiceStatus {
+                name: s.cfg.name.clone(),
+                state: s.machine.label(now).to_string(),
+                incident: s.machine.incident().map(str::to_string),
+                pid: s.pid,
+                checks: s
+                    .cfg
+                    .checks
+                    .iter()
+                    .enumerate()
+                    .map(|(ci, c)| {
+                        let last = s.machine.last.get(ci).cloned().flatten();
+                        CheckStatus {
+                            kind: c.kind.name().to_string(),
+                            ok: last.as_ref().map(|r| r.verdict.is_ok()),
+                            detail: last.map(|r| r.verdict.detail().to_string()).unwrap_or_else(
+                                || format!("{}: not run yet", crate::probe::describe(&c.kind)),
+                            ),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    if let Err(e) = heartbeat::write(state_dir, &hb) {
+        warn!(error = %e, "cannot write heartbeat");
+    }
+}
