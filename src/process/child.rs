@@ -1,0 +1,292 @@
+//! The `child` backend: akashic spawns and owns the process in its own process group.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use tokio::sync::{mpsc, watch, Mutex};
+
+use super::pidfile::PidFile;
+use super::signal::{group_alive, pid_alive, stop_group, Stopped, Target};
+use super::{describe_exit, ExitEvent, ProcessControl, ProcessError};
+use crate::config::ChildSpec;
+
+/// An owned child process and its supervision.
+pub struct ChildControl {
+    service: String,
+    spec: ChildSpec,
+    pid_path: PathBuf,
+    leave_running: bool,
+    exits: mpsc::UnboundedSender<ExitEvent>,
+    /// The child akashic started last; the lock also serialises start/restart/shutdown.
+    current: Mutex<Option<Running>>,
+    /// The live child's pid, 0 when none: readable without waiting for a restart.
+    pid: Arc<AtomicU32>,
+}
+
+/// A spawned child, watched by a task that reaps it.
+struct Running {
+    /// Also its process group id (`process_group(0)`).
+    pid: u32,
+    /// Set before akashic stops it, so its exit is not reported as a crash.
+    expected: Arc<AtomicBool>,
+    /// `Some(how it ended)` once reaped.
+    exited: watch::Receiver<Option<String>>,
+}
+
+impl Running {
+    fn has_exited(&self) -> bool {
+        self.exited.borrow().is_some()
+    }
+
+    /// Stops the whole group: SIGTERM, SIGKILL after `grace`, until reaped and no member is left.
+    async fn stop(&self, grace: std::time::Duration) -> Result<Stopped, ProcessError> {
+        self.expected.store(true, Ordering::SeqCst);
+        let exited = self.exited.clone();
+        let pgid = self.pid;
+        stop_group(Target::Group(pgid), grace, move || {
+            exited.borrow().is_some() && !group_alive(pgid)
+        })
+        .await
+    }
+}
+
+impl ChildControl {
+    /// A backend for `service`; exits akashic did not cause are sent on `exits`.
+    pub fn new(
+        service: &str,
+        spec: ChildSpec,
+        state_dir: &Path,
+        leave_running: bool,
+        exits: mpsc::UnboundedSender<ExitEvent>,
+    ) -> Self {
+        ChildControl {
+            service: service.to_string(),
+            pid_path: PidFile::path(state_dir, service),
+            spec,
+            leave_running,
+            exits,
+            current: Mutex::new(None),
+            pid: Arc::new(AtomicU32::new(0)),
+        }
+    }
+
+    /// Where the pid file of this child lives.
+    pub fn pid_path(&self) -> &Path {
+        &self.pid_path
+    }
+
+    async fn start(&self) -> Result<(), ProcessError> {
+        let mut current = self.current.lock().await;
+        if current.as_ref().is_some_and(|r| !r.has_exited()) {
+            return Ok(());
+        }
+        self.clean_leftover().await?;
+        *current = Some(self.spawn()?);
+        Ok(())
+    }
+
+    async fn restart_child(&self) -> Result<String, ProcessError> {
+        let mut current = self.current.lock().await;
+        let stopped = match current.as_ref() {
+            Some(running) => running.stop(self.spec.stop_grace).await?.describe(),
+            None => {
+                self.clean_leftover().await?;
+                "not running".to_string()
+            }
+        };
+        *current = Some(self.spawn()?);
+        Ok(format!("{stopped} + child restart"))
+    }
+
+    async fn stop_for_good(&self) -> Result<(), ProcessError> {
+        let current = self.current.lock().await;
+        let Some(running) = current.as_ref() else {
+            return Ok(());
+        };
+        if self.leave_running && !running.has_exited() {
+            tracing::info!(service = %self.service, pid = running.pid, "leaving child running (leave_running)");
+            return Ok(());
+        }
+        let stopped = running.stop(self.spec.stop_grace).await?;
+        tracing::info!(service = %self.service, pid = running.pid, how = %stopped.describe(), "child stopped");
+        PidFile::remove_if(&self.pid_path, running.pid);
+        Ok(())
+    }
+
+    /// A child left by an akashic that died without stopping it: stop its group if the pid
+    /// still runs the recorded command line; never touch a pid that was reused.
+    async fn clean_leftover(&self) -> Result<(), ProcessError> {
+        let Some(left) = PidFile::read(&self.pid_path) else {
+            return Ok(());
+        };
+        if left.is_running().await {
+            tracing::warn!(
+                service = %self.service,
+                pid = left.pid,
+                pgid = left.pgid,
+                "found a child left by a previous akashic; stopping its group and starting fresh"
+            );
+            let live_pgid = i32::try_from(left.pid)
+                .ok()
+                .and_then(|pid| nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid))).ok())
+                .map(|pgid| pgid.as_raw());
+            let target = match live_pgid {
+                Some(pgid) if i64::from(pgid) == i64::from(left.pgid) => Target::Group(left.pgid),
+                _ => Target::Process(left.pid),
+            };
+            let how = stop_group(target, self.spec.stop_grace, || match target {
+                Target::Group(pgid) => !group_alive(pgid),
+                Target::Process(pid) => !pid_alive(pid),
+            })
+            .await?;
+            tracing::warn!(service = %self.service, pid = left.pid, how = %how.describe(), "leftover child stopped");
+        } else if pid_alive(left.pid) {
+            tracing::warn!(
+                service = %self.service,
+                pid = left.pid,
+                "pid file names a process that now runs another command; leaving it alone"
+            );
+        }
+        let _ = std::fs::remove_file(&self.pid_path);
+        Ok(())
+    }
+
+    fn spawn(&self) -> Result<Running, ProcessError> {
+        let (program, args) = self.spec.command.split_first().ok_or(ProcessError::EmptyCommand)?;
+        let cwd_shown = match &self.spec.cwd {
+            Some(cwd) => cwd.display().to_string(),
+            None => std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "(unknown)".to_string()),
+        };
+        let spawn_err = |source| ProcessError::Spawn {
+            program: program.clone(),
+            cwd: cwd_shown.clone(),
+            source,
+        };
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .envs(&self.spec.env)
+            .stdin(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(false);
+        if let Some(cwd) = &self.spec.cwd {
+            if !cwd.is_dir() {
+                return Err(spawn_err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the working directory does not exist",
+                )));
+            }
+            cmd.current_dir(cwd);
+        }
+        let (out, err) = self.output()?;
+        cmd.stdout(out).stderr(err);
+        let mut child = cmd.spawn().map_err(spawn_err)?;
+        let Some(pid) = child.id() else {
+            return Err(spawn_err(std::io::Error::other("the child exited before it could be watched")));
+        };
+        tracing::info!(service = %self.service, pid, command = ?self.spec.command, "child started");
+        let record = PidFile {
+            pid,
+            pgid: pid,
+            command: self.spec.command.clone(),
+        };
+        if let Err(error) = record.write(&self.pid_path) {
+            tracing::warn!(service = %self.service, error = %format!("{error:#}"), "child runs without a pid file");
+        }
+        self.pid.store(pid, Ordering::SeqCst);
+
+        let expected = Arc::new(AtomicBool::new(false));
+        let (tx, exited) = watch::channel(None);
+        let watcher = Watcher {
+            service: self.service.clone(),
+            pid,
+            pid_path: self.pid_path.clone(),
+            expected: expected.clone(),
+            current_pid: self.pid.clone(),
+            exits: self.exits.clone(),
+        };
+        tokio::spawn(async move {
+            let detail = match child.wait().await {
+                Ok(status) => describe_exit(status),
+                Err(error) => format!("could not be waited for: {error}"),
+            };
+            watcher.exited(&detail);
+            let _ = tx.send(Some(detail));
+        });
+        Ok(Running { pid, expected, exited })
+    }
+
+    /// The child's stdout and stderr: both appended to the `stdout` file, else /dev/null.
+    fn output(&self) -> Result<(Stdio, Stdio), ProcessError> {
+        let Some(path) = &self.spec.stdout else {
+            return Ok((Stdio::null(), Stdio::null()));
+        };
+        let err = |source| ProcessError::Output {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(err)?;
+        let second = file.try_clone().map_err(err)?;
+        Ok((Stdio::from(file), Stdio::from(second)))
+    }
+}
+
+/// What the reaping task needs once the child ends.
+struct Watcher {
+    service: String,
+    pid: u32,
+    pid_path: PathBuf,
+    expected: Arc<AtomicBool>,
+    current_pid: Arc<AtomicU32>,
+    exits: mpsc::UnboundedSender<ExitEvent>,
+}
+
+impl Watcher {
+    fn exited(&self, detail: &str) {
+        let _ = self
+            .current_pid
+            .compare_exchange(self.pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+        if self.expected.load(Ordering::SeqCst) {
+            tracing::debug!(service = %self.service, pid = self.pid, detail, "child stopped by akashic");
+            return;
+        }
+        tracing::warn!(service = %self.service, pid = self.pid, detail, "child exited on its own");
+        PidFile::remove_if(&self.pid_path, self.pid);
+        let _ = self.exits.send(ExitEvent {
+            service: self.service.clone(),
+            detail: detail.to_string(),
+        });
+    }
+}
+
+impl ProcessControl for ChildControl {
+    fn ensure_started(&self) -> BoxFuture<'_, Result<(), ProcessError>> {
+        self.start().boxed()
+    }
+
+    fn restart(&self) -> BoxFuture<'_, Result<String, ProcessError>> {
+        self.restart_child().boxed()
+    }
+
+    fn pid(&self) -> BoxFuture<'_, Option<u32>> {
+        let pid = self.pid.load(Ordering::SeqCst);
+        async move { (pid != 0 && pid_alive(pid)).then_some(pid) }.boxed()
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), ProcessError>> {
+        self.stop_for_good().boxed()
+    }
+
+    fn kind(&self) -> &'static str {
+        "child"
+    }
+}
