@@ -70,15 +70,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     })?;
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     validate::validate(raw, &abs).map_err(|problems| {
-        invalid(
-            problems
-                .into_iter()
-                .map(|p| Issue {
-                    line: locate::line_of(&doc, text, &p.key),
-                    key: p.key.to_string(),
-                    message: p.message,
-                })
-                .collect(),
-        )
+        let mut issues: Vec<Issue> = problems
+            .into_iter()
+            .map(|p| Issue {
+                line: locate::line_of(&doc, text, &p.key),
+                key: p.key.to_string(),
+                message: p.message,
+            })
+            .collect();
+        // In file order, so the list reads top to bottom.
+        issues.sort_by_key(|i| i.line.unwrap_or(usize::MAX));
+        invalid(issues)
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,217 @@
+//! Every rejected config shape, with the exact message the user sees.
+
+use super::*;
+use std::path::Path;
+use std::time::Duration;
+
+const PATH: &str = "/etc/akashic/akashic.toml";
+
+fn err(text: &str) -> String {
+    match parse(text, Path::new(PATH)) {
+        Ok(_) => panic!("config was accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const GOOD: &str = r#"
+[daemon]
+state_dir = "state"
+
+[[service]]
+name = "bot"
+[service.restart]
+kind = "child"
+command = ["python3", "bot.py"]
+[[service.check]]
+kind = "log_stale"
+path = "bot.log"
+max_age = "10m"
+"#;
+
+#[test]
+fn a_good_config_gets_defaults_and_resolved_paths() {
+    let c = parse(GOOD, Path::new(PATH)).unwrap();
+    assert_eq!(c.daemon.state_dir, Path::new("/etc/akashic/state"));
+    assert_eq!(c.daemon.tick, Duration::from_secs(1));
+    let s = &c.services[0];
+    assert_eq!(s.grace, Duration::from_secs(30));
+    assert_eq!(s.recovery_window, Duration::from_secs(300));
+    assert_eq!(
+        s.restart_budget,
+        RestartBudget {
+            max: 3,
+            within: Duration::from_secs(3600)
+        }
+    );
+    assert_eq!(s.checks[0].interval, Duration::from_secs(1));
+    assert_eq!(s.checks[0].failures, 1);
+    match &s.checks[0].kind {
+        CheckKind::LogStale { path, max_age } => {
+            assert_eq!(path, Path::new("/etc/akashic/bot.log"));
+            assert_eq!(*max_age, Duration::from_secs(600));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(c.llm.is_none());
+    assert_eq!(c.memory.backend, MemoryBackend::Embedded);
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/akashic.example.toml");
+    let c = load(&path).unwrap();
+    assert_eq!(c.services.len(), 4);
+}
+
+#[test]
+fn unknown_keys_are_all_named_with_their_lines() {
+    let text = GOOD
+        .replace("max_age = \"10m\"", "max_age = \"10m\"\nmax_agee = \"5m\"")
+        .replace("[daemon]", "[daemon]\ntik = \"1s\"");
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (2 problems)
+  /etc/akashic/akashic.toml:3: daemon.tik: unknown key; check its spelling against config/akashic.example.toml
+  /etc/akashic/akashic.toml:15: service[0].check[0].max_agee: unknown key; check its spelling against config/akashic.example.toml"
+    );
+}
+
+#[test]
+fn bad_duration() {
+    assert_eq!(
+        err(&GOOD.replace("\"10m\"", "\"10x\"")),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:13: service[0].check[0].max_age: invalid duration \"10x\"; write a number and a unit, like \"90s\", \"10m\" or \"2h\""
+    );
+}
+
+#[test]
+fn missing_command() {
+    assert_eq!(
+        err(&GOOD.replace("command = [\"python3\", \"bot.py\"]\n", "")),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:7: service[0].restart: missing `command`; add command = [\"python3\", \"bot.py\"]"
+    );
+    assert_eq!(
+        err(&GOOD.replace("command = [\"python3\", \"bot.py\"]", "command = []")),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:9: service[0].restart.command: `command` is empty; give the program and its arguments, e.g. command = [\"python3\", \"bot.py\"]"
+    );
+}
+
+#[test]
+fn duplicate_service_name() {
+    let text = format!(
+        "{GOOD}{}",
+        GOOD.replace("[daemon]\nstate_dir = \"state\"\n", "")
+    );
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:17: service[1].name: duplicate service name \"bot\" (also service[0]); service names must be unique"
+    );
+}
+
+#[test]
+fn checks_with_no_target() {
+    let text = GOOD.replace("path = \"bot.log\"\n", "");
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:10: service[0].check[0]: log_stale check has no `path`; add path = \"/path/to/service.log\""
+    );
+    let text = GOOD.replace(
+        "kind = \"log_stale\"\npath = \"bot.log\"\nmax_age = \"10m\"",
+        "kind = \"http\"",
+    );
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:10: service[0].check[0]: http check has no `url`; add url = \"http://127.0.0.1:8080/health\""
+    );
+    let text = GOOD.replace(
+        "kind = \"log_stale\"\npath = \"bot.log\"\nmax_age = \"10m\"",
+        "kind = \"artifact\"\nmax_age = \"10m\"",
+    );
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:10: service[0].check[0]: artifact check has no target; add one of glob = \"/path/out/*.json\", sqlite = \"/path/db.sqlite\" (with query), or command = [\"sh\", \"-c\", \"...\"]"
+    );
+    let text = GOOD.replace(
+        "kind = \"log_stale\"\npath = \"bot.log\"\nmax_age = \"10m\"",
+        "kind = \"port\"",
+    );
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:10: service[0].check[0]: port check has no `addr`; add addr = \"127.0.0.1:8080\""
+    );
+}
+
+#[test]
+fn a_service_without_checks() {
+    let text = GOOD.split("[[service.check]]").next().unwrap().to_string();
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:5: service[0]: service \"bot\" has no checks; add at least one [[service.check]] (log_stale, http, port or artifact)"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = GOOD
+        .replace("name = \"bot\"", "name = \"Bot!\"")
+        .replace("kind = \"child\"", "kind = \"docker\"")
+        .replace("\"10m\"", "\"soon\"");
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (3 problems)
+  /etc/akashic/akashic.toml:6: service[0].name: service name \"Bot!\" must match [a-z0-9_-]+, e.g. \"trading-bot\"
+  /etc/akashic/akashic.toml:8: service[0].restart.kind: unknown restart kind \"docker\"; use \"child\", \"launchd\", \"systemd\" or \"command\"
+  /etc/akashic/akashic.toml:13: service[0].check[0].max_age: invalid duration \"soon\"; write a number and a unit, like \"90s\", \"10m\" or \"2h\""
+    );
+}
+
+#[test]
+fn keys_of_another_kind_are_named() {
+    let text = GOOD.replace("max_age = \"10m\"", "max_age = \"10m\"\nurl = \"http://x\"");
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:14: service[0].check[0].url: `url` does not apply to kind \"log_stale\"; remove it"
+    );
+}
+
+#[test]
+fn syntax_and_type_errors_name_the_line() {
+    assert_eq!(
+        err("[daemon]\ntick = 1s\n"),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:2: invalid TOML: string values must be quoted, expected literal string"
+    );
+    let text = GOOD.replace(
+        "kind = \"log_stale\"",
+        "kind = \"log_stale\"\nfailures = \"three\"",
+    );
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:12: invalid type: string \"three\", expected u32"
+    );
+}
+
+#[test]
+fn llm_and_memory_sections_are_checked() {
+    let text = format!(
+        "{GOOD}\n[llm]\nbase_url = \"localhost:8080\"\n\n[memory]\nbackend = \"pinecone\"\n"
+    );
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (3 problems)
+  /etc/akashic/akashic.toml:15: llm: missing `model`; add the model name the server serves, e.g. model = \"local\"
+  /etc/akashic/akashic.toml:16: llm.base_url: base_url \"localhost:8080\" must start with http:// or https://, e.g. \"http://127.0.0.1:8080/v1\"
+  /etc/akashic/akashic.toml:19: memory.backend: unknown memory backend \"pinecone\"; use \"embedded\" or \"qdrant\""
+    );
+}
