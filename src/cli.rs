@@ -89,6 +89,8 @@ pub struct DemoServiceArgs {
     pub crash_after: Option<humantime::Duration>,
     #[arg(long)]
     pub produce_nothing: bool,
+    #[arg(long)]
+    pub start_delay: Option<humantime::Duration>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +225,7 @@ pub fn main() -> i32 {
             freeze_once: a.freeze_once,
             crash_after: a.crash_after.map(Into::into),
             produce_nothing: a.produce_nothing,
+            start_delay: a.start_delay.map(Into::into),
         })),
     };
     crate::cmd::finish(res)

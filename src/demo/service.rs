@@ -23,6 +23,8 @@ pub struct Behaviour {
     pub crash_after: Option<Duration>,
     /// Answer /health but never write output.
     pub produce_nothing: bool,
+    /// Write no output for this long after starting (a slow warm-up).
+    pub start_delay: Option<Duration>,
 }
 
 fn log_line(log: &Path, line: &str) {
@@ -81,6 +83,7 @@ pub fn run(b: Behaviour) -> i32 {
     let started = std::time::Instant::now();
     let lock = Arc::new(Mutex::new(0u64));
     let mut n = 0u64;
+    let mut announced = false;
     loop {
         let elapsed = started.elapsed();
         if b.crash_after.is_some_and(|d| elapsed >= d) {
@@ -118,7 +121,8 @@ pub fn run(b: Behaviour) -> i32 {
             let _blocked = lock.lock();
             return 0;
         }
-        if !b.produce_nothing {
+        let warming = b.start_delay.is_some_and(|d| elapsed < d);
+        if !b.produce_nothing && !warming {
             n += 1;
             *lock.lock().unwrap_or_else(|e| e.into_inner()) = n;
             let _ = std::fs::write(
@@ -126,8 +130,8 @@ pub fn run(b: Behaviour) -> i32 {
                 format!("{{\"batch\":{n}}}\n"),
             );
             log_line(&b.log, &format!("INFO processed batch {n}"));
-        } else if n == 0 {
-            n = 1;
+        } else if !announced {
+            announced = true;
             log_line(&b.log, "INFO started; waiting for work");
         }
         std::thread::sleep(b.every);

@@ -1,3 +1,5 @@
 //! The integration tests: one binary, one module per area.
 
 mod process;
+mod util;
+mod watchdog;
