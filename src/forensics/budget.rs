@@ -49,7 +49,11 @@ impl<T> Shared<T> {
 
 /// Runs `work` for at most `budget`; true when it finished, false when the budget ran out
 /// (the work is dropped and told to stop; what it wrote into `shared` stays).
-pub(crate) async fn within<T>(budget: Duration, shared: &Shared<T>, work: impl Future<Output = ()>) -> bool {
+pub(crate) async fn within<T>(
+    budget: Duration,
+    shared: &Shared<T>,
+    work: impl Future<Output = ()>,
+) -> bool {
     let done = tokio::time::timeout(budget, work).await.is_ok();
     if !done {
         shared.cancelled.store(true, Ordering::SeqCst);

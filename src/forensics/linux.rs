@@ -107,7 +107,11 @@ fn gather(pid: u32, out: &Shared<Snap>) {
     out.update(|s| s.listening = Some(listening));
     let mut threads = Vec::new();
     let mut tids: Vec<u32> = fs::read_dir(format!("{base}/task"))
-        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default();
     tids.sort_unstable();
     for tid in &tids {
@@ -132,7 +136,10 @@ fn gather(pid: u32, out: &Shared<Snap>) {
         let Ok(list) = fs::read_to_string(format!("{base}/task/{tid}/children")) else {
             continue;
         };
-        for child in list.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+        for child in list
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+        {
             if let Some(stat) = read_stat(&format!("/proc/{child}/stat")) {
                 children.push(stat);
             }
@@ -188,7 +195,10 @@ fn status_field(status: &str, key: &str) -> Option<u64> {
 
 /// `socket:[12345]` -> 12345.
 fn socket_inode(link: &str) -> Option<u64> {
-    link.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
 }
 
 /// Listening (state 0A) sockets of `/proc/net/tcp{,6}` whose inode is one of `inodes`.
@@ -217,7 +227,10 @@ fn decode_addr(hex: &str) -> Option<String> {
         .collect::<Option<Vec<u32>>>()?;
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
     match bytes.len() {
-        4 => Some(format!("{}:{port}", Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))),
+        4 => Some(format!(
+            "{}:{port}",
+            Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])
+        )),
         16 => {
             let arr: [u8; 16] = bytes.try_into().ok()?;
             Some(format!("[{}]:{port}", Ipv6Addr::from(arr)))
@@ -351,9 +364,13 @@ mod tests {
 
     #[test]
     fn stat_with_parentheses_in_comm_parses() {
-        let line = "1234 (my (odd) bot) S 1 1234 1234 0 -1 4194560 100 0 0 0 120 30 0 0 20 0 3 0 1 2 3";
+        let line =
+            "1234 (my (odd) bot) S 1 1234 1234 0 -1 4194560 100 0 0 0 120 30 0 0 20 0 3 0 1 2 3";
         let s = parse_stat(line).unwrap();
-        assert_eq!((s.pid, s.comm.as_str(), s.state, s.ppid, s.pgrp), (1234, "my (odd) bot", 'S', 1, 1234));
+        assert_eq!(
+            (s.pid, s.comm.as_str(), s.state, s.ppid, s.pgrp),
+            (1234, "my (odd) bot", 'S', 1, 1234)
+        );
         assert_eq!((s.utime, s.stime), (120, 30));
         assert!(parse_stat("garbage").is_none());
     }
@@ -379,6 +396,9 @@ mod tests {
             threads_total: Some(4),
             ..Snap::default()
         };
-        assert_eq!(render(&snap), "process 7 (stat unreadable)\nthreads=4 rss=2.0MB\n");
+        assert_eq!(
+            render(&snap),
+            "process 7 (stat unreadable)\nthreads=4 rss=2.0MB\n"
+        );
     }
 }

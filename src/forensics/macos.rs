@@ -24,7 +24,12 @@ pub(super) async fn collect(pid: u32, budget: Duration) -> (&'static str, String
 
 async fn gather(pid: u32, has_sample: bool, out: Shared<String>) {
     let pid_arg = pid.to_string();
-    let ps = ["-o", "pid,ppid,stat,rss,%cpu,time,wchan,command", "-p", &pid_arg];
+    let ps = [
+        "-o",
+        "pid,ppid,stat,rss,%cpu,time,wchan,command",
+        "-p",
+        &pid_arg,
+    ];
     match output("ps", &ps).await {
         Ok(text) => out.update(|t| t.push_str(&text)),
         Err(e) => out.update(|t| t.push_str(&format!("ps failed: {e}\n"))),

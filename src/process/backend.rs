@@ -26,11 +26,15 @@ pub fn backend_for(
             svc.leave_running,
             exits,
         )),
-        RestartSpec::Launchd { label, .. } => Box::new(LaunchdControl::new(label, Tools::default())),
+        RestartSpec::Launchd { label, .. } => {
+            Box::new(LaunchdControl::new(label, Tools::default()))
+        }
         RestartSpec::Systemd { unit, user, .. } => {
             Box::new(SystemdControl::new(unit, *user, Tools::default()))
         }
-        RestartSpec::Command { run } => Box::new(CommandControl::new(run.clone(), Tools::default())),
+        RestartSpec::Command { run } => {
+            Box::new(CommandControl::new(run.clone(), Tools::default()))
+        }
     };
     Some(backend)
 }

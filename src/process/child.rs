@@ -157,7 +157,11 @@ impl ChildControl {
     }
 
     fn spawn(&self) -> Result<Running, ProcessError> {
-        let (program, args) = self.spec.command.split_first().ok_or(ProcessError::EmptyCommand)?;
+        let (program, args) = self
+            .spec
+            .command
+            .split_first()
+            .ok_or(ProcessError::EmptyCommand)?;
         let cwd_shown = match &self.spec.cwd {
             Some(cwd) => cwd.display().to_string(),
             None => std::env::current_dir()
@@ -188,7 +192,9 @@ impl ChildControl {
         cmd.stdout(out).stderr(err);
         let mut child = cmd.spawn().map_err(spawn_err)?;
         let Some(pid) = child.id() else {
-            return Err(spawn_err(std::io::Error::other("the child exited before it could be watched")));
+            return Err(spawn_err(std::io::Error::other(
+                "the child exited before it could be watched",
+            )));
         };
         tracing::info!(service = %self.service, pid, command = ?self.spec.command, "child started");
         let record = PidFile {
@@ -219,7 +225,11 @@ impl ChildControl {
             watcher.exited(&detail);
             let _ = tx.send(Some(detail));
         });
-        Ok(Running { pid, expected, exited })
+        Ok(Running {
+            pid,
+            expected,
+            exited,
+        })
     }
 
     /// The child's stdout and stderr: both appended to the `stdout` file, else /dev/null.
@@ -234,7 +244,11 @@ impl ChildControl {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(err)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(err)?;
         let second = file.try_clone().map_err(err)?;
         Ok((Stdio::from(file), Stdio::from(second)))
     }

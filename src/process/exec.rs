@@ -26,7 +26,11 @@ impl Tools {
     }
 
     /// Runs `argv`; Ok(stdout) on exit 0, else an error naming the command, its status and stderr tail.
-    pub(crate) async fn run(&self, argv: &[String], timeout: Duration) -> Result<String, ProcessError> {
+    pub(crate) async fn run(
+        &self,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<String, ProcessError> {
         let (program, args) = argv.split_first().ok_or(ProcessError::EmptyCommand)?;
         let command = display_argv(argv);
         let child = tokio::process::Command::new(program)
@@ -51,14 +55,23 @@ impl Tools {
                     source,
                 })
             }
-            Err(_) => return Err(ProcessError::Timeout { command, after: timeout }),
+            Err(_) => {
+                return Err(ProcessError::Timeout {
+                    command,
+                    after: timeout,
+                })
+            }
         };
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         if output.status.success() {
             return Ok(stdout);
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let said = if stderr.trim().is_empty() { stdout.as_str() } else { &stderr };
+        let said = if stderr.trim().is_empty() {
+            stdout.as_str()
+        } else {
+            &stderr
+        };
         Err(ProcessError::Failed {
             command,
             status: describe_exit(output.status),
@@ -125,7 +138,10 @@ mod tests {
     #[tokio::test]
     async fn failure_names_command_status_and_stderr() {
         let argv = ["sh", "-c", "echo boom >&2; exit 3"].map(String::from);
-        let err = Tools::default().run(&argv, Duration::from_secs(10)).await.unwrap_err();
+        let err = Tools::default()
+            .run(&argv, Duration::from_secs(10))
+            .await
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "run `sh -c 'echo boom >&2; exit 3'`: exited with code 3; stderr: boom"
@@ -135,7 +151,10 @@ mod tests {
     #[tokio::test]
     async fn a_hung_command_times_out() {
         let argv = ["sleep", "30"].map(String::from);
-        let err = Tools::default().run(&argv, Duration::from_millis(100)).await.unwrap_err();
+        let err = Tools::default()
+            .run(&argv, Duration::from_millis(100))
+            .await
+            .unwrap_err();
         assert_eq!(err.to_string(), "run `sleep 30`: no answer within 100ms");
     }
 }

@@ -97,7 +97,10 @@ mod tests {
     fn the_jobs_own_pid_is_read_not_a_nested_one() {
         let out = "gui/501/com.me.bot = {\n\tactive count = 1\n\tstate = running\n\tspawn = {\n\t\tpid = 7\n\t}\n\tpid = 4242\n}\n";
         assert_eq!(parse_print_pid(out), Some(4242));
-        assert_eq!(parse_print_pid("gui/501/x = {\n\tstate = not running\n}\n"), None);
+        assert_eq!(
+            parse_print_pid("gui/501/x = {\n\tstate = not running\n}\n"),
+            None
+        );
         assert_eq!(parse_print_pid("gui/501/x = {\n\tpid = garbage\n}\n"), None);
     }
 }

@@ -87,14 +87,20 @@ pub fn command_matches(live: &str, argv: &[String]) -> bool {
         .file_name()
         .map(|b| b.to_string_lossy().into_owned())
         .unwrap_or_else(|| program.clone());
-    let resolved = std::iter::once(base).chain(args.iter().cloned()).collect::<Vec<_>>().join(" ");
+    let resolved = std::iter::once(base)
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
     live.ends_with(&format!("/{resolved}"))
 }
 
 /// The command line of a live process, argv joined by spaces.
 pub async fn command_line(pid: u32) -> Option<String> {
     let read = read_command_line(pid);
-    tokio::time::timeout(CMDLINE_TIMEOUT, read).await.ok().flatten()
+    tokio::time::timeout(CMDLINE_TIMEOUT, read)
+        .await
+        .ok()
+        .flatten()
 }
 
 #[cfg(target_os = "linux")]
@@ -138,7 +144,10 @@ mod tests {
         let a = argv(&["./bot.sh", "--live"]);
         assert!(command_matches("./bot.sh --live", &a));
         assert!(command_matches("/bin/bash ./bot.sh --live", &a));
-        assert!(command_matches("/usr/bin/python3 bot.py", &argv(&["python3", "bot.py"])));
+        assert!(command_matches(
+            "/usr/bin/python3 bot.py",
+            &argv(&["python3", "bot.py"])
+        ));
         assert!(!command_matches("./bot.sh", &a));
         assert!(!command_matches("vim ./bot.sh --live-ish", &a));
         assert!(!command_matches("sleep 300", &argv(&["sleep", "30"])));

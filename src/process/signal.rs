@@ -44,7 +44,9 @@ pub fn describe_exit(status: ExitStatus) -> String {
         return format!("exited with code {code}");
     }
     if let Some(sig) = status.signal() {
-        let name = Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("unknown");
+        let name = Signal::try_from(sig)
+            .map(|s| s.as_str())
+            .unwrap_or("unknown");
         return format!("killed by signal {sig} ({name})");
     }
     format!("ended ({status})")
@@ -68,7 +70,10 @@ impl Stopped {
             Stopped::AlreadyGone => "already exited".to_string(),
             Stopped::Exited(took) => format!("SIGTERM + exited within {:.1}s", took.as_secs_f64()),
             Stopped::Killed(grace) => {
-                format!("SIGTERM + SIGKILL after {}", humantime::format_duration(grace))
+                format!(
+                    "SIGTERM + SIGKILL after {}",
+                    humantime::format_duration(grace)
+                )
             }
         }
     }
@@ -136,7 +141,10 @@ fn send(target: Target, sig: Signal) -> Result<(), ProcessError> {
 
 /// A positive pid that fits `pid_t`; 0 and 1 are never ours to signal.
 fn to_pid(pid: u32) -> Option<Pid> {
-    i32::try_from(pid).ok().filter(|p| *p > 1).map(Pid::from_raw)
+    i32::try_from(pid)
+        .ok()
+        .filter(|p| *p > 1)
+        .map(Pid::from_raw)
 }
 
 /// `(state, pgrp)` from `/proc/<pid>/stat`.
@@ -170,7 +178,10 @@ fn live_member(pgid: u32) -> bool {
     };
     dir.flatten().any(|entry| {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
             return false;
         };
         matches!(stat_of(pid), Some((state, pgrp)) if pgrp == pgid && state != 'Z' && state != 'X')
