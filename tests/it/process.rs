@@ -254,6 +254,24 @@ async fn a_leftover_child_of_a_killed_akashic_is_replaced() {
 }
 
 #[tokio::test]
+async fn a_restart_before_any_start_also_replaces_a_leftover() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&["sleep", "303"]);
+    let (first, _exits) = child("bot", s.clone(), dir.path(), false);
+    first.ensure_started().await.unwrap();
+    let old = pid_of(&first).await;
+    drop(first);
+
+    let (second, mut exits) = child("bot", s, dir.path(), false);
+    let action = within("restart", second.restart()).await.unwrap();
+    assert_eq!(action, "not running + child restart");
+    eventually("the leftover to be gone", || !pid_alive(old)).await;
+    assert_ne!(pid_of(&second).await, old);
+    within("shutdown", second.shutdown()).await.unwrap();
+    assert!(exits.try_recv().is_err());
+}
+
+#[tokio::test]
 async fn a_pid_file_naming_another_program_never_gets_it_killed() {
     let dir = tempfile::tempdir().unwrap();
     let mut stranger = std::process::Command::new("sleep")
