@@ -79,3 +79,24 @@ impl ProcessControl for FakeControl {
         "fake"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_calls_and_fails_when_told() {
+        let ok = FakeControl::new().with_pid(7);
+        assert_eq!(ok.restart().await.ok().as_deref(), Some("fake restart"));
+        assert_eq!(ok.pid().await, Some(7));
+        assert_eq!(ok.calls(), ["restart", "pid"]);
+
+        let bad = FakeControl::new().failing("boom");
+        let err = bad.restart().await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "run `fake restart`: exited with code 1; stderr: boom"
+        );
+        assert!(bad.shutdown().await.is_ok());
+    }
+}

@@ -22,7 +22,10 @@ const PATIENCE: Duration = Duration::from_secs(10);
 async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -65,7 +68,9 @@ async fn pid_of(c: &dyn ProcessControl) -> u32 {
 async fn pid_in(path: &Path) -> u32 {
     let mut pid = None;
     eventually("a pid in the file", || {
-        pid = std::fs::read_to_string(path).ok().and_then(|t| t.trim().parse().ok());
+        pid = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok());
         pid.is_some()
     })
     .await;
@@ -90,7 +95,11 @@ async fn restart_replaces_the_child_and_its_whole_group_without_reporting_an_exi
     let grandchild = pid_in(&dir.path().join("gc.pid")).await;
     assert!(pid_alive(grandchild));
     c.ensure_started().await.unwrap();
-    assert_eq!(pid_of(&c).await, first, "ensure_started on a running child is a no-op");
+    assert_eq!(
+        pid_of(&c).await,
+        first,
+        "ensure_started on a running child is a no-op"
+    );
 
     let action = within("restart", c.restart()).await.unwrap();
     assert!(
@@ -99,7 +108,10 @@ async fn restart_replaces_the_child_and_its_whole_group_without_reporting_an_exi
     );
     let second = pid_of(&c).await;
     assert_ne!(first, second);
-    assert!(!pid_alive(first) && !pid_alive(grandchild), "the old group is gone");
+    assert!(
+        !pid_alive(first) && !pid_alive(grandchild),
+        "the old group is gone"
+    );
     assert!(exits.try_recv().is_err(), "a restart's kill is not a crash");
     let recorded = PidFile::read(&PidFile::path(dir.path(), "bot")).unwrap();
     assert_eq!((recorded.pid, recorded.pgid), (second, second));
@@ -137,10 +149,18 @@ async fn a_child_that_exits_on_its_own_is_reported_with_its_code() {
             detail: "exited with code 3".into()
         }
     );
-    assert!(!PidFile::path(dir.path(), "crashy").exists(), "a crashed child's pid file goes");
+    assert!(
+        !PidFile::path(dir.path(), "crashy").exists(),
+        "a crashed child's pid file goes"
+    );
     assert_eq!(c.pid().await, None);
 
-    let (c, mut exits) = child("killed", spec(&["sh", "-c", "kill -9 $$"]), dir.path(), false);
+    let (c, mut exits) = child(
+        "killed",
+        spec(&["sh", "-c", "kill -9 $$"]),
+        dir.path(),
+        false,
+    );
     c.ensure_started().await.unwrap();
     let event = within("the exit event", exits.recv()).await.unwrap();
     assert_eq!(event.detail, "killed by signal 9 (SIGKILL)");
@@ -164,7 +184,11 @@ async fn env_cwd_and_output_file_are_honoured() {
     }
     let text = std::fs::read_to_string(&out).unwrap();
     let line = format!("mode=live cwd={}\noops\n", dir.path().display());
-    assert_eq!(text, line.repeat(2), "stdout and stderr are appended to the file");
+    assert_eq!(
+        text,
+        line.repeat(2),
+        "stdout and stderr are appended to the file"
+    );
 }
 
 #[tokio::test]
@@ -178,9 +202,14 @@ async fn a_spawn_failure_names_the_program_and_cwd() {
     let err = c.ensure_started().await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("spawn `akashic-no-such-program` in {}", dir.path().display())
+        format!(
+            "spawn `akashic-no-such-program` in {}",
+            dir.path().display()
+        )
     );
-    let cause = std::error::Error::source(&err).map(|e| e.to_string()).unwrap_or_default();
+    let cause = std::error::Error::source(&err)
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(cause.contains("No such file or directory"), "{cause}");
 
     let missing = dir.path().join("gone");
@@ -190,7 +219,10 @@ async fn a_spawn_failure_names_the_program_and_cwd() {
     };
     let (c, _exits) = child("bot", s, dir.path(), false);
     let err = c.ensure_started().await.unwrap_err();
-    assert_eq!(err.to_string(), format!("spawn `true` in {}", missing.display()));
+    assert_eq!(
+        err.to_string(),
+        format!("spawn `true` in {}", missing.display())
+    );
 }
 
 #[tokio::test]
@@ -205,13 +237,38 @@ async fn a_leftover_child_of_a_killed_akashic_is_replaced() {
     assert!(pid_alive(old));
 
     let (second, _exits2) = child("bot", s, dir.path(), false);
-    within("ensure_started", second.ensure_started()).await.unwrap();
+    within("ensure_started", second.ensure_started())
+        .await
+        .unwrap();
     let new = pid_of(&second).await;
     assert_ne!(old, new);
     eventually("the leftover to be gone", || !pid_alive(old)).await;
-    assert_eq!(PidFile::read(&PidFile::path(dir.path(), "bot")).unwrap().pid, new);
+    assert_eq!(
+        PidFile::read(&PidFile::path(dir.path(), "bot"))
+            .unwrap()
+            .pid,
+        new
+    );
     within("shutdown", second.shutdown()).await.unwrap();
     assert!(!pid_alive(new));
+}
+
+#[tokio::test]
+async fn a_restart_before_any_start_also_replaces_a_leftover() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&["sleep", "303"]);
+    let (first, _exits) = child("bot", s.clone(), dir.path(), false);
+    first.ensure_started().await.unwrap();
+    let old = pid_of(&first).await;
+    drop(first);
+
+    let (second, mut exits) = child("bot", s, dir.path(), false);
+    let action = within("restart", second.restart()).await.unwrap();
+    assert_eq!(action, "not running + child restart");
+    eventually("the leftover to be gone", || !pid_alive(old)).await;
+    assert_ne!(pid_of(&second).await, old);
+    within("shutdown", second.shutdown()).await.unwrap();
+    assert!(exits.try_recv().is_err());
 }
 
 #[tokio::test]
@@ -263,11 +320,18 @@ async fn leave_running_keeps_the_child_and_its_pid_file_for_the_next_akashic() {
     let pid = pid_of(&c).await;
     within("shutdown", c.shutdown()).await.unwrap();
     assert!(pid_alive(pid));
-    assert_eq!(PidFile::read(&PidFile::path(dir.path(), "bot")).unwrap().pid, pid);
+    assert_eq!(
+        PidFile::read(&PidFile::path(dir.path(), "bot"))
+            .unwrap()
+            .pid,
+        pid
+    );
 
     // The next akashic takes it over: stops it, starts its own.
     let (next, _exits2) = child("bot", s, dir.path(), false);
-    within("ensure_started", next.ensure_started()).await.unwrap();
+    within("ensure_started", next.ensure_started())
+        .await
+        .unwrap();
     eventually("the old child to be gone", || !pid_alive(pid)).await;
     within("shutdown", next.shutdown()).await.unwrap();
 }
@@ -307,7 +371,10 @@ async fn launchd_kickstarts_the_job_and_reads_its_pid() {
     l.shutdown().await.unwrap();
     assert_eq!(
         recorded(&log),
-        [format!("launchctl kickstart -k {target}"), format!("launchctl print {target}")]
+        [
+            format!("launchctl kickstart -k {target}"),
+            format!("launchctl print {target}")
+        ]
     );
     assert_eq!(l.kind(), "launchd");
 }
@@ -316,7 +383,10 @@ async fn launchd_kickstarts_the_job_and_reads_its_pid() {
 async fn launchd_failure_names_the_command_code_and_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("calls");
-    let l = LaunchdControl::new("com.me.bot", standins(&log).env("AKASHIC_STANDIN_FAIL", "1"));
+    let l = LaunchdControl::new(
+        "com.me.bot",
+        standins(&log).env("AKASHIC_STANDIN_FAIL", "1"),
+    );
     let err = l.restart().await.unwrap_err();
     let uid = uid();
     assert_eq!(
@@ -334,7 +404,10 @@ async fn systemd_restarts_the_user_unit_and_reads_main_pid() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("calls");
     let s = SystemdControl::new("x.service", true, standins(&log));
-    assert_eq!(s.restart().await.unwrap(), "systemctl --user restart x.service");
+    assert_eq!(
+        s.restart().await.unwrap(),
+        "systemctl --user restart x.service"
+    );
     assert_eq!(s.pid().await, Some(4242));
     assert_eq!(
         recorded(&log),
@@ -343,7 +416,11 @@ async fn systemd_restarts_the_user_unit_and_reads_main_pid() {
             "systemctl --user show -p MainPID --value x.service"
         ]
     );
-    let none = SystemdControl::new("x.service", true, standins(&log).env("AKASHIC_STANDIN_PID", "0"));
+    let none = SystemdControl::new(
+        "x.service",
+        true,
+        standins(&log).env("AKASHIC_STANDIN_PID", "0"),
+    );
     assert_eq!(none.pid().await, None, "MainPID 0 means no process");
     assert_eq!(s.kind(), "systemd");
 }
@@ -352,7 +429,11 @@ async fn systemd_restarts_the_user_unit_and_reads_main_pid() {
 async fn systemd_failure_names_the_command_code_and_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("calls");
-    let s = SystemdControl::new("x.service", false, standins(&log).env("AKASHIC_STANDIN_FAIL", "1"));
+    let s = SystemdControl::new(
+        "x.service",
+        false,
+        standins(&log).env("AKASHIC_STANDIN_FAIL", "1"),
+    );
     let err = s.restart().await.unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -374,7 +455,10 @@ async fn command_backend_runs_the_command_and_reports_failures() {
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "yes\n");
     assert_eq!(c.pid().await, None);
 
-    let failing = CommandControl::new(argv(&["sh", "-c", "echo nope >&2; exit 4"]), Tools::default());
+    let failing = CommandControl::new(
+        argv(&["sh", "-c", "echo nope >&2; exit 4"]),
+        Tools::default(),
+    );
     let err = failing.restart().await.unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -430,7 +514,12 @@ async fn backend_for_picks_the_configured_kind() {
             },
             "systemd",
         ),
-        (RestartSpec::Command { run: argv(&["true"]) }, "command"),
+        (
+            RestartSpec::Command {
+                run: argv(&["true"]),
+            },
+            "command",
+        ),
     ];
     for (restart, kind) in kinds {
         let b = backend_for(&service(Some(restart)), dir.path(), tx.clone()).unwrap();
@@ -493,15 +582,24 @@ async fn forensics_of_a_hung_process_shows_threads_wchan_fds_and_its_port() {
     assert_eq!(snap.method, "proc", "{text}");
     assert!(!snap.truncated, "{text}");
     assert!(snap.took_ms < 2000);
-    assert!(text.starts_with(&format!("process {pid} (python")), "{text}");
+    assert!(
+        text.starts_with(&format!("process {pid} (python")),
+        "{text}"
+    );
     assert!(text.contains("threads=2 (S:2) cpu="), "{text}");
-    assert!(text.contains(&format!("listening=127.0.0.1:{port}")), "{text}");
+    assert!(
+        text.contains(&format!("listening=127.0.0.1:{port}")),
+        "{text}"
+    );
     assert!(text.contains("sockets=1 "), "{text}");
     assert!(text.contains(&format!("thread {pid} (python")), "{text}");
     assert!(text.contains("state=S wchan=futex"), "{text}");
     assert!(text.contains(" fds="), "{text}");
     assert!(text.contains(" rss="), "{text}");
-    assert!(text.contains("(sleep) state=S"), "the child is listed: {text}");
+    assert!(
+        text.contains("(sleep) state=S"),
+        "the child is listed: {text}"
+    );
 }
 
 #[tokio::test]
@@ -511,14 +609,21 @@ async fn forensics_of_a_dead_pid_says_why() {
     gone.wait().unwrap();
     let snap = akashic::forensics::snapshot(pid, Duration::from_secs(2)).await;
     assert_eq!(snap.method, "none");
-    assert_eq!(snap.text, format!("pid {pid} is not running (no such process)"));
+    assert_eq!(
+        snap.text,
+        format!("pid {pid} is not running (no such process)")
+    );
 
     let zombie = std::process::Command::new("true").spawn().unwrap();
     let pid = zombie.id();
     eventually("a zombie", || !pid_alive(pid)).await;
     let snap = akashic::forensics::snapshot(pid, Duration::from_secs(2)).await;
     assert_eq!(snap.method, "none");
-    assert!(snap.text.contains("has exited: a zombie not yet reaped"), "{}", snap.text);
+    assert!(
+        snap.text.contains("has exited: a zombie not yet reaped"),
+        "{}",
+        snap.text
+    );
     drop(zombie);
 }
 
@@ -532,5 +637,10 @@ async fn forensics_never_outlasts_its_budget() {
     assert!(took < Duration::from_millis(500), "took {took:?}");
     assert!(snap.truncated);
     assert_eq!(snap.method, "proc");
-    assert!(snap.text.ends_with("(snapshot cut short: the 0s budget ran out)\n"), "{}", snap.text);
+    assert!(
+        snap.text
+            .ends_with("(snapshot cut short: the 0s budget ran out)\n"),
+        "{}",
+        snap.text
+    );
 }
