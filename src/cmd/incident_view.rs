@@ -2,32 +2,50 @@
 
 use crate::config::Config;
 use crate::daemon::control::{self, Request};
-use crate::incident::{Incident, IncidentStore};
+use crate::incident::{Incident, IncidentStore, StoreError};
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Asks the running daemon, else reads the store itself. A store locked by a daemon that is
+/// still starting (its socket not yet open) is asked again for a few seconds.
+fn read<T: serde::de::DeserializeOwned>(
+    cfg: &Config,
+    req: &Request,
+    empty: T,
+    direct: impl Fn(&IncidentStore) -> Result<T, StoreError>,
+) -> anyhow::Result<T> {
+    let state_dir = &cfg.daemon.state_dir;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(v) = control::ask(state_dir, req)? {
+            return Ok(serde_json::from_value(v)?);
+        }
+        if !IncidentStore::path_in(state_dir).exists() {
+            return Ok(empty);
+        }
+        match IncidentStore::open(state_dir) {
+            Ok(store) => return Ok(direct(&store)?),
+            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
 
 /// Incidents, newest first: from the running daemon, else from the store directly.
 pub fn list(cfg: &Config, service: Option<&str>) -> anyhow::Result<Vec<Incident>> {
     let req = Request::Incidents {
         service: service.map(str::to_string),
     };
-    if let Some(v) = control::ask(&cfg.daemon.state_dir, &req)? {
-        return Ok(serde_json::from_value(v)?);
-    }
-    if !IncidentStore::path_in(&cfg.daemon.state_dir).exists() {
-        return Ok(Vec::new());
-    }
-    Ok(IncidentStore::open(&cfg.daemon.state_dir)?.list(service)?)
+    read(cfg, &req, Vec::new(), |s| s.list(service))
 }
 
 /// One incident by id.
 pub fn get(cfg: &Config, id: &str) -> anyhow::Result<Option<Incident>> {
-    if let Some(v) = control::ask(&cfg.daemon.state_dir, &Request::Show { id: id.to_string() })? {
-        return Ok(serde_json::from_value(v)?);
-    }
-    if !IncidentStore::path_in(&cfg.daemon.state_dir).exists() {
-        return Ok(None);
-    }
-    Ok(IncidentStore::open(&cfg.daemon.state_dir)?.get(id)?)
+    read(cfg, &Request::Show { id: id.to_string() }, None, |s| {
+        s.get(id)
+    })
 }
 
 /// `incidents --json` element: the stable keys of specs/cli.md (more keys may follow).

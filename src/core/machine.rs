@@ -552,7 +552,8 @@ impl Machine {
                     .iter()
                     .all(|r| r.as_ref().is_some_and(|r| r.verdict.is_ok()));
                 let proven = needed.iter().all(|c| proof[*c].is_some());
-                if all_ok && proven {
+                // Recovered means new output and staying up through the grace period.
+                if all_ok && proven && !in_grace {
                     let evidence = if needed.is_empty() {
                         "all checks passing after restart".to_string()
                     } else {

@@ -146,8 +146,11 @@ fn seed_scenario_recovery_needs_new_output_after_restart() {
     m.step(ok(LOG, Some(102)), c.at(105));
     assert!(m.step(ok(OUT, Some(90)), c.at(106)).is_empty());
     assert_eq!(m.label(c.at(106)), "confirming");
-    // New output written after the restart proves recovery.
-    let acts = m.step(ok(OUT, Some(110)), c.at(111));
+    // New output after the restart, but still inside the grace period: not yet.
+    assert!(m.step(ok(OUT, Some(110)), c.at(111)).is_empty());
+    assert_eq!(m.label(c.at(111)), "confirming");
+    // Past grace, with new output written after the restart: recovered.
+    let acts = m.step(ok(OUT, Some(130)), c.at(132));
     assert_eq!(
         acts,
         vec![Action::ConfirmRecovery {
@@ -155,8 +158,8 @@ fn seed_scenario_recovery_needs_new_output_after_restart() {
             evidence: "artifact: fine".into()
         }]
     );
-    assert_eq!(m.label(c.at(112)), "recovered");
-    assert_eq!(m.label(c.at(111 + 301)), "healthy");
+    assert_eq!(m.label(c.at(133)), "recovered");
+    assert_eq!(m.label(c.at(132 + 301)), "healthy");
 }
 
 #[test]
@@ -350,8 +353,8 @@ fn counters_prove_recovery_by_growth_since_the_restart() {
     restarted(&mut m, c.at(50), "inc-7", 50);
     m.step(ok(HTTP, None), c.at(55));
     m.step(ok(LOG, Some(54)), c.at(55));
-    assert!(m.step(count(10), c.at(56)).is_empty(), "no growth yet");
-    let acts = m.step(count(11), c.at(60));
+    assert!(m.step(count(10), c.at(81)).is_empty(), "no growth yet");
+    let acts = m.step(count(11), c.at(82));
     assert!(
         matches!(&acts[..], [Action::ConfirmRecovery { .. }]),
         "{acts:?}"
@@ -366,12 +369,12 @@ fn services_without_artifacts_recover_by_a_fresh_log() {
     let mut m = Machine::new(p, c.at(0));
     m.step(bad(LOG, "stale"), c.at(40));
     restarted(&mut m, c.at(41), "inc-8", 41);
-    m.step(ok(HTTP, None), c.at(42));
+    m.step(ok(HTTP, None), c.at(72));
     assert!(
-        m.step(ok(LOG, Some(30)), c.at(43)).is_empty(),
+        m.step(ok(LOG, Some(30)), c.at(73)).is_empty(),
         "old log lines do not count"
     );
-    let acts = m.step(ok(LOG, Some(44)), c.at(45));
+    let acts = m.step(ok(LOG, Some(44)), c.at(75));
     assert!(
         matches!(&acts[..], [Action::ConfirmRecovery { evidence, .. }] if evidence == "log_stale: fine")
     );

@@ -66,7 +66,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let state_dir = cfg.daemon.state_dir.clone();
     std::fs::create_dir_all(&state_dir)
         .map_err(|e| anyhow::anyhow!("cannot create state_dir {}: {e}", state_dir.display()))?;
-    let store = Arc::new(IncidentStore::open(&state_dir)?);
+    let store = Arc::new(open_store(&state_dir).await?);
     let started_at = Utc::now();
     let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
     let (exits_tx, mut exits) = mpsc::unbounded_channel::<ExitEvent>();
@@ -252,6 +252,20 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(heartbeat::path_in(&state_dir));
     info!("akashic stopped");
     Ok(())
+}
+
+/// Opens the store; a lock held by a previous akashic that is still exiting is waited for (10 s at most).
+async fn open_store(state_dir: &std::path::Path) -> anyhow::Result<IncidentStore> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match IncidentStore::open(state_dir) {
+            Err(crate::incident::StoreError::Locked { pid, .. }) if Instant::now() < deadline => {
+                info!(holder = %pid, "incident store is locked; waiting for the other akashic to exit");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// After akashic itself restarted: continue a service's open incident instead of opening another.

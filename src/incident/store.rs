@@ -52,7 +52,8 @@ impl IncidentStore {
             .map_err(|source| match &source {
                 sled::Error::Io(e)
                     if e.kind() == std::io::ErrorKind::WouldBlock
-                        || e.raw_os_error() == Some(libc::EWOULDBLOCK) =>
+                        || e.raw_os_error() == Some(libc::EWOULDBLOCK)
+                        || e.to_string().contains("could not acquire lock") =>
                 {
                     StoreError::Locked {
                         path: path.clone(),
@@ -178,4 +179,20 @@ pub fn new_id(detected_at: chrono::DateTime<chrono::Utc>) -> String {
         detected_at.format("%Y%m%dT%H%M%S%3f"),
         rand
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_opener_is_told_the_store_is_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = IncidentStore::open(dir.path()).unwrap();
+        match IncidentStore::open(dir.path()) {
+            Err(StoreError::Locked { .. }) => {}
+            Err(other) => panic!("expected Locked, got {other:?}"),
+            Ok(_) => panic!("opened twice"),
+        }
+    }
 }

@@ -10,21 +10,29 @@ pub const AKASHIC: &str = env!("CARGO_BIN_EXE_akashic");
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Polls `f` until it returns Some, or panics after `TIMEOUT` with `what`.
-pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    poll(f).unwrap_or_else(|| panic!("timed out after {TIMEOUT:?} waiting for {what}"))
+}
+
+fn poll<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();
     loop {
         if let Some(v) = f() {
-            return v;
+            return Some(v);
         }
         if start.elapsed() > TIMEOUT {
-            panic!("timed out after {TIMEOUT:?} waiting for {what}");
+            return None;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A temp dir with a config; runs akashic commands against it.
@@ -38,9 +46,15 @@ impl Fleet {
     pub fn new(toml: &str) -> Fleet {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("akashic.toml");
-        let toml = toml.replace("{DIR}", &dir.path().display().to_string()).replace("{AKASHIC}", AKASHIC);
+        let toml = toml
+            .replace("{DIR}", &dir.path().display().to_string())
+            .replace("{AKASHIC}", AKASHIC);
         std::fs::write(&config, toml).unwrap();
-        Fleet { dir, config, daemon: None }
+        Fleet {
+            dir,
+            config,
+            daemon: None,
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -49,7 +63,11 @@ impl Fleet {
 
     /// Starts `akashic watch`, its stderr into `daemon.log`.
     pub fn watch(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.path("daemon.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("daemon.log"))
+            .unwrap();
         let child = Command::new(AKASHIC)
             .args(["--config", self.config.to_str().unwrap(), "watch"])
             .stdout(Stdio::null())
@@ -80,7 +98,10 @@ impl Fleet {
     }
 
     pub fn incidents(&self) -> Vec<serde_json::Value> {
-        self.json(&["incidents", "--json"])["incidents"].as_array().cloned().unwrap_or_default()
+        self.json(&["incidents", "--json"])["incidents"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn show(&self, id: &str) -> serde_json::Value {
@@ -88,17 +109,24 @@ impl Fleet {
     }
 
     /// Waits for the first incident matching `pred`, as `show --json` gives it.
-    pub fn wait_incident(&self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        wait_for(what, || {
+    pub fn wait_incident(
+        &self,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let found = poll(|| {
             self.incidents()
                 .into_iter()
                 .filter_map(|i| i["id"].as_str().map(|id| self.show(id)))
                 .find(|i| pred(i))
+        });
+        found.unwrap_or_else(|| {
+            panic!(
+                "timed out after {TIMEOUT:?} waiting for {what}\nincidents: {:#?}\ndaemon log:\n{}",
+                self.incidents(),
+                std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+            )
         })
-    }
-
-    pub fn daemon_log(&self) -> String {
-        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
     }
 
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
@@ -116,7 +144,10 @@ impl Fleet {
 impl Drop for Fleet {
     fn drop(&mut self) {
         if let Some(mut c) = self.daemon.take() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(10) {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -131,11 +162,21 @@ impl Drop for Fleet {
 
 /// Lines of a file containing `needle`.
 pub fn count_lines(path: &Path, needle: &str) -> usize {
-    std::fs::read_to_string(path).unwrap_or_default().lines().filter(|l| l.contains(needle)).count()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .count()
 }
 
 /// The service section of a demo-service child with the usual checks.
-pub fn demo_service(name: &str, port: u16, extra_args: &str, budget: &str, recovery_window: &str) -> String {
+pub fn demo_service(
+    name: &str,
+    port: u16,
+    extra_args: &str,
+    budget: &str,
+    recovery_window: &str,
+) -> String {
     format!(
         r#"
 [[service]]
@@ -174,4 +215,5 @@ max_age = "2s"
     )
 }
 
-pub const DAEMON: &str = "[daemon]\nstate_dir = \"{DIR}/state\"\ntick = \"250ms\"\nforensics_budget = \"1s\"\n";
+pub const DAEMON: &str =
+    "[daemon]\nstate_dir = \"{DIR}/state\"\ntick = \"250ms\"\nforensics_budget = \"1s\"\n";

@@ -5,7 +5,12 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 
 fn events(inc: &Value) -> Vec<String> {
-    inc["timeline"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap().to_string()).collect()
+    inc["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn ts(v: &Value) -> chrono::DateTime<chrono::Utc> {
@@ -18,25 +23,52 @@ fn frozen_service_is_detected_restarted_and_confirmed_by_new_output() {
     let port = free_port();
     let toml = format!(
         "{DAEMON}{}",
-        demo_service("pipeline", port, r#", "--freeze-after", "2s", "--freeze-once", "{DIR}/froze""#, r#"{ max = 3, within = "1h" }"#, "20s")
+        demo_service(
+            "pipeline",
+            port,
+            r#", "--freeze-after", "2s", "--freeze-once", "{DIR}/froze""#,
+            r#"{ max = 3, within = "1h" }"#,
+            "20s"
+        )
     );
     let mut f = Fleet::new(&toml);
     f.watch();
-    let inc = f.wait_incident("the frozen service's incident to be recovered", |i| i["recovered"] == true);
+    let inc = f.wait_incident("the frozen service's incident to be recovered", |i| {
+        i["recovered"] == true
+    });
 
     // Detection: stale output, while the process ran, held its port and answered 200.
-    let kinds: Vec<&str> = inc["failed_checks"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"artifact") || kinds.contains(&"log_stale"), "{kinds:?}");
-    assert!(!kinds.contains(&"http") && !kinds.contains(&"port"), "{kinds:?}");
+    let kinds: Vec<&str> = inc["failed_checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"artifact") || kinds.contains(&"log_stale"),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.contains(&"http") && !kinds.contains(&"port"),
+        "{kinds:?}"
+    );
     assert_eq!(inc["process"]["running"], true, "{inc:#}");
     assert_eq!(inc["process"]["port_bound"], true);
     assert_eq!(inc["process"]["http_status"], 200);
 
     // Detected within max_age (2s) + one tick (250ms) of the last output, plus probe scheduling slack.
-    let froze = std::fs::metadata(f.path("froze")).unwrap().modified().unwrap();
+    let froze = std::fs::metadata(f.path("froze"))
+        .unwrap()
+        .modified()
+        .unwrap();
     let detected = ts(&inc["detected_at"]);
-    let latency = (detected - chrono::DateTime::<chrono::Utc>::from(froze)).to_std().unwrap();
-    assert!(latency.as_millis() <= 2_000 + 250 + 750, "detection took {latency:?}");
+    let latency = (detected - chrono::DateTime::<chrono::Utc>::from(froze))
+        .to_std()
+        .unwrap();
+    assert!(
+        latency.as_millis() <= 2_000 + 250 + 750,
+        "detection took {latency:?}"
+    );
 
     // Evidence before the kill: a /proc snapshot showing the blocked worker.
     #[cfg(target_os = "linux")]
@@ -44,25 +76,55 @@ fn frozen_service_is_detected_restarted_and_confirmed_by_new_output() {
         let fx = &inc["forensics"];
         assert_eq!(fx["method"], "proc", "{fx:#}");
         assert!(fx["text"].as_str().unwrap().contains("futex"), "{fx:#}");
-        assert!(fx["took_ms"].as_u64().unwrap() <= 1_000 + 100, "forensics over budget: {fx:#}");
+        assert!(
+            fx["took_ms"].as_u64().unwrap() <= 1_000 + 100,
+            "forensics over budget: {fx:#}"
+        );
     }
 
     // Kill and restart, then recovery proven by output written after the restart.
-    assert!(inc["action"].as_str().unwrap().contains("child restart"), "{}", inc["action"]);
+    assert!(
+        inc["action"].as_str().unwrap().contains("child restart"),
+        "{}",
+        inc["action"]
+    );
     assert_eq!(inc["restarts"], 1);
     let restarted = ts(&inc["restarted_at"]);
     let confirmed = ts(&inc["recovery_confirmed_at"]);
     assert!(detected <= restarted && restarted < confirmed);
-    assert!(inc["recovery_evidence"].as_str().unwrap().starts_with("artifact: newest output batch-"), "{}", inc["recovery_evidence"]);
+    assert!(
+        inc["recovery_evidence"]
+            .as_str()
+            .unwrap()
+            .starts_with("artifact: newest output batch-"),
+        "{}",
+        inc["recovery_evidence"]
+    );
 
     // The whole timeline, in order.
-    assert_eq!(events(&inc), vec!["detected", "evidence", "restart", "recovered"]);
+    assert_eq!(
+        events(&inc),
+        vec!["detected", "evidence", "restart", "recovered"]
+    );
     assert_eq!(f.incidents().len(), 1, "exactly one incident");
 
     // `incidents --json` carries the contract's keys.
     let listed = &f.incidents()[0];
-    for key in ["id", "service", "detected_at", "failed_checks", "process", "action", "recovered", "recovery_confirmed_at", "postmortem"] {
-        assert!(listed.get(key).is_some(), "incidents --json lacks {key}: {listed:#}");
+    for key in [
+        "id",
+        "service",
+        "detected_at",
+        "failed_checks",
+        "process",
+        "action",
+        "recovered",
+        "recovery_confirmed_at",
+        "postmortem",
+    ] {
+        assert!(
+            listed.get(key).is_some(),
+            "incidents --json lacks {key}: {listed:#}"
+        );
     }
 }
 
@@ -72,20 +134,47 @@ fn crash_loop_backs_off_escalates_and_waits_for_a_person() {
     let port = free_port();
     let toml = format!(
         "{DAEMON}{}",
-        demo_service("crashy", port, r#", "--crash-after", "300ms""#, r#"{ max = 3, within = "1h" }"#, "20s")
+        demo_service(
+            "crashy",
+            port,
+            r#", "--crash-after", "300ms""#,
+            r#"{ max = 3, within = "1h" }"#,
+            "20s"
+        )
     );
     let mut f = Fleet::new(&toml);
     f.watch();
-    let inc = f.wait_incident("the crash loop to be escalated", |i| !i["escalated_at"].is_null());
+    let inc = f.wait_incident("the crash loop to be escalated", |i| {
+        !i["escalated_at"].is_null()
+    });
     assert_eq!(inc["restarts"], 3);
-    assert!(inc["escalation_reason"].as_str().unwrap().contains("restart budget spent (3 restarts within 1h)"), "{inc:#}");
+    assert!(
+        inc["escalation_reason"]
+            .as_str()
+            .unwrap()
+            .contains("restart budget spent (3 restarts within 1h)"),
+        "{inc:#}"
+    );
     let ev = events(&inc);
     assert_eq!(ev.iter().filter(|e| *e == "backoff").count(), 2, "{ev:?}");
-    assert!(inc["failed_checks"][0]["detail"].as_str().unwrap().contains("exited with code 1"), "{inc:#}");
+    assert!(
+        inc["failed_checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("exited with code 1"),
+        "{inc:#}"
+    );
 
     // Backoff between restarts: 2s then 4s.
     let at = |name: &str, nth: usize| {
-        inc["timeline"].as_array().unwrap().iter().filter(|e| e["event"] == name).nth(nth).map(|e| ts(&e["at"])).unwrap()
+        inc["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == name)
+            .nth(nth)
+            .map(|e| ts(&e["at"]))
+            .unwrap()
     };
     assert!((at("restart", 1) - at("restart", 0)).num_milliseconds() >= 2_000);
     assert!((at("restart", 2) - at("restart", 1)).num_milliseconds() >= 4_000);
@@ -94,7 +183,11 @@ fn crash_loop_backs_off_escalates_and_waits_for_a_person() {
     let log = f.path("crashy/service.log");
     let starts = count_lines(&log, "INFO listening");
     assert_eq!(starts, 4, "the first start and 3 restarts");
-    let hb = |f: &Fleet| f.json(&["status", "--json"])["daemon"]["heartbeat_at"].as_str().map(str::to_string);
+    let hb = |f: &Fleet| {
+        f.json(&["status", "--json"])["daemon"]["heartbeat_at"]
+            .as_str()
+            .map(str::to_string)
+    };
     let first = hb(&f);
     let mut seen = 0;
     wait_for("eight more heartbeats", || {
@@ -103,14 +196,24 @@ fn crash_loop_backs_off_escalates_and_waits_for_a_person() {
         }
         (seen >= 8).then_some(())
     });
-    assert_eq!(count_lines(&log, "INFO listening"), 4, "restarted while escalated");
+    assert_eq!(
+        count_lines(&log, "INFO listening"),
+        4,
+        "restarted while escalated"
+    );
     let status = f.json(&["status", "--json"]);
     assert_eq!(status["services"][0]["state"], "escalated", "{status:#}");
 
     // A person acts: `akashic resume` lets it restart again.
     let out = f.run(&["resume", "crashy"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    wait_for("a restart after resume", || (count_lines(&log, "INFO listening") > 4).then_some(()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for("a restart after resume", || {
+        (count_lines(&log, "INFO listening") > 4).then_some(())
+    });
 }
 
 /// A restart that "succeeds" but produces nothing is never called recovered.
@@ -119,19 +222,33 @@ fn restart_without_new_output_is_escalated_not_recovered() {
     let port = free_port();
     let toml = format!(
         "{DAEMON}{}",
-        demo_service("idle", port, r#", "--produce-nothing""#, r#"{ max = 3, within = "1h" }"#, "3s")
+        demo_service(
+            "idle",
+            port,
+            r#", "--produce-nothing""#,
+            r#"{ max = 3, within = "1h" }"#,
+            "3s"
+        )
     );
     let mut f = Fleet::new(&toml);
     f.watch();
-    let inc = f.wait_incident("the idle service to be escalated", |i| !i["escalated_at"].is_null());
+    let inc = f.wait_incident("the idle service to be escalated", |i| {
+        !i["escalated_at"].is_null()
+    });
     assert_eq!(inc["recovered"], false);
     assert!(inc["recovery_confirmed_at"].is_null());
-    assert_eq!(inc["restarts"], 1, "stale output alone does not restart again");
+    assert_eq!(
+        inc["restarts"], 1,
+        "stale output alone does not restart again"
+    );
     assert_eq!(
         inc["escalation_reason"],
         "no new output within the recovery window (3s) after restart"
     );
-    assert_eq!(events(&inc), vec!["detected", "evidence", "restart", "escalated"]);
+    assert_eq!(
+        events(&inc),
+        vec!["detected", "evidence", "restart", "escalated"]
+    );
 }
 
 /// kill -9 of akashic mid-incident: the incident survives and continues; none is lost or duplicated.
@@ -151,12 +268,17 @@ fn sigkill_mid_incident_continues_the_same_incident() {
     let mut f = Fleet::new(&toml);
     f.watch();
     // The frozen instance runs 1s warm-up + 1s of work, freezes; the restarted one warms up for 1s.
-    let inc = f.wait_incident("an incident that restarted but is not yet confirmed", |i| i["restarts"] == 1 && i["recovered"] == false);
+    let inc = f.wait_incident("an incident that restarted but is not yet confirmed", |i| {
+        i["restarts"] == 1 && i["recovered"] == false
+    });
     f.signal(Signal::SIGKILL);
     assert_eq!(f.wait_exit(), None, "killed by a signal");
 
     f.watch();
-    let done = f.wait_incident("the same incident to be confirmed after akashic restarted", |i| i["recovered"] == true);
+    let done = f.wait_incident(
+        "the same incident to be confirmed after akashic restarted",
+        |i| i["recovered"] == true,
+    );
     assert_eq!(done["id"], inc["id"], "the incident continued");
     assert_eq!(f.incidents().len(), 1, "no incident lost or duplicated");
     let ev = events(&done);
@@ -168,9 +290,15 @@ fn sigkill_mid_incident_continues_the_same_incident() {
 #[test]
 fn sigterm_stops_cleanly_and_status_tells_the_daemon_apart() {
     let port = free_port();
-    let toml = format!("{DAEMON}{}", demo_service("web", port, "", r#"{ max = 3, within = "1h" }"#, "20s"));
+    let toml = format!(
+        "{DAEMON}{}",
+        demo_service("web", port, "", r#"{ max = 3, within = "1h" }"#, "20s")
+    );
     let mut f = Fleet::new(&toml);
-    assert_eq!(f.json(&["status", "--json"])["daemon"]["state"], "not_started");
+    assert_eq!(
+        f.json(&["status", "--json"])["daemon"]["state"],
+        "not_started"
+    );
     f.watch();
     let st = wait_for("status to show the service healthy", || {
         let s = f.json(&["status", "--json"]);
@@ -181,34 +309,75 @@ fn sigterm_stops_cleanly_and_status_tells_the_daemon_apart() {
 
     // A stopped (SIGSTOP) daemon is told apart from a live one.
     f.signal(Signal::SIGSTOP);
-    wait_for("status to call the stopped daemon frozen", || (f.json(&["status", "--json"])["daemon"]["state"] == "frozen").then_some(()));
+    wait_for("status to call the stopped daemon frozen", || {
+        (f.json(&["status", "--json"])["daemon"]["state"] == "frozen").then_some(())
+    });
     f.signal(Signal::SIGCONT);
 
     f.signal(Signal::SIGTERM);
     assert_eq!(f.wait_exit(), Some(0));
-    assert!(!akashic::process::pid_alive(child), "child {child} outlived akashic");
-    assert_eq!(f.json(&["status", "--json"])["daemon"]["state"], "not_started");
+    assert!(
+        !akashic::process::pid_alive(child),
+        "child {child} outlived akashic"
+    );
+    assert_eq!(
+        f.json(&["status", "--json"])["daemon"]["state"],
+        "not_started"
+    );
 }
 
 /// Bad configs: a clear message naming file, line and key; exit 78; nothing started.
 #[test]
 fn bad_configs_exit_78_with_the_file_line_and_key() {
-    let good = format!("{DAEMON}{}", demo_service("svc", 1, "", r#"{ max = 3, within = "1h" }"#, "20s"));
+    let good = format!(
+        "{DAEMON}{}",
+        demo_service("svc", 1, "", r#"{ max = 3, within = "1h" }"#, "20s")
+    );
     let cases: Vec<(&str, String, &str)> = vec![
-        ("unknown key", good.replace("grace = \"1s\"", "grace = \"1s\"\ngrase = \"1s\""), "service[0].grase: unknown key"),
-        ("bad duration", good.replace("max_age = \"2s\"", "max_age = \"two seconds\""), "invalid duration \"two seconds\""),
-        ("missing command", good.replace("command = [", "# command = ["), "service[0].restart: missing `command`"),
-        ("duplicate name", format!("{good}{}", demo_service("svc", 2, "", r#"{ max = 3, within = "1h" }"#, "20s")), "duplicate service name \"svc\""),
-        ("check with no target", good.replace("url = \"http://127.0.0.1:1/health\"", ""), "http check has no `url`"),
+        (
+            "unknown key",
+            good.replace("grace = \"1s\"", "grace = \"1s\"\ngrase = \"1s\""),
+            "service[0].grase: unknown key",
+        ),
+        (
+            "bad duration",
+            good.replace("max_age = \"2s\"", "max_age = \"two seconds\""),
+            "invalid duration \"two seconds\"",
+        ),
+        (
+            "missing command",
+            good.replace("command = [", "# command = ["),
+            "service[0].restart: missing `command`",
+        ),
+        (
+            "duplicate name",
+            format!(
+                "{good}{}",
+                demo_service("svc", 2, "", r#"{ max = 3, within = "1h" }"#, "20s")
+            ),
+            "duplicate service name \"svc\"",
+        ),
+        (
+            "check with no target",
+            good.replace("url = \"http://127.0.0.1:1/health\"", ""),
+            "http check has no `url`",
+        ),
     ];
     for (what, toml, needle) in cases {
         let f = Fleet::new(&toml);
         for cmd in [&["config", "check"][..], &["watch"][..]] {
             let out = f.run(cmd);
             let err = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(78), "{what}: {cmd:?} exit; stderr: {err}");
+            assert_eq!(
+                out.status.code(),
+                Some(78),
+                "{what}: {cmd:?} exit; stderr: {err}"
+            );
             assert!(err.contains(needle), "{what}: {err}");
-            assert!(err.contains(&format!("{}:", f.config.display())), "{what}: file and line missing: {err}");
+            assert!(
+                err.contains(&format!("{}:", f.config.display())),
+                "{what}: file and line missing: {err}"
+            );
         }
     }
 }
