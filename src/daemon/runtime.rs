@@ -11,6 +11,8 @@ use crate::incident::{FailedCheck, Incident, IncidentStore, TimelineEvent};
 use crate::probe::{CounterHistory, ProbeResult, Probes};
 use crate::process::{ExitEvent, ProcessControl};
 use chrono::Utc;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
@@ -142,33 +144,55 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let mut next_heartbeat = Instant::now();
     let probes = Probes::new();
 
+    // Due checks and state-machine deadlines, earliest first. A check is pushed back
+    // only when its last run returns, so it never runs twice at once.
+    let mut due: BinaryHeap<Reverse<(Instant, usize, usize)>> = BinaryHeap::new();
+    let mut deadlines: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
+    for (si, svc) in svcs.iter().enumerate() {
+        for ci in 0..svc.cfg.checks.len() {
+            due.push(Reverse((svc.due[ci], si, ci)));
+        }
+        if let Some(d) = svc.machine.next_deadline() {
+            deadlines.push(Reverse((d, si)));
+        }
+    }
+
     loop {
         let now = Instant::now();
-        // Launch due probes; a check is not launched again while its last run is in flight.
-        for (si, svc) in svcs.iter_mut().enumerate() {
-            for ci in 0..svc.cfg.checks.len() {
-                if svc.due[ci] <= now {
-                    if let Some(history) = svc.history[ci].take() {
-                        svc.due[ci] = now + svc.cfg.checks[ci].interval;
-                        let kind = svc.cfg.checks[ci].kind.clone();
-                        let tx = shared.events.clone();
-                        let probes = probes.clone();
-                        tokio::spawn(async move {
-                            let mut history = history;
-                            let result = probes.run(&kind, &mut history).await;
-                            let _ = tx.send(Event::Probe {
-                                svc: si,
-                                check: ci,
-                                result,
-                                history,
-                            });
-                        });
-                    }
-                }
+        while let Some(Reverse((t, si, ci))) = due.peek().copied() {
+            if t > now {
+                break;
             }
-            if svc.machine.next_deadline().is_some_and(|d| d <= now) {
-                let actions = svc.machine.step(Observation::Tick, now);
-                execute(svc, si, actions, &shared);
+            due.pop();
+            let svc = &mut svcs[si];
+            let Some(history) = svc.history[ci].take() else {
+                continue;
+            };
+            svc.due[ci] = now + svc.cfg.checks[ci].interval;
+            let kind = svc.cfg.checks[ci].kind.clone();
+            let tx = shared.events.clone();
+            let probes = probes.clone();
+            tokio::spawn(async move {
+                let mut history = history;
+                let result = probes.run(&kind, &mut history).await;
+                let _ = tx.send(Event::Probe {
+                    svc: si,
+                    check: ci,
+                    result,
+                    history,
+                });
+            });
+        }
+        while let Some(Reverse((t, si))) = deadlines.peek().copied() {
+            if t > now {
+                break;
+            }
+            deadlines.pop();
+            // Stale entries (the machine moved on) are skipped.
+            if svcs[si].machine.next_deadline() == Some(t) {
+                let actions = svcs[si].machine.step(Observation::Tick, now);
+                execute(&mut svcs[si], si, actions, &shared);
+                push_deadline(&mut deadlines, &svcs[si], si);
             }
         }
         if next_heartbeat <= now {
@@ -177,15 +201,11 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         }
 
         let mut wake = next_heartbeat;
-        for svc in &svcs {
-            for (ci, d) in svc.due.iter().enumerate() {
-                if svc.history[ci].is_some() {
-                    wake = wake.min(*d);
-                }
-            }
-            if let Some(d) = svc.machine.next_deadline() {
-                wake = wake.min(d);
-            }
+        if let Some(Reverse((t, _, _))) = due.peek() {
+            wake = wake.min(*t);
+        }
+        if let Some(Reverse((t, _))) = deadlines.peek() {
+            wake = wake.min(*t);
         }
         if let Some(s) = stop_at {
             wake = wake.min(s);
@@ -197,12 +217,24 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
 
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
-            Some(ev) = events.recv() => handle_event(&mut svcs, ev, &shared),
+            Some(ev) = events.recv() => {
+                // Take everything that is waiting, not one event per loop turn.
+                let mut next = Some(ev);
+                while let Some(ev) = next {
+                    let (si, requeue) = handle_event(&mut svcs, ev, &shared);
+                    if let Some(ci) = requeue {
+                        due.push(Reverse((svcs[si].due[ci], si, ci)));
+                    }
+                    push_deadline(&mut deadlines, &svcs[si], si);
+                    next = events.try_recv().ok();
+                }
+            }
             Some(exit) = exits.recv() => {
                 if let Some(si) = svcs.iter().position(|s| s.cfg.name == exit.service) {
                     warn!(service = %exit.service, detail = %exit.detail, "service exited");
                     let actions = svcs[si].machine.step(Observation::Exited { detail: exit.detail }, Instant::now());
                     execute(&mut svcs[si], si, actions, &shared);
+                    push_deadline(&mut deadlines, &svcs[si], si);
                 }
             }
             Some(req) = loop_rx.recv() => {
@@ -215,6 +247,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                         } else {
                             let actions = svcs[si].machine.step(Observation::Resume, Instant::now());
                             execute(&mut svcs[si], si, actions, &shared);
+                            push_deadline(&mut deadlines, &svcs[si], si);
                             Ok(format!("{} resumed: watching again with a fresh restart budget", req.service))
                         }
                     }
@@ -307,7 +340,14 @@ fn resume_open_incident(svc: &mut Svc, store: &IncidentStore, now: Instant) -> O
     }
 }
 
-fn handle_event(svcs: &mut [Svc], ev: Event, shared: &Shared) {
+fn push_deadline(deadlines: &mut BinaryHeap<Reverse<(Instant, usize)>>, svc: &Svc, si: usize) {
+    if let Some(d) = svc.machine.next_deadline() {
+        deadlines.push(Reverse((d, si)));
+    }
+}
+
+/// Feeds one event to its service's machine; returns the service and the check to schedule again.
+fn handle_event(svcs: &mut [Svc], ev: Event, shared: &Shared) -> (usize, Option<usize>) {
     let now = Instant::now();
     match ev {
         Event::Probe {
@@ -330,6 +370,7 @@ fn handle_event(svcs: &mut [Svc], ev: Event, shared: &Shared) {
             };
             let actions = svc.machine.step(Observation::Check(report), now);
             execute(svc, si, actions, shared);
+            (si, Some(check))
         }
         Event::Done { svc: si, obs, pid } => {
             let svc = &mut svcs[si];
@@ -338,6 +379,7 @@ fn handle_event(svcs: &mut [Svc], ev: Event, shared: &Shared) {
             }
             let actions = svc.machine.step(obs, now);
             execute(svc, si, actions, shared);
+            (si, None)
         }
     }
 }
