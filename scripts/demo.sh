@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The run command: sets up the offline embedding model, builds akashic and runs the demo fleet.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+bash scripts/setup-models.sh
+exec cargo run --quiet -- demo "$@"
