@@ -110,6 +110,23 @@ impl EmbeddedStore {
         &self.index
     }
 
+    /// Every doc with its vector when it has one (for `memory migrate`).
+    pub fn records(&self) -> Result<Vec<Record>, MemoryError> {
+        let model = self.model.as_ref().map(|m| m.0.clone()).unwrap_or_default();
+        let mut out = Vec::new();
+        for kv in self.docs.iter() {
+            let (k, v) = kv?;
+            let id = String::from_utf8_lossy(&k);
+            let doc = decode_doc(&id, &v)?;
+            let vector = self.index.vector(&id).map(|values| Vector {
+                model_id: model.clone(),
+                values: values.to_vec(),
+            });
+            out.push(Record { doc, vector });
+        }
+        Ok(out)
+    }
+
     fn held(&self) -> Option<(&str, usize)> {
         self.model.as_ref().map(|(m, d)| (m.as_str(), *d))
     }

@@ -60,6 +60,17 @@ impl VectorIndex {
         self.slots.contains_key(id)
     }
 
+    /// The stored (unit) vector of a row.
+    pub fn vector(&self, id: &str) -> Option<&[f32]> {
+        let row = *self.slots.get(id)?;
+        Some(&self.data[row * self.dim..(row + 1) * self.dim])
+    }
+
+    /// The whole matrix, row-major (for benchmarks).
+    pub fn matrix(&self) -> &[f32] {
+        &self.data
+    }
+
     /// Adds or replaces a row. The caller guarantees `values.len() == dim` and unit length.
     pub fn upsert(&mut self, id: &str, meta: &RowMeta, values: &[f32]) {
         debug_assert_eq!(values.len(), self.dim);

@@ -56,9 +56,19 @@ fn model_folder(root: &Path) -> PathBuf {
     }
 }
 
-/// Finds the model and runtime; `ort_dylib` is `$ORT_DYLIB_PATH` when set.
+/// Finds the model and runtime on the default search path; `ort_dylib` is `$ORT_DYLIB_PATH` when set.
 pub fn locate(model_dir: Option<&Path>, memory_dir_env: Option<&Path>, ort_dylib: Option<&Path>) -> Result<ModelPaths, MemoryError> {
-    let roots = search_path(model_dir, memory_dir_env);
+    locate_in(&search_path(model_dir, memory_dir_env), ort_dylib)
+}
+
+/// Finds the model in the first of `roots` (models dirs) that has one.
+pub fn locate_in(roots: &[PathBuf], ort_dylib: Option<&Path>) -> Result<ModelPaths, MemoryError> {
+    if roots.is_empty() {
+        return Err(MemoryError::ModelMissing {
+            missing: PathBuf::from(MODEL_NAME),
+            searched: Vec::new(),
+        });
+    }
     let searched: Vec<PathBuf> = roots.iter().map(|r| model_folder(r)).collect();
     let Some(dir) = searched.iter().find(|d| d.join("model.onnx").is_file()).cloned() else {
         return Err(MemoryError::ModelMissing {
@@ -119,13 +129,7 @@ mod tests {
     fn missing_model_dir_names_the_file_and_the_setup_command() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("models");
-        // An explicit model_dir that is empty: the error names it first, even if other roots exist.
-        let err = match locate(Some(&dir), None, None) {
-            Err(e) => e,
-            Ok(p) if p.dir.starts_with(&dir) => panic!("found a model in an empty dir"),
-            Ok(_) => return, // the repo has a model: the search fell through, as it should
-        };
-        let msg = err.to_string();
+        let msg = locate_in(std::slice::from_ref(&dir), None).unwrap_err().to_string();
         assert!(msg.contains(&dir.join(MODEL_NAME).join("model.onnx").display().to_string()), "{msg}");
         assert!(msg.contains("bash scripts/setup-models.sh"), "{msg}");
     }
@@ -136,7 +140,7 @@ mod tests {
         let dir = tmp.path().join("models").join(MODEL_NAME);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("model.onnx"), b"x").unwrap();
-        let err = locate(Some(&tmp.path().join("models")), None, None).unwrap_err().to_string();
+        let err = locate_in(&[tmp.path().join("models")], None).unwrap_err().to_string();
         assert!(err.contains(&dir.join("tokenizer.json").display().to_string()), "{err}");
         assert!(err.contains("bash scripts/setup-models.sh"), "{err}");
     }
@@ -151,11 +155,12 @@ mod tests {
         }
         std::fs::write(dir.join("MODEL_ID"), b"m-int8").unwrap();
         std::fs::write(dir.join("DIM"), b"384").unwrap();
-        let err = locate(Some(&tmp.path().join("models")), None, None).unwrap_err().to_string();
+        let roots = [tmp.path().join("models")];
+        let err = locate_in(&roots, None).unwrap_err().to_string();
         assert!(err.contains(&tmp.path().join("lib").join(RUNTIME_FILE).display().to_string()), "{err}");
         std::fs::create_dir_all(tmp.path().join("lib")).unwrap();
         std::fs::write(tmp.path().join("lib").join(RUNTIME_FILE), b"x").unwrap();
-        let p = locate(Some(&tmp.path().join("models")), None, None).unwrap();
+        let p = locate_in(&roots, None).unwrap();
         assert_eq!((p.model_id.as_str(), p.dim, p.dir), ("m-int8", 384, dir));
     }
 }

@@ -1,0 +1,2 @@
+//! Memory benchmark (placeholder until written).
+fn main() {}
