@@ -75,3 +75,33 @@ pub fn render(ans: &Answer, hits: &[Hit]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryDoc;
+
+    #[test]
+    fn ask_json_snapshot() {
+        let hits = vec![Hit {
+            doc: MemoryDoc {
+                id: "pm-2025-11-02-pm-bot".into(),
+                service: "polymarket-bot".into(),
+                date: "2025-11-02T04:10:00Z".parse().unwrap(),
+                category: Category::Deadlock,
+                summary: "Bot stopped quoting around 03:00.".into(),
+                root_cause: "mutex held across an await".into(),
+                recommendation: "never hold sync locks across await points".into(),
+                incident_id: None,
+            },
+            score: 0.61234,
+        }];
+        let ans = Answer {
+            text: "A mutex held across an await [pm-2025-11-02-pm-bot].".into(),
+            mode: "llm:local".into(),
+            fallback: None,
+        };
+        insta::assert_json_snapshot!(to_json(&ans, &hits));
+        insta::assert_snapshot!("ask_text_llm", render(&ans, &hits));
+    }
+}

@@ -230,3 +230,59 @@ mod tests {
         insta::assert_snapshot!("extractive_no_hits", extractive("anything?", &[]));
     }
 }
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+    use crate::memory::doc::MemoryDoc;
+    use crate::memory::llm::ScriptedChat;
+
+    fn hits() -> Vec<Hit> {
+        vec![Hit {
+            doc: MemoryDoc {
+                id: "pm-1".into(),
+                service: "bot".into(),
+                date: "2025-11-02T04:10:00Z".parse().unwrap(),
+                category: Category::Deadlock,
+                summary: "froze".into(),
+                root_cause: "lock order".into(),
+                recommendation: "fixed lock order".into(),
+                incident_id: None,
+            },
+            score: 0.8,
+        }]
+    }
+
+    #[tokio::test]
+    async fn a_grounded_model_answer_is_used_and_sees_only_the_hits() {
+        let chat = ScriptedChat::new(Ok("Lock order inversion [pm-1]."));
+        let a = answer("why?", &hits(), Some(&chat)).await;
+        assert_eq!((a.mode.as_str(), a.text.as_str(), a.fallback), ("llm:scripted", "Lock order inversion [pm-1].", None));
+        let seen = chat.seen.lock().unwrap();
+        assert!(seen[0].0.contains("ONLY"));
+        assert!(seen[0].1.contains("[pm-1] service: bot"));
+    }
+
+    #[tokio::test]
+    async fn an_ungrounded_or_failed_model_answer_falls_back_to_extractive() {
+        for (reply, why) in [
+            (Ok("No idea."), "the answer cites none of the retrieved post-mortems"),
+            (Ok("[pm-9] says so"), "the answer cites ids that were not retrieved: pm-9"),
+            (Err("connection refused"), "answering model failed: connection refused"),
+        ] {
+            let chat = ScriptedChat::new(reply);
+            let a = answer("why?", &hits(), Some(&chat)).await;
+            assert_eq!(a.mode, "extractive");
+            assert_eq!(a.fallback.as_deref(), Some(why));
+            assert!(a.text.contains("[pm-1]"));
+        }
+    }
+
+    #[tokio::test]
+    async fn no_hits_never_asks_the_model() {
+        let chat = ScriptedChat::new(Ok("[pm-1]"));
+        let a = answer("why?", &[], Some(&chat)).await;
+        assert_eq!(a.mode, "extractive");
+        assert!(chat.seen.lock().unwrap().is_empty());
+    }
+}

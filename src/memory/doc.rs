@@ -91,3 +91,36 @@ pub fn normalize(v: &mut [f32]) {
         v.iter_mut().for_each(|x| *x /= norm);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_post_mortem_becomes_a_memory_doc() {
+        let at = "2026-03-14T03:14:00Z".parse().unwrap();
+        let pm = PostMortem {
+            incident_id: "01JINC".into(),
+            service: "content-pipeline-v2".into(),
+            detected_at: at,
+            detection: String::new(),
+            process_state: String::new(),
+            recovery_action: String::new(),
+            recovery: String::new(),
+            category: Category::RateLimit,
+            summary: "stuck in a 429 loop".into(),
+            root_cause: "retry without backoff".into(),
+            evidence: vec![],
+            recommendations: vec!["backoff".into(), "jitter".into()],
+            prior_incidents: vec![],
+            same_pattern_90d: 0,
+            author: "template".into(),
+            provenance: vec![],
+            drafted_at: at,
+        };
+        let d = MemoryDoc::from(&pm);
+        assert_eq!((d.id.as_str(), d.incident_id.as_deref()), ("01JINC", Some("01JINC")));
+        assert_eq!(d.recommendation, "backoff; jitter");
+        assert_eq!((d.date, d.category), (at, Category::RateLimit));
+    }
+}

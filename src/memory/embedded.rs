@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How long `open` waits for another process (the daemon remembering) to release the store.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -42,10 +43,7 @@ impl EmbeddedStore {
             match Self::try_open(&path) {
                 Err(MemoryError::StoreOpen { source, .. }) if is_locked(&source) => {
                     if start.elapsed() >= lock_wait {
-                        return Err(MemoryError::StoreLocked {
-                            path,
-                            secs: lock_wait.as_secs(),
-                        });
+                        return Err(MemoryError::StoreLocked { path, waited: lock_wait });
                     }
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(400));
@@ -132,8 +130,11 @@ impl EmbeddedStore {
     }
 }
 
+/// sled 0.34 reports a held lock as `ErrorKind::Other` "could not acquire lock on ...".
 fn is_locked(e: &sled::Error) -> bool {
-    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(libc::EWOULDBLOCK))
+    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+        || io.raw_os_error() == Some(libc::EWOULDBLOCK)
+        || io.to_string().contains("could not acquire lock"))
 }
 
 fn tx_err(e: TransactionError<()>) -> MemoryError {
@@ -373,5 +374,106 @@ impl<'a> Reader<'a> {
     }
     fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
         self.take(N)?.try_into().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn doc(i: usize) -> MemoryDoc {
+        MemoryDoc {
+            id: format!("pm-{i}"),
+            service: ["a", "b"][i % 2].into(),
+            date: chrono::Utc.timestamp_opt(1_700_000_000 + i as i64, 0).unwrap(),
+            category: Category::ALL[i % 3],
+            summary: format!("summary {i}"),
+            root_cause: "rc".into(),
+            recommendation: "rec".into(),
+            incident_id: None,
+        }
+    }
+
+    fn rec(i: usize, hot: usize, model: &str) -> Record {
+        let mut values = vec![0.0; 8];
+        values[hot] = 2.0; // not unit: the store normalizes
+        Record {
+            doc: doc(i),
+            vector: Some(Vector {
+                model_id: model.into(),
+                values,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_survive_reopen_and_search_is_exact() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let mut s = EmbeddedStore::open(tmp.path(), LOCK_WAIT).await.unwrap();
+            s.upsert((0..8).map(|i| rec(i, i, "m")).collect()).await.unwrap();
+            s.upsert(vec![Record { doc: doc(9), vector: None }]).await.unwrap();
+            assert!(s.delete("pm-3").await.unwrap());
+            assert!(!s.delete("pm-3").await.unwrap());
+        }
+        let s = EmbeddedStore::open(tmp.path(), LOCK_WAIT).await.unwrap();
+        assert_eq!((s.count().await.unwrap(), s.vector_count()), (8, 7));
+        assert_eq!(s.vector_model().await.unwrap(), Some(("m".into(), 8)));
+        let q = Vector {
+            model_id: "m".into(),
+            values: {
+                let mut v = vec![0.0; 8];
+                v[5] = 1.0;
+                v
+            },
+        };
+        let hits = s.search(&q, 2, &Filter::default()).await.unwrap();
+        assert_eq!((hits[0].doc.id.as_str(), hits[0].score), ("pm-5", 1.0));
+        assert_eq!(hits[1].score, 0.0);
+        assert_eq!(s.docs_without_vector().await.unwrap(), vec![doc(9)]);
+        let listed: Vec<String> = s
+            .list(&Filter {
+                service: Some("b".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(listed, ["pm-9", "pm-7", "pm-5", "pm-1"], "service b, newest first");
+    }
+
+    #[tokio::test]
+    async fn another_model_is_refused_until_vectors_are_reset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = EmbeddedStore::open(tmp.path(), LOCK_WAIT).await.unwrap();
+        s.upsert(vec![rec(1, 1, "m1")]).await.unwrap();
+        let err = s.upsert(vec![rec(2, 2, "m2")]).await.unwrap_err();
+        assert_eq!(err.to_string(), "memory was embedded with model m1 but the current model is m2; run `akashic memory reindex`");
+        s.reset_vectors().await.unwrap();
+        assert_eq!((s.count().await.unwrap(), s.vector_count()), (1, 0));
+        s.upsert(vec![rec(2, 2, "m2")]).await.unwrap();
+        assert_eq!(s.vector_model().await.unwrap(), Some(("m2".into(), 8)));
+    }
+
+    #[tokio::test]
+    async fn a_locked_store_is_waited_for_then_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let held = EmbeddedStore::open(tmp.path(), LOCK_WAIT).await.unwrap();
+        let err = EmbeddedStore::open(tmp.path(), Duration::from_millis(300)).await.err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the memory store at {} is still locked by another akashic process after 300ms; retry when it is done",
+                EmbeddedStore::path_in(tmp.path()).display()
+            )
+        );
+        let dir = tmp.path().to_path_buf();
+        let waiter = tokio::spawn(async move { EmbeddedStore::open(&dir, LOCK_WAIT).await.map(|s| s.vector_count()) });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(held);
+        assert_eq!(waiter.await.unwrap().unwrap(), 0);
     }
 }

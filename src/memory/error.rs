@@ -23,8 +23,8 @@ pub enum MemoryError {
         #[source]
         source: sled::Error,
     },
-    #[error("the memory store at {} is still locked by another akashic process after {secs}s; retry when it is done", path.display())]
-    StoreLocked { path: PathBuf, secs: u64 },
+    #[error("the memory store at {} is still locked by another akashic process after {}; retry when it is done", path.display(), humantime::format_duration(*waited))]
+    StoreLocked { path: PathBuf, waited: std::time::Duration },
     #[error("memory store I/O failed")]
     StoreIo(#[from] sled::Error),
     #[error("stored memory entry {id} is corrupt: {detail}")]
