@@ -25,12 +25,13 @@ pub fn run(flag: Option<&Path>, args: &AskArgs) -> CmdResult {
         _ => None,
     };
     let rt = super::memory::runtime()?;
-    let (hits, ans) = rt.block_on(async {
-        let hits = memory.similar(&args.question, &filter, args.k).await?;
-        let ans = answer::answer(&args.question, &hits, chat.as_deref()).await;
-        Ok::<_, crate::memory::MemoryError>((hits, ans))
-    })
-    .map_err(anyhow::Error::from)?;
+    let (hits, ans) = rt
+        .block_on(async {
+            let hits = memory.similar(&args.question, &filter, args.k).await?;
+            let ans = answer::answer(&args.question, &hits, chat.as_deref()).await;
+            Ok::<_, crate::memory::MemoryError>((hits, ans))
+        })
+        .map_err(anyhow::Error::from)?;
     if args.json {
         out_json(&to_json(&ans, &hits));
     } else {

@@ -33,14 +33,21 @@ fn progress(total: usize, what: &'static str) -> impl FnMut(Ack) {
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(total as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b.set_message(what);
         b
     });
     move |ack: Ack| {
-        tracing::debug!(acknowledged = ack.done, total = ack.total, through_line = ack.through_line, "batch durable");
+        tracing::debug!(
+            acknowledged = ack.done,
+            total = ack.total,
+            through_line = ack.through_line,
+            "batch durable"
+        );
         if let Some(b) = &bar {
             b.set_position(ack.done as u64);
             if ack.done == ack.total {
@@ -51,15 +58,21 @@ fn progress(total: usize, what: &'static str) -> impl FnMut(Ack) {
 }
 
 async fn import_file(cfg: &Config, a: &ImportArgs) -> anyhow::Result<i32> {
-    let file = std::fs::File::open(&a.file).with_context(|| format!("cannot open {}", a.file.display()))?;
-    let (docs, bad) = import::parse_all(std::io::BufReader::new(file)).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let file = std::fs::File::open(&a.file)
+        .with_context(|| format!("cannot open {}", a.file.display()))?;
+    let (docs, bad) = import::parse_all(std::io::BufReader::new(file))
+        .with_context(|| format!("cannot read {}", a.file.display()))?;
     for b in &bad {
         eprintln!("{}:{}: skipped: {}", a.file.display(), b.line, b.message);
     }
     let memory = Memory::open(cfg)?;
     let total = docs.len();
     let report = import::import_docs(&memory, docs, progress(total, "importing")).await?;
-    out(format!("imported {} post-mortems from {}", report.imported, a.file.display()));
+    out(format!(
+        "imported {} post-mortems from {}",
+        report.imported,
+        a.file.display()
+    ));
     if let Some(why) = &report.not_embedded {
         out(format!(
             "{} of them are stored without vectors ({why}); run `akashic memory reindex` once the model is available",
@@ -67,7 +80,10 @@ async fn import_file(cfg: &Config, a: &ImportArgs) -> anyhow::Result<i32> {
         ));
     }
     if !bad.is_empty() {
-        out(format!("{} bad lines skipped (listed on stderr)", bad.len()));
+        out(format!(
+            "{} bad lines skipped (listed on stderr)",
+            bad.len()
+        ));
         return Ok(crate::exit::FAILURE);
     }
     Ok(crate::exit::OK)
@@ -83,7 +99,10 @@ async fn reindex(cfg: &Config) -> anyhow::Result<i32> {
 
 async fn migrate(cfg: &Config, a: &MigrateArgs) -> anyhow::Result<i32> {
     if a.to != "qdrant" {
-        anyhow::bail!("unknown target backend {:?}; the only target is qdrant", a.to);
+        anyhow::bail!(
+            "unknown target backend {:?}; the only target is qdrant",
+            a.to
+        );
     }
     let target = StoreSpec::from_config(cfg);
     if !matches!(target, StoreSpec::Qdrant(_)) {
@@ -92,7 +111,8 @@ async fn migrate(cfg: &Config, a: &MigrateArgs) -> anyhow::Result<i32> {
             cfg.path.display()
         );
     }
-    let source = EmbeddedStore::open(&cfg.daemon.state_dir, crate::memory::embedded::LOCK_WAIT).await?;
+    let source =
+        EmbeddedStore::open(&cfg.daemon.state_dir, crate::memory::embedded::LOCK_WAIT).await?;
     let records = source.records()?;
     let mut dest = target.open(crate::memory::embedded::LOCK_WAIT).await?;
     let total = records.len();

@@ -23,7 +23,11 @@ pub fn recurring_pattern(hits: &[Hit]) -> Option<Pattern> {
     let (category, group) = groups
         .into_iter()
         .filter(|(c, g)| g.len() >= 2 && *c != Category::Unknown)
-        .max_by(|a, b| a.1.len().cmp(&b.1.len()).then_with(|| b.1[0].score.total_cmp(&a.1[0].score).reverse()))?;
+        .max_by(|a, b| {
+            a.1.len()
+                .cmp(&b.1.len())
+                .then_with(|| b.1[0].score.total_cmp(&a.1[0].score).reverse())
+        })?;
     let mut services: Vec<String> = group.iter().map(|h| h.doc.service.clone()).collect();
     services.sort();
     services.dedup();
@@ -64,7 +68,11 @@ pub fn extractive(question: &str, hits: &[Hit]) -> String {
             p.category,
             p.category.meaning(),
             p.services.join(", "),
-            p.ids.iter().map(|i| format!("[{i}]")).collect::<Vec<_>>().join(", ")
+            p.ids
+                .iter()
+                .map(|i| format!("[{i}]"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     out
@@ -113,7 +121,9 @@ pub fn check_citations(answer: &str, hits: &[Hit]) -> Result<Vec<String>, Reject
         let after = &rest[open + 1..];
         let Some(close) = after.find(']') else { break };
         for token in after[..close].split([',', ';']).map(str::trim) {
-            let looks_like_id = !token.is_empty() && !token.contains(char::is_whitespace) && token.chars().any(|c| c == '-' || c.is_ascii_digit());
+            let looks_like_id = !token.is_empty()
+                && !token.contains(char::is_whitespace)
+                && token.chars().any(|c| c == '-' || c.is_ascii_digit());
             if looks_like_id && !known.contains(&token) && !unknown.iter().any(|u| u == token) {
                 unknown.push(token.to_string());
             }
@@ -123,7 +133,11 @@ pub fn check_citations(answer: &str, hits: &[Hit]) -> Result<Vec<String>, Reject
     if !unknown.is_empty() {
         return Err(Rejected::UnknownIds(unknown));
     }
-    let cited: Vec<String> = known.iter().filter(|id| answer.contains(**id)).map(|s| s.to_string()).collect();
+    let cited: Vec<String> = known
+        .iter()
+        .filter(|id| answer.contains(**id))
+        .map(|s| s.to_string())
+        .collect();
     if cited.is_empty() {
         return Err(Rejected::NothingCited);
     }
@@ -148,7 +162,9 @@ pub async fn answer(question: &str, hits: &[Hit], chat: Option<&dyn Chat>) -> An
         mode: "extractive".into(),
         fallback,
     };
-    let Some(chat) = chat else { return extract(None) };
+    let Some(chat) = chat else {
+        return extract(None);
+    };
     if hits.is_empty() {
         return extract(None);
     }
@@ -196,15 +212,30 @@ mod tests {
 
     #[test]
     fn citations_must_name_a_retrieved_id_and_only_those() {
-        let hits = vec![hit("pm-1", "bot", Category::Deadlock, 0.8), hit("pm-2", "bot", Category::Deadlock, 0.7)];
-        assert_eq!(check_citations("It froze on a lock [pm-1].", &hits), Ok(vec!["pm-1".to_string()]));
-        assert_eq!(check_citations("Both [pm-1, pm-2].", &hits).unwrap().len(), 2);
-        assert_eq!(check_citations("It froze on a lock.", &hits), Err(Rejected::NothingCited));
+        let hits = vec![
+            hit("pm-1", "bot", Category::Deadlock, 0.8),
+            hit("pm-2", "bot", Category::Deadlock, 0.7),
+        ];
+        assert_eq!(
+            check_citations("It froze on a lock [pm-1].", &hits),
+            Ok(vec!["pm-1".to_string()])
+        );
+        assert_eq!(
+            check_citations("Both [pm-1, pm-2].", &hits).unwrap().len(),
+            2
+        );
+        assert_eq!(
+            check_citations("It froze on a lock.", &hits),
+            Err(Rejected::NothingCited)
+        );
         assert_eq!(
             check_citations("See [pm-1] and [pm-2025-99-x].", &hits),
             Err(Rejected::UnknownIds(vec!["pm-2025-99-x".into()]))
         );
-        assert_eq!(check_citations("[see below] pm-2 says so", &hits), Ok(vec!["pm-2".to_string()]));
+        assert_eq!(
+            check_citations("[see below] pm-2 says so", &hits),
+            Ok(vec!["pm-2".to_string()])
+        );
     }
 
     #[test]
@@ -215,7 +246,15 @@ mod tests {
             hit("c", "bot", Category::Deadlock, 0.7),
         ];
         let p = recurring_pattern(&hits).unwrap();
-        assert_eq!((p.category, p.ids.clone(), p.services.clone(), p.of), (Category::Deadlock, vec!["a".into(), "c".into()], vec!["bot".into()], 3));
+        assert_eq!(
+            (p.category, p.ids.clone(), p.services.clone(), p.of),
+            (
+                Category::Deadlock,
+                vec!["a".into(), "c".into()],
+                vec!["bot".into()],
+                3
+            )
+        );
         assert_eq!(recurring_pattern(&hits[..2]), None);
     }
 
@@ -257,7 +296,10 @@ mod answer_tests {
     async fn a_grounded_model_answer_is_used_and_sees_only_the_hits() {
         let chat = ScriptedChat::new(Ok("Lock order inversion [pm-1]."));
         let a = answer("why?", &hits(), Some(&chat)).await;
-        assert_eq!((a.mode.as_str(), a.text.as_str(), a.fallback), ("llm:scripted", "Lock order inversion [pm-1].", None));
+        assert_eq!(
+            (a.mode.as_str(), a.text.as_str(), a.fallback),
+            ("llm:scripted", "Lock order inversion [pm-1].", None)
+        );
         let seen = chat.seen.lock().unwrap();
         assert!(seen[0].0.contains("ONLY"));
         assert!(seen[0].1.contains("[pm-1] service: bot"));
@@ -266,9 +308,18 @@ mod answer_tests {
     #[tokio::test]
     async fn an_ungrounded_or_failed_model_answer_falls_back_to_extractive() {
         for (reply, why) in [
-            (Ok("No idea."), "the answer cites none of the retrieved post-mortems"),
-            (Ok("[pm-9] says so"), "the answer cites ids that were not retrieved: pm-9"),
-            (Err("connection refused"), "answering model failed: connection refused"),
+            (
+                Ok("No idea."),
+                "the answer cites none of the retrieved post-mortems",
+            ),
+            (
+                Ok("[pm-9] says so"),
+                "the answer cites ids that were not retrieved: pm-9",
+            ),
+            (
+                Err("connection refused"),
+                "answering model failed: connection refused",
+            ),
         ] {
             let chat = ScriptedChat::new(reply);
             let a = answer("why?", &hits(), Some(&chat)).await;

@@ -119,7 +119,10 @@ mod tests {
             drafted_at: at,
         };
         let d = MemoryDoc::from(&pm);
-        assert_eq!((d.id.as_str(), d.incident_id.as_deref()), ("01JINC", Some("01JINC")));
+        assert_eq!(
+            (d.id.as_str(), d.incident_id.as_deref()),
+            ("01JINC", Some("01JINC"))
+        );
         assert_eq!(d.recommendation, "backoff; jitter");
         assert_eq!((d.date, d.category), (at, Category::RateLimit));
     }

@@ -25,7 +25,11 @@ impl FastEmbedder {
     /// Loads the model (about half a second); drop it to release the memory.
     pub fn load(paths: &ModelPaths) -> Result<Self, MemoryError> {
         RUNTIME
-            .get_or_init(|| ort::init_from(&paths.runtime).map(drop).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                ort::init_from(&paths.runtime)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
             .clone()
             .map_err(|detail| MemoryError::Runtime {
                 path: paths.runtime.clone(),
@@ -44,12 +48,15 @@ impl FastEmbedder {
             special_tokens_map_file: read("special_tokens_map.json")?,
             tokenizer_config_file: read("tokenizer_config.json")?,
         };
-        let user = fastembed::UserDefinedEmbeddingModel::new(read("model.onnx")?, tokenizer).with_pooling(fastembed::Pooling::Mean);
-        let model = fastembed::TextEmbedding::try_new_from_user_defined(user, fastembed::InitOptionsUserDefined::default()).map_err(|e| {
-            MemoryError::ModelLoad {
-                dir: paths.dir.clone(),
-                detail: format!("{e:#}"),
-            }
+        let user = fastembed::UserDefinedEmbeddingModel::new(read("model.onnx")?, tokenizer)
+            .with_pooling(fastembed::Pooling::Mean);
+        let model = fastembed::TextEmbedding::try_new_from_user_defined(
+            user,
+            fastembed::InitOptionsUserDefined::default(),
+        )
+        .map_err(|e| MemoryError::ModelLoad {
+            dir: paths.dir.clone(),
+            detail: format!("{e:#}"),
         })?;
         Ok(FastEmbedder {
             model,
@@ -69,7 +76,10 @@ impl Embedder for FastEmbedder {
     }
 
     fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, MemoryError> {
-        let out = self.model.embed(texts, Some(64)).map_err(|e| MemoryError::Embed(format!("{e:#}")))?;
+        let out = self
+            .model
+            .embed(texts, Some(64))
+            .map_err(|e| MemoryError::Embed(format!("{e:#}")))?;
         if let Some(v) = out.iter().find(|v| v.len() != self.dim) {
             return Err(MemoryError::DimensionMismatch {
                 id: "the model output".into(),
@@ -102,7 +112,10 @@ impl HashEmbedder {
     /// One text's vector.
     pub fn vector(&self, text: &str) -> Vec<f32> {
         let mut v = vec![0f32; self.dim];
-        for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        for word in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
             let h = fnv1a(word.to_lowercase().as_bytes());
             let i = (h % self.dim as u64) as usize;
             v[i] += if (h >> 63) == 0 { 1.0 } else { -1.0 };
@@ -143,7 +156,9 @@ impl Embedder for FailingEmbedder {
     }
 
     fn embed(&mut self, _texts: &[String]) -> Result<Vec<Vec<f32>>, MemoryError> {
-        Err(MemoryError::Embed("the failing test embedder always fails".into()))
+        Err(MemoryError::Embed(
+            "the failing test embedder always fails".into(),
+        ))
     }
 }
 

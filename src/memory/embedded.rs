@@ -43,7 +43,10 @@ impl EmbeddedStore {
             match Self::try_open(&path) {
                 Err(MemoryError::StoreOpen { source, .. }) if is_locked(&source) => {
                     if start.elapsed() >= lock_wait {
-                        return Err(MemoryError::StoreLocked { path, waited: lock_wait });
+                        return Err(MemoryError::StoreLocked {
+                            path,
+                            waited: lock_wait,
+                        });
                     }
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(400));
@@ -79,7 +82,10 @@ impl EmbeddedStore {
             let (k, v) = kv?;
             let id = String::from_utf8_lossy(&k).into_owned();
             let row = decode_row(&id, &v)?;
-            if model.as_ref().is_some_and(|(m, d)| *m != row.model_id || *d != row.values.len()) {
+            if model
+                .as_ref()
+                .is_some_and(|(m, d)| *m != row.model_id || *d != row.values.len())
+            {
                 return Err(MemoryError::Corrupt {
                     id,
                     detail: "vector model differs from the store's model".into(),
@@ -199,7 +205,12 @@ impl VectorStore for EmbeddedStore {
         Ok(())
     }
 
-    async fn search(&self, query: &Vector, k: usize, filter: &Filter) -> Result<Vec<Hit>, MemoryError> {
+    async fn search(
+        &self,
+        query: &Vector,
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<Hit>, MemoryError> {
         if self.model.is_none() {
             return Ok(Vec::new());
         }
@@ -304,8 +315,17 @@ fn decode_model(bytes: &[u8]) -> Result<(String, usize), MemoryError> {
         id: "meta/model".into(),
         detail: "bad model record".into(),
     };
-    let dim = u32::from_le_bytes(bytes.get(..4).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?);
-    Ok((String::from_utf8_lossy(&bytes[4..]).into_owned(), dim as usize))
+    let dim = u32::from_le_bytes(
+        bytes
+            .get(..4)
+            .ok_or_else(corrupt)?
+            .try_into()
+            .map_err(|_| corrupt())?,
+    );
+    Ok((
+        String::from_utf8_lossy(&bytes[4..]).into_owned(),
+        dim as usize,
+    ))
 }
 
 /// A decoded `vectors` value.
@@ -326,7 +346,12 @@ fn encode_row(doc: &MemoryDoc, v: &Vector) -> Vec<u8> {
     out.extend_from_slice(model);
     out.extend_from_slice(&(v.values.len() as u32).to_le_bytes());
     out.extend_from_slice(&doc.date.timestamp().to_le_bytes());
-    out.push(Category::ALL.iter().position(|c| *c == doc.category).unwrap_or(0) as u8);
+    out.push(
+        Category::ALL
+            .iter()
+            .position(|c| *c == doc.category)
+            .unwrap_or(0) as u8,
+    );
     out.extend_from_slice(&(service.len() as u16).to_le_bytes());
     out.extend_from_slice(service);
     for x in &v.values {
@@ -345,18 +370,27 @@ fn decode_row(id: &str, b: &[u8]) -> Result<Row, MemoryError> {
         return Err(corrupt("version"));
     }
     let mlen = r.take(1).ok_or_else(|| corrupt("model"))?[0] as usize;
-    let model_id = String::from_utf8_lossy(r.take(mlen).ok_or_else(|| corrupt("model"))?).into_owned();
+    let model_id =
+        String::from_utf8_lossy(r.take(mlen).ok_or_else(|| corrupt("model"))?).into_owned();
     let dim = u32::from_le_bytes(r.array().ok_or_else(|| corrupt("dim"))?) as usize;
     let date = i64::from_le_bytes(r.array().ok_or_else(|| corrupt("date"))?);
     let cat = r.take(1).ok_or_else(|| corrupt("category"))?[0] as usize;
     let category = *Category::ALL.get(cat).ok_or_else(|| corrupt("category"))?;
     let slen = u16::from_le_bytes(r.array().ok_or_else(|| corrupt("service"))?) as usize;
-    let service = String::from_utf8_lossy(r.take(slen).ok_or_else(|| corrupt("service"))?).into_owned();
+    let service =
+        String::from_utf8_lossy(r.take(slen).ok_or_else(|| corrupt("service"))?).into_owned();
     let raw = r.take(dim * 4).ok_or_else(|| corrupt("values"))?;
-    let values = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let values = raw
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
     Ok(Row {
         model_id,
-        meta: RowMeta { service, category, date },
+        meta: RowMeta {
+            service,
+            category,
+            date,
+        },
         values,
     })
 }
@@ -386,7 +420,9 @@ mod tests {
         MemoryDoc {
             id: format!("pm-{i}"),
             service: ["a", "b"][i % 2].into(),
-            date: chrono::Utc.timestamp_opt(1_700_000_000 + i as i64, 0).unwrap(),
+            date: chrono::Utc
+                .timestamp_opt(1_700_000_000 + i as i64, 0)
+                .unwrap(),
             category: Category::ALL[i % 3],
             summary: format!("summary {i}"),
             root_cause: "rc".into(),
@@ -412,8 +448,15 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         {
             let mut s = EmbeddedStore::open(tmp.path(), LOCK_WAIT).await.unwrap();
-            s.upsert((0..8).map(|i| rec(i, i, "m")).collect()).await.unwrap();
-            s.upsert(vec![Record { doc: doc(9), vector: None }]).await.unwrap();
+            s.upsert((0..8).map(|i| rec(i, i, "m")).collect())
+                .await
+                .unwrap();
+            s.upsert(vec![Record {
+                doc: doc(9),
+                vector: None,
+            }])
+            .await
+            .unwrap();
             assert!(s.delete("pm-3").await.unwrap());
             assert!(!s.delete("pm-3").await.unwrap());
         }
@@ -442,7 +485,11 @@ mod tests {
             .into_iter()
             .map(|d| d.id)
             .collect();
-        assert_eq!(listed, ["pm-9", "pm-7", "pm-5", "pm-1"], "service b, newest first");
+        assert_eq!(
+            listed,
+            ["pm-9", "pm-7", "pm-5", "pm-1"],
+            "service b, newest first"
+        );
     }
 
     #[tokio::test]
@@ -462,7 +509,10 @@ mod tests {
     async fn a_locked_store_is_waited_for_then_reported() {
         let tmp = tempfile::tempdir().unwrap();
         let held = EmbeddedStore::open(tmp.path(), LOCK_WAIT).await.unwrap();
-        let err = EmbeddedStore::open(tmp.path(), Duration::from_millis(300)).await.err().unwrap();
+        let err = EmbeddedStore::open(tmp.path(), Duration::from_millis(300))
+            .await
+            .err()
+            .unwrap();
         assert_eq!(
             err.to_string(),
             format!(
@@ -471,7 +521,11 @@ mod tests {
             )
         );
         let dir = tmp.path().to_path_buf();
-        let waiter = tokio::spawn(async move { EmbeddedStore::open(&dir, LOCK_WAIT).await.map(|s| s.vector_count()) });
+        let waiter = tokio::spawn(async move {
+            EmbeddedStore::open(&dir, LOCK_WAIT)
+                .await
+                .map(|s| s.vector_count())
+        });
         tokio::time::sleep(Duration::from_millis(100)).await;
         drop(held);
         assert_eq!(waiter.await.unwrap().unwrap(), 0);

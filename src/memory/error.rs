@@ -8,7 +8,10 @@ pub const SETUP_COMMAND: &str = "bash scripts/setup-models.sh";
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
     #[error("embedding model not found: {} is missing (searched {}); run `{SETUP_COMMAND}`", missing.display(), searched_list(searched))]
-    ModelMissing { missing: PathBuf, searched: Vec<PathBuf> },
+    ModelMissing {
+        missing: PathBuf,
+        searched: Vec<PathBuf>,
+    },
     #[error("cannot load onnxruntime from {}: {detail}; run `{SETUP_COMMAND}` or set ORT_DYLIB_PATH", path.display())]
     Runtime { path: PathBuf, detail: String },
     #[error("cannot load the embedding model from {}: {detail}", dir.display())]
@@ -24,20 +27,29 @@ pub enum MemoryError {
         source: sled::Error,
     },
     #[error("the memory store at {} is still locked by another akashic process after {}; retry when it is done", path.display(), humantime::format_duration(*waited))]
-    StoreLocked { path: PathBuf, waited: std::time::Duration },
+    StoreLocked {
+        path: PathBuf,
+        waited: std::time::Duration,
+    },
     #[error("memory store I/O failed")]
     StoreIo(#[from] sled::Error),
     #[error("stored memory entry {id} is corrupt: {detail}")]
     Corrupt { id: String, detail: String },
     #[error("vector for {id} has {got} dimensions but the memory holds {expected}-dimensional vectors; mixing dimensions is refused (run `akashic memory reindex` after a model change)")]
-    DimensionMismatch { id: String, expected: usize, got: usize },
+    DimensionMismatch {
+        id: String,
+        expected: usize,
+        got: usize,
+    },
     #[error("memory was embedded with model {stored} but the current model is {current}; run `akashic memory reindex`")]
     ModelMismatch { stored: String, current: String },
     #[error("qdrant at {url} is unreachable: {detail}")]
     QdrantUnreachable { url: String, detail: String },
     #[error("qdrant {op} failed: {detail}")]
     Qdrant { op: &'static str, detail: String },
-    #[error("environment variable {0} (the qdrant api key named by [memory] api_key_env) is not set")]
+    #[error(
+        "environment variable {0} (the qdrant api key named by [memory] api_key_env) is not set"
+    )]
     ApiKeyMissing(String),
     #[error("cannot use {path}: {detail}")]
     Io { path: PathBuf, detail: String },
@@ -51,5 +63,9 @@ fn searched_list(paths: &[PathBuf]) -> String {
     if paths.is_empty() {
         return "nothing".into();
     }
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

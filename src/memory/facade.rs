@@ -44,7 +44,9 @@ impl StoreSpec {
     /// Opens (or connects to) the store; the embedded one waits up to `lock_wait` for a lock.
     pub async fn open(&self, lock_wait: Duration) -> Result<Box<dyn VectorStore>, MemoryError> {
         Ok(match self {
-            StoreSpec::Embedded { state_dir } => Box::new(EmbeddedStore::open(state_dir, lock_wait).await?),
+            StoreSpec::Embedded { state_dir } => {
+                Box::new(EmbeddedStore::open(state_dir, lock_wait).await?)
+            }
             StoreSpec::Qdrant(q) => Box::new(QdrantStore::connect(q).await?),
         })
     }
@@ -61,6 +63,12 @@ pub fn embedder_factory(cfg: &Config) -> EmbedderFactory {
         let paths = super::locate::locate_from_env(model_dir.as_deref())?;
         Ok(Box::new(FastEmbedder::load(&paths)?) as Box<dyn Embedder>)
     })
+}
+
+/// An embedder factory for a model already located (benchmarks, tools).
+pub fn embedder_factory_for(paths: &super::locate::ModelPaths) -> EmbedderFactory {
+    let paths = paths.clone();
+    Arc::new(move || Ok(Box::new(FastEmbedder::load(&paths)?) as Box<dyn Embedder>))
 }
 
 /// What `remember` did: docs are always stored; vectors only when the model was usable.
@@ -83,7 +91,10 @@ pub struct Memory {
 impl Memory {
     /// Cheap: reads the config only; neither the model nor the store is opened.
     pub fn open(cfg: &Config) -> Result<Memory, MemoryError> {
-        Ok(Memory::with_parts(StoreSpec::from_config(cfg), embedder_factory(cfg)))
+        Ok(Memory::with_parts(
+            StoreSpec::from_config(cfg),
+            embedder_factory(cfg),
+        ))
     }
 
     /// A memory over any store and embedder (tests use the doubles).
@@ -113,7 +124,9 @@ impl Memory {
     /// Loads the embedder off the async threads.
     pub async fn load_embedder(&self) -> Result<Box<dyn Embedder>, MemoryError> {
         let f = self.embedder.clone();
-        tokio::task::spawn_blocking(move || f()).await.map_err(|e| MemoryError::Task(e.to_string()))?
+        tokio::task::spawn_blocking(move || f())
+            .await
+            .map_err(|e| MemoryError::Task(e.to_string()))?
     }
 
     /// Embeds docs (loading the model for this call only) and stores them durably. When the model
@@ -136,7 +149,9 @@ impl Memory {
         let embedded = records.iter().filter(|r| r.vector.is_some()).count();
         let reason = match store.upsert(records).await {
             Ok(()) => reason,
-            Err(e @ (MemoryError::DimensionMismatch { .. } | MemoryError::ModelMismatch { .. })) => {
+            Err(
+                e @ (MemoryError::DimensionMismatch { .. } | MemoryError::ModelMismatch { .. }),
+            ) => {
                 store.upsert(without_vectors(&docs)).await?;
                 return Ok(RememberOutcome {
                     stored,
@@ -157,12 +172,20 @@ impl Memory {
     }
 
     /// The `k` remembered post-mortems nearest in meaning to `text`.
-    pub async fn similar(&self, text: &str, filter: &Filter, k: usize) -> Result<Vec<Hit>, MemoryError> {
+    pub async fn similar(
+        &self,
+        text: &str,
+        filter: &Filter,
+        k: usize,
+    ) -> Result<Vec<Hit>, MemoryError> {
         let embed = async {
             let e = self.load_embedder().await?;
             let model_id = e.model_id().to_string();
             let (_, v) = embed_all(e, vec![text.to_string()]).await;
-            let values = v?.pop().ok_or(MemoryError::EmbedCount { expected: 1, got: 0 })?;
+            let values = v?.pop().ok_or(MemoryError::EmbedCount {
+                expected: 1,
+                got: 0,
+            })?;
             Ok::<Vector, MemoryError>(Vector { model_id, values })
         };
         let (query, store) = tokio::join!(embed, self.open_store());
@@ -177,7 +200,13 @@ impl Memory {
 }
 
 /// Embeds texts on a blocking thread and hands the embedder back.
-pub async fn embed_all(mut e: Box<dyn Embedder>, texts: Vec<String>) -> (Option<Box<dyn Embedder>>, Result<Vec<Vec<f32>>, MemoryError>) {
+pub async fn embed_all(
+    mut e: Box<dyn Embedder>,
+    texts: Vec<String>,
+) -> (
+    Option<Box<dyn Embedder>>,
+    Result<Vec<Vec<f32>>, MemoryError>,
+) {
     let res = tokio::task::spawn_blocking(move || {
         let r = e.embed(&texts).and_then(|v| {
             if v.len() == texts.len() {
@@ -219,5 +248,8 @@ fn with_vectors(docs: &[MemoryDoc], vectors: (String, Vec<Vec<f32>>)) -> Vec<Rec
 
 /// Records that keep the docs and leave the vectors for a later reindex.
 pub fn without_vectors(docs: &[MemoryDoc]) -> Vec<Record> {
-    docs.iter().cloned().map(|doc| Record { doc, vector: None }).collect()
+    docs.iter()
+        .cloned()
+        .map(|doc| Record { doc, vector: None })
+        .collect()
 }

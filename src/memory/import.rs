@@ -30,7 +30,8 @@ pub fn parse_line(text: &str) -> Result<Option<MemoryDoc>, String> {
     if t.is_empty() {
         return Ok(None);
     }
-    let doc: MemoryDoc = serde_json::from_str(t).map_err(|e| format!("not a valid post-mortem: {e}"))?;
+    let doc: MemoryDoc =
+        serde_json::from_str(t).map_err(|e| format!("not a valid post-mortem: {e}"))?;
     for (key, value) in [("id", &doc.id), ("service", &doc.service)] {
         if value.trim().is_empty() {
             return Err(format!("`{key}` is empty"));
@@ -81,7 +82,11 @@ pub struct ImportReport {
 
 /// Stores parsed docs in batches of `BATCH`; `ack` is called after each batch is durable. Without a
 /// usable model the docs are stored without vectors (reindex embeds them later).
-pub async fn import_docs(memory: &Memory, docs: Vec<ParsedLine>, mut ack: impl FnMut(Ack)) -> Result<ImportReport, MemoryError> {
+pub async fn import_docs(
+    memory: &Memory,
+    docs: Vec<ParsedLine>,
+    mut ack: impl FnMut(Ack),
+) -> Result<ImportReport, MemoryError> {
     let total = docs.len();
     let mut report = ImportReport::default();
     let mut embedder = match memory.load_embedder().await {
@@ -97,7 +102,8 @@ pub async fn import_docs(memory: &Memory, docs: Vec<ParsedLine>, mut ack: impl F
         let records = match embedder.take() {
             Some(e) => {
                 let model_id = e.model_id().to_string();
-                let (back, res) = embed_all(e, batch.iter().map(MemoryDoc::embed_text).collect()).await;
+                let (back, res) =
+                    embed_all(e, batch.iter().map(MemoryDoc::embed_text).collect()).await;
                 embedder = back;
                 match res {
                     Ok(v) => pair(&batch, v, &model_id),
@@ -126,7 +132,9 @@ pub async fn import_docs(memory: &Memory, docs: Vec<ParsedLine>, mut ack: impl F
 pub async fn reindex(memory: &Memory, mut ack: impl FnMut(Ack)) -> Result<usize, MemoryError> {
     let mut embedder = Some(memory.load_embedder().await?);
     let mut store: Box<dyn VectorStore> = memory.open_store().await?;
-    let current = embedder.as_ref().map(|e| (e.model_id().to_string(), e.dim()));
+    let current = embedder
+        .as_ref()
+        .map(|e| (e.model_id().to_string(), e.dim()));
     if store.vector_model().await? != current {
         store.reset_vectors().await?;
     }
@@ -134,7 +142,9 @@ pub async fn reindex(memory: &Memory, mut ack: impl FnMut(Ack)) -> Result<usize,
     let total = docs.len();
     let mut done = 0;
     for batch in docs.chunks(BATCH) {
-        let e = embedder.take().ok_or_else(|| MemoryError::Task("embedder lost".into()))?;
+        let e = embedder
+            .take()
+            .ok_or_else(|| MemoryError::Task("embedder lost".into()))?;
         let model_id = e.model_id().to_string();
         let (back, res) = embed_all(e, batch.iter().map(MemoryDoc::embed_text).collect()).await;
         embedder = back;
@@ -165,9 +175,21 @@ mod tests {
             r#"{"id":"c","service":"s","date":"2025-11-03T04:10:00Z","category":"crash","summary":"x","root_cause":"y","recommendation":"z","incident_id":"01J"}"#,
         );
         let (good, bad) = parse_all(input.as_bytes()).unwrap();
-        assert_eq!(good.iter().map(|p| (p.line, p.doc.id.as_str())).collect::<Vec<_>>(), vec![(1, "a"), (6, "c")]);
-        assert_eq!(bad.iter().map(|b| b.line).collect::<Vec<_>>(), vec![2, 4, 5]);
-        assert!(bad[1].message.contains("unknown variant `sleepy`"), "{}", bad[1].message);
+        assert_eq!(
+            good.iter()
+                .map(|p| (p.line, p.doc.id.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(1, "a"), (6, "c")]
+        );
+        assert_eq!(
+            bad.iter().map(|b| b.line).collect::<Vec<_>>(),
+            vec![2, 4, 5]
+        );
+        assert!(
+            bad[1].message.contains("unknown variant `sleepy`"),
+            "{}",
+            bad[1].message
+        );
         assert_eq!(bad[2].message, "`id` is empty");
     }
 }

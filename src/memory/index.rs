@@ -132,7 +132,10 @@ impl VectorIndex {
         let Some(rf) = self.resolve(filter) else {
             return Vec::new();
         };
-        let unfiltered = rf.service.is_none() && rf.category.is_none() && rf.since == i64::MIN && rf.until == i64::MAX;
+        let unfiltered = rf.service.is_none()
+            && rf.category.is_none()
+            && rf.since == i64::MIN
+            && rf.until == i64::MAX;
         let mut top = TopK::new(k);
         for (row, v) in self.data.chunks_exact(self.dim).enumerate() {
             if !unfiltered && !self.passes(row, &rf) {
@@ -239,7 +242,12 @@ mod tests {
     }
 
     /// Brute-force reference: every row, naive dot product, full sort.
-    fn reference(rows: &[(String, RowMeta, Vec<f32>)], q: &[f32], k: usize, f: &Filter) -> Vec<(String, f32)> {
+    fn reference(
+        rows: &[(String, RowMeta, Vec<f32>)],
+        q: &[f32],
+        k: usize,
+        f: &Filter,
+    ) -> Vec<(String, f32)> {
         let mut all: Vec<(String, f32)> = rows
             .iter()
             .filter(|(_, m, _)| {
@@ -260,7 +268,9 @@ mod tests {
         let dim = 37; // not a multiple of 16: exercises the remainder loop
         let mut state = 7u64;
         let mut rnd = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
         };
         let mut rows = Vec::new();
@@ -268,7 +278,11 @@ mod tests {
         for i in 0..500 {
             let mut v: Vec<f32> = (0..dim).map(|_| rnd()).collect();
             super::super::doc::normalize(&mut v);
-            let m = meta(["a", "b", "c"][i % 3], Category::ALL[i % 4], 1_000 + i as i64);
+            let m = meta(
+                ["a", "b", "c"][i % 3],
+                Category::ALL[i % 4],
+                1_000 + i as i64,
+            );
             idx.upsert(&format!("d{i}"), &m, &v);
             rows.push((format!("d{i}"), m, v));
         }
@@ -288,7 +302,11 @@ mod tests {
             },
         ];
         for f in &filters {
-            let got: Vec<(String, f32)> = idx.search(&q, 10, f).into_iter().map(|(i, s)| (i.to_string(), s)).collect();
+            let got: Vec<(String, f32)> = idx
+                .search(&q, 10, f)
+                .into_iter()
+                .map(|(i, s)| (i.to_string(), s))
+                .collect();
             let want = reference(&rows, &q, 10, f);
             assert_eq!(got.len(), want.len());
             for (g, w) in got.iter().zip(&want) {
@@ -317,11 +335,20 @@ mod tests {
         }
         idx.upsert("a", &meta("s", Category::Crash, 0), &unit(4, 3));
         assert_eq!(idx.len(), 3);
-        assert_eq!(idx.search(&unit(4, 3), 1, &Filter::default())[0], ("a", 1.0));
+        assert_eq!(
+            idx.search(&unit(4, 3), 1, &Filter::default())[0],
+            ("a", 1.0)
+        );
         idx.remove("a");
         assert_eq!(idx.len(), 2);
         assert!(!idx.contains("a"));
-        assert_eq!(idx.search(&unit(4, 2), 1, &Filter::default())[0], ("c", 1.0));
-        assert_eq!(idx.search(&unit(4, 1), 1, &Filter::default())[0], ("b", 1.0));
+        assert_eq!(
+            idx.search(&unit(4, 2), 1, &Filter::default())[0],
+            ("c", 1.0)
+        );
+        assert_eq!(
+            idx.search(&unit(4, 1), 1, &Filter::default())[0],
+            ("b", 1.0)
+        );
     }
 }

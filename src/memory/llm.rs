@@ -23,7 +23,11 @@ pub struct OpenAiChat {
 
 impl OpenAiChat {
     pub fn new(cfg: &LlmConfig) -> Self {
-        let key = cfg.api_key_env.as_ref().and_then(|k| std::env::var(k).ok()).unwrap_or_else(|| "none".into());
+        let key = cfg
+            .api_key_env
+            .as_ref()
+            .and_then(|k| std::env::var(k).ok())
+            .unwrap_or_else(|| "none".into());
         let config = async_openai::config::OpenAIConfig::new()
             .with_api_base(cfg.base_url.trim_end_matches('/'))
             .with_api_key(key);
@@ -54,14 +58,24 @@ impl Chat for OpenAiChat {
             "stream": false,
         });
         let chat = self.client.chat();
-        let response = tokio::time::timeout(self.timeout, chat.create_byot::<_, serde_json::Value>(request))
-            .await
-            .map_err(|_| MemoryError::Llm(format!("no answer within {}", humantime::format_duration(self.timeout))))?
-            .map_err(|e| MemoryError::Llm(e.to_string()))?;
+        let response = tokio::time::timeout(
+            self.timeout,
+            chat.create_byot::<_, serde_json::Value>(request),
+        )
+        .await
+        .map_err(|_| {
+            MemoryError::Llm(format!(
+                "no answer within {}",
+                humantime::format_duration(self.timeout)
+            ))
+        })?
+        .map_err(|e| MemoryError::Llm(e.to_string()))?;
         response["choices"][0]["message"]["content"]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| MemoryError::Llm("the response has no choices[0].message.content".into()))
+            .ok_or_else(|| {
+                MemoryError::Llm("the response has no choices[0].message.content".into())
+            })
     }
 }
 

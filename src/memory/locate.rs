@@ -40,7 +40,11 @@ pub fn search_path(model_dir: Option<&Path>, memory_dir_env: Option<&Path>) -> V
     if let Some(d) = memory_dir_env {
         out.push(d.join("models"));
     }
-    out.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("memory").join("models"));
+    out.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("memory")
+            .join("models"),
+    );
     if let Some(d) = dirs::data_dir() {
         out.push(d.join("akashic").join("models"));
     }
@@ -57,7 +61,11 @@ fn model_folder(root: &Path) -> PathBuf {
 }
 
 /// Finds the model and runtime on the default search path; `ort_dylib` is `$ORT_DYLIB_PATH` when set.
-pub fn locate(model_dir: Option<&Path>, memory_dir_env: Option<&Path>, ort_dylib: Option<&Path>) -> Result<ModelPaths, MemoryError> {
+pub fn locate(
+    model_dir: Option<&Path>,
+    memory_dir_env: Option<&Path>,
+    ort_dylib: Option<&Path>,
+) -> Result<ModelPaths, MemoryError> {
     locate_in(&search_path(model_dir, memory_dir_env), ort_dylib)
 }
 
@@ -70,13 +78,21 @@ pub fn locate_in(roots: &[PathBuf], ort_dylib: Option<&Path>) -> Result<ModelPat
         });
     }
     let searched: Vec<PathBuf> = roots.iter().map(|r| model_folder(r)).collect();
-    let Some(dir) = searched.iter().find(|d| d.join("model.onnx").is_file()).cloned() else {
+    let Some(dir) = searched
+        .iter()
+        .find(|d| d.join("model.onnx").is_file())
+        .cloned()
+    else {
         return Err(MemoryError::ModelMissing {
             missing: searched[0].join("model.onnx"),
             searched,
         });
     };
-    if let Some(f) = MODEL_FILES.iter().map(|f| dir.join(f)).find(|p| !p.is_file()) {
+    if let Some(f) = MODEL_FILES
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| !p.is_file())
+    {
         return Err(MemoryError::ModelMissing {
             missing: f,
             searched: vec![dir],
@@ -86,7 +102,12 @@ pub fn locate_in(roots: &[PathBuf], ort_dylib: Option<&Path>) -> Result<ModelPat
         Some(p) => p.to_path_buf(),
         None => {
             // `<memory>/models/<model>` -> `<memory>/lib/<runtime>`; a bare `model_dir` also looks beside itself.
-            let candidates: Vec<PathBuf> = dir.ancestors().skip(1).take(2).map(|a| a.join("lib").join(RUNTIME_FILE)).collect();
+            let candidates: Vec<PathBuf> = dir
+                .ancestors()
+                .skip(1)
+                .take(2)
+                .map(|a| a.join("lib").join(RUNTIME_FILE))
+                .collect();
             match candidates.iter().find(|p| p.is_file()) {
                 Some(p) => p.clone(),
                 None => {
@@ -104,8 +125,13 @@ pub fn locate_in(roots: &[PathBuf], ort_dylib: Option<&Path>) -> Result<ModelPat
             searched: vec![runtime],
         });
     }
-    let model_id = std::fs::read_to_string(dir.join("MODEL_ID")).map(|s| s.trim().to_string()).unwrap_or_else(|_| MODEL_NAME.to_string());
-    let dim = std::fs::read_to_string(dir.join("DIM")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(384);
+    let model_id = std::fs::read_to_string(dir.join("MODEL_ID"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| MODEL_NAME.to_string());
+    let dim = std::fs::read_to_string(dir.join("DIM"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(384);
     Ok(ModelPaths {
         dir,
         runtime,
@@ -116,8 +142,12 @@ pub fn locate_in(roots: &[PathBuf], ort_dylib: Option<&Path>) -> Result<ModelPat
 
 /// `locate` with the process environment (`AKASHIC_MEMORY_DIR`, `ORT_DYLIB_PATH`).
 pub fn locate_from_env(model_dir: Option<&Path>) -> Result<ModelPaths, MemoryError> {
-    let mem = std::env::var_os("AKASHIC_MEMORY_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
-    let ort = std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let mem = std::env::var_os("AKASHIC_MEMORY_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let ort = std::env::var_os("ORT_DYLIB_PATH")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     locate(model_dir, mem.as_deref(), ort.as_deref())
 }
 
@@ -129,8 +159,18 @@ mod tests {
     fn missing_model_dir_names_the_file_and_the_setup_command() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("models");
-        let msg = locate_in(std::slice::from_ref(&dir), None).unwrap_err().to_string();
-        assert!(msg.contains(&dir.join(MODEL_NAME).join("model.onnx").display().to_string()), "{msg}");
+        let msg = locate_in(std::slice::from_ref(&dir), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(
+                &dir.join(MODEL_NAME)
+                    .join("model.onnx")
+                    .display()
+                    .to_string()
+            ),
+            "{msg}"
+        );
         assert!(msg.contains("bash scripts/setup-models.sh"), "{msg}");
     }
 
@@ -140,8 +180,13 @@ mod tests {
         let dir = tmp.path().join("models").join(MODEL_NAME);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("model.onnx"), b"x").unwrap();
-        let err = locate_in(&[tmp.path().join("models")], None).unwrap_err().to_string();
-        assert!(err.contains(&dir.join("tokenizer.json").display().to_string()), "{err}");
+        let err = locate_in(&[tmp.path().join("models")], None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&dir.join("tokenizer.json").display().to_string()),
+            "{err}"
+        );
         assert!(err.contains("bash scripts/setup-models.sh"), "{err}");
     }
 
@@ -157,7 +202,16 @@ mod tests {
         std::fs::write(dir.join("DIM"), b"384").unwrap();
         let roots = [tmp.path().join("models")];
         let err = locate_in(&roots, None).unwrap_err().to_string();
-        assert!(err.contains(&tmp.path().join("lib").join(RUNTIME_FILE).display().to_string()), "{err}");
+        assert!(
+            err.contains(
+                &tmp.path()
+                    .join("lib")
+                    .join(RUNTIME_FILE)
+                    .display()
+                    .to_string()
+            ),
+            "{err}"
+        );
         std::fs::create_dir_all(tmp.path().join("lib")).unwrap();
         std::fs::write(tmp.path().join("lib").join(RUNTIME_FILE), b"x").unwrap();
         let p = locate_in(&roots, None).unwrap();

@@ -17,6 +17,8 @@ pub use doc::{normalize, Filter, Hit, MemoryDoc, Record, Vector};
 pub use embed::{Embedder, FailingEmbedder, FastEmbedder, HashEmbedder};
 pub use embedded::EmbeddedStore;
 pub use error::{MemoryError, SETUP_COMMAND};
-pub use facade::{embedder_factory, EmbedderFactory, Memory, RememberOutcome, StoreSpec};
+pub use facade::{
+    embedder_factory, embedder_factory_for, EmbedderFactory, Memory, RememberOutcome, StoreSpec,
+};
 pub use qdrant::{QdrantSpec, QdrantStore};
 pub use store::VectorStore;

@@ -7,10 +7,11 @@ use super::store::{check_batch, check_query, VectorStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use qdrant_client::qdrant::{
-    condition, point_id, points_selector, r#match, value, vectors_config, with_payload_selector, Condition, CountPoints,
-    CreateCollection, CreateFieldIndexCollection, DeletePoints, Distance, FieldCondition, FieldType, GetPoints, Match, PointId,
-    PointStruct, PointsIdsList, PointsSelector, Query, QueryPoints, Range, ScrollPoints, UpsertPoints, VectorParams, VectorsConfig,
-    WithPayloadSelector,
+    condition, point_id, points_selector, r#match, value, vectors_config, with_payload_selector,
+    Condition, CountPoints, CreateCollection, CreateFieldIndexCollection, DeletePoints, Distance,
+    FieldCondition, FieldType, GetPoints, Match, PointId, PointStruct, PointsIdsList,
+    PointsSelector, Query, QueryPoints, Range, ScrollPoints, UpsertPoints, VectorParams,
+    VectorsConfig, WithPayloadSelector,
 };
 use qdrant_client::Qdrant;
 use std::collections::HashMap;
@@ -49,7 +50,9 @@ impl QdrantStore {
     /// Connects and checks that the server answers; an unreachable server is one clear error.
     pub async fn connect(spec: &QdrantSpec) -> Result<Self, MemoryError> {
         let api_key = match &spec.api_key_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| MemoryError::ApiKeyMissing(var.clone()))?),
+            Some(var) => {
+                Some(std::env::var(var).map_err(|_| MemoryError::ApiKeyMissing(var.clone()))?)
+            }
             None => None,
         };
         let unreachable = |detail: String| MemoryError::QdrantUnreachable {
@@ -63,7 +66,10 @@ impl QdrantStore {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| unreachable(e.to_string()))?;
-        let exists = client.collection_exists(spec.collection.as_str()).await.map_err(|e| unreachable(short(&e)))?;
+        let exists = client
+            .collection_exists(spec.collection.as_str())
+            .await
+            .map_err(|e| unreachable(short(&e)))?;
         let mut store = QdrantStore {
             client,
             spec: spec.clone(),
@@ -77,7 +83,10 @@ impl QdrantStore {
     }
 
     fn err(op: &'static str) -> impl Fn(qdrant_client::QdrantError) -> MemoryError {
-        move |e| MemoryError::Qdrant { op, detail: short(&e) }
+        move |e| MemoryError::Qdrant {
+            op,
+            detail: short(&e),
+        }
     }
 
     fn pending_path(&self) -> PathBuf {
@@ -141,7 +150,12 @@ impl QdrantStore {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(MemoryError::Io { path, detail: e.to_string() }),
+            Err(e) => {
+                return Err(MemoryError::Io {
+                    path,
+                    detail: e.to_string(),
+                })
+            }
         };
         let mut by_id: Vec<MemoryDoc> = Vec::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -191,7 +205,9 @@ impl QdrantStore {
                 collection_name: self.spec.collection.clone(),
                 wait: Some(true),
                 points: Some(PointsSelector {
-                    points_selector_one_of: Some(points_selector::PointsSelectorOneOf::Points(PointsIdsList { ids })),
+                    points_selector_one_of: Some(points_selector::PointsSelectorOneOf::Points(
+                        PointsIdsList { ids },
+                    )),
                 }),
                 ..Default::default()
             })
@@ -209,19 +225,26 @@ impl VectorStore for QdrantStore {
 
     async fn upsert(&mut self, records: Vec<Record>) -> Result<(), MemoryError> {
         let model = check_batch(self.model.as_ref().map(|(m, d)| (m.as_str(), *d)), &records)?;
-        let (with, without): (Vec<Record>, Vec<Record>) = records.into_iter().partition(|r| r.vector.is_some());
+        let (with, without): (Vec<Record>, Vec<Record>) =
+            records.into_iter().partition(|r| r.vector.is_some());
         let mut pending = self.read_pending()?;
         let before = pending.len();
         pending.retain(|p| !with.iter().any(|r| r.doc.id == p.id));
         if !with.is_empty() {
-            let (model_id, dim) = model.clone().ok_or_else(|| MemoryError::Task("vector batch without a model".into()))?;
+            let (model_id, dim) = model
+                .clone()
+                .ok_or_else(|| MemoryError::Task("vector batch without a model".into()))?;
             self.ensure_collection(dim).await?;
             let points = with
                 .into_iter()
                 .filter_map(|r| {
                     let mut v = r.vector?.values;
                     normalize(&mut v);
-                    Some(PointStruct::new(point_id(&r.doc.id), v, payload(&r.doc, &model_id, dim)))
+                    Some(PointStruct::new(
+                        point_id(&r.doc.id),
+                        v,
+                        payload(&r.doc, &model_id, dim),
+                    ))
                 })
                 .collect::<Vec<_>>();
             self.client
@@ -237,7 +260,8 @@ impl VectorStore for QdrantStore {
         }
         if !without.is_empty() {
             // A doc that loses its vector must not keep an old one in the collection.
-            self.delete_points(without.iter().map(|r| point_id(&r.doc.id)).collect()).await?;
+            self.delete_points(without.iter().map(|r| point_id(&r.doc.id)).collect())
+                .await?;
             pending.retain(|p| !without.iter().any(|r| r.doc.id == p.id));
             pending.extend(without.into_iter().map(|r| r.doc));
         }
@@ -247,7 +271,12 @@ impl VectorStore for QdrantStore {
         Ok(())
     }
 
-    async fn search(&self, query: &Vector, k: usize, filter: &Filter) -> Result<Vec<Hit>, MemoryError> {
+    async fn search(
+        &self,
+        query: &Vector,
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<Hit>, MemoryError> {
         if !self.exists || k == 0 {
             return Ok(Vec::new());
         }
@@ -324,9 +353,14 @@ impl VectorStore for QdrantStore {
     }
 
     async fn list(&self, filter: &Filter) -> Result<Vec<MemoryDoc>, MemoryError> {
-        let mut out: Vec<MemoryDoc> = self.read_pending()?.into_iter().filter(|d| filter.matches(d)).collect();
+        let mut out: Vec<MemoryDoc> = self
+            .read_pending()?
+            .into_iter()
+            .filter(|d| filter.matches(d))
+            .collect();
         let mut offset = None;
-        while self.exists {
+        let mut done = false;
+        while self.exists && !done {
             let res = self
                 .client
                 .scroll(ScrollPoints {
@@ -342,10 +376,8 @@ impl VectorStore for QdrantStore {
             for p in &res.result {
                 out.push(from_payload(&p.payload)?);
             }
-            match res.next_page_offset {
-                Some(next) => offset = Some(next),
-                None => break,
-            }
+            offset = res.next_page_offset;
+            done = offset.is_none();
         }
         out.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.id.cmp(&b.id)));
         Ok(out)
@@ -442,7 +474,9 @@ fn from_payload(p: &Payload) -> Result<MemoryDoc, MemoryError> {
     Ok(MemoryDoc {
         id: field("id")?,
         service: field("service")?,
-        date: DateTime::parse_from_rfc3339(&field("date")?).map_err(|_| bad("date"))?.with_timezone(&Utc),
+        date: DateTime::parse_from_rfc3339(&field("date")?)
+            .map_err(|_| bad("date"))?
+            .with_timezone(&Utc),
         category: field("category")?.parse().map_err(|_| bad("category"))?,
         summary: field("summary")?,
         root_cause: field("root_cause")?,
@@ -493,5 +527,10 @@ pub fn to_filter(f: &Filter) -> Option<qdrant_client::qdrant::Filter> {
 
 fn short(e: &qdrant_client::QdrantError) -> String {
     let s = e.to_string();
-    s.lines().next().unwrap_or_default().chars().take(300).collect()
+    s.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
 }

@@ -13,7 +13,12 @@ pub trait VectorStore: Send + Sync {
     /// `docs_without_vector` until a later upsert gives it one.
     async fn upsert(&mut self, records: Vec<Record>) -> Result<(), MemoryError>;
     /// The `k` docs nearest to `query` among those passing `filter`, best first.
-    async fn search(&self, query: &Vector, k: usize, filter: &Filter) -> Result<Vec<Hit>, MemoryError>;
+    async fn search(
+        &self,
+        query: &Vector,
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<Hit>, MemoryError>;
     async fn get(&self, id: &str) -> Result<Option<MemoryDoc>, MemoryError>;
     /// Removes a doc and its vector; false when there was none.
     async fn delete(&mut self, id: &str) -> Result<bool, MemoryError>;
@@ -31,7 +36,10 @@ pub trait VectorStore: Send + Sync {
 
 /// Checks that every vector of a batch agrees with `held` (the store's model and dimension) and
 /// with each other; returns the model the batch carries.
-pub fn check_batch(held: Option<(&str, usize)>, records: &[Record]) -> Result<Option<(String, usize)>, MemoryError> {
+pub fn check_batch(
+    held: Option<(&str, usize)>,
+    records: &[Record],
+) -> Result<Option<(String, usize)>, MemoryError> {
     let mut model: Option<(String, usize)> = held.map(|(m, d)| (m.to_string(), d));
     for r in records {
         let Some(v) = &r.vector else { continue };

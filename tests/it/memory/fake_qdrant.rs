@@ -41,7 +41,9 @@ impl FakeQdrant {
             api_key: api_key.map(str::to_string),
             ..Default::default()
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake qdrant");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake qdrant");
         let addr = listener.local_addr().expect("local addr");
         let server = tonic::transport::Server::builder()
             .add_service(PointsServer::new(fake.clone()))
@@ -55,7 +57,11 @@ impl FakeQdrant {
         self.state.lock().unwrap().collections.get(name).cloned()
     }
 
-    fn enter<T>(&self, call: &str, req: &Request<T>) -> Result<std::sync::MutexGuard<'_, State>, Status> {
+    fn enter<T>(
+        &self,
+        call: &str,
+        req: &Request<T>,
+    ) -> Result<std::sync::MutexGuard<'_, State>, Status> {
         if let Some(key) = &self.api_key {
             let got = req.metadata().get("api-key").and_then(|v| v.to_str().ok());
             if got != Some(key.as_str()) {
@@ -69,7 +75,9 @@ impl FakeQdrant {
 }
 
 fn unused(call: &str) -> Status {
-    Status::unimplemented(format!("{call} is not used by akashic and not served by this double"))
+    Status::unimplemented(format!(
+        "{call} is not used by akashic and not served by this double"
+    ))
 }
 
 fn missing(name: &str) -> Status {
@@ -99,9 +107,13 @@ fn dense(v: &Option<q::Vectors>) -> Result<Vec<f32>, Status> {
         Some(q::vectors::VectorsOptions::Vector(vec)) => match &vec.vector {
             Some(q::vector::Vector::Dense(d)) => Ok(d.data.clone()),
             None if !vec.data.is_empty() => Ok(vec.data.clone()),
-            _ => Err(Status::invalid_argument("only dense unnamed vectors are supported")),
+            _ => Err(Status::invalid_argument(
+                "only dense unnamed vectors are supported",
+            )),
         },
-        _ => Err(Status::invalid_argument("only dense unnamed vectors are supported")),
+        _ => Err(Status::invalid_argument(
+            "only dense unnamed vectors are supported",
+        )),
     }
 }
 
@@ -122,19 +134,42 @@ fn number(v: &q::Value) -> Option<f64> {
 }
 
 fn in_range(x: f64, r: &q::Range) -> bool {
-    r.gte.is_none_or(|b| x >= b) && r.gt.is_none_or(|b| x > b) && r.lte.is_none_or(|b| x <= b) && r.lt.is_none_or(|b| x < b)
+    r.gte.is_none_or(|b| x >= b)
+        && r.gt.is_none_or(|b| x > b)
+        && r.lte.is_none_or(|b| x <= b)
+        && r.lt.is_none_or(|b| x < b)
 }
 
 fn field_matches(p: &Payload, c: &q::FieldCondition) -> Result<bool, Status> {
     let v = p.get(&c.key);
     if let Some(m) = &c.r#match {
         let ok = match (&m.match_value, v.and_then(|v| v.kind.as_ref())) {
-            (Some(q::r#match::MatchValue::Keyword(k)), Some(q::value::Kind::StringValue(s))) => k == s,
-            (Some(q::r#match::MatchValue::Integer(k)), Some(q::value::Kind::IntegerValue(i))) => k == i,
-            (Some(q::r#match::MatchValue::Boolean(k)), Some(q::value::Kind::BoolValue(b))) => k == b,
-            (Some(q::r#match::MatchValue::Keywords(ks)), Some(q::value::Kind::StringValue(s))) => ks.strings.contains(s),
-            (Some(q::r#match::MatchValue::Keyword(_) | q::r#match::MatchValue::Integer(_) | q::r#match::MatchValue::Boolean(_) | q::r#match::MatchValue::Keywords(_)), _) => false,
-            _ => return Err(Status::unimplemented("match kind not served by this double")),
+            (Some(q::r#match::MatchValue::Keyword(k)), Some(q::value::Kind::StringValue(s))) => {
+                k == s
+            }
+            (Some(q::r#match::MatchValue::Integer(k)), Some(q::value::Kind::IntegerValue(i))) => {
+                k == i
+            }
+            (Some(q::r#match::MatchValue::Boolean(k)), Some(q::value::Kind::BoolValue(b))) => {
+                k == b
+            }
+            (Some(q::r#match::MatchValue::Keywords(ks)), Some(q::value::Kind::StringValue(s))) => {
+                ks.strings.contains(s)
+            }
+            (
+                Some(
+                    q::r#match::MatchValue::Keyword(_)
+                    | q::r#match::MatchValue::Integer(_)
+                    | q::r#match::MatchValue::Boolean(_)
+                    | q::r#match::MatchValue::Keywords(_),
+                ),
+                _,
+            ) => false,
+            _ => {
+                return Err(Status::unimplemented(
+                    "match kind not served by this double",
+                ))
+            }
         };
         return Ok(ok);
     }
@@ -143,7 +178,9 @@ fn field_matches(p: &Payload, c: &q::FieldCondition) -> Result<bool, Status> {
     }
     if let Some(r) = &c.datetime_range {
         let t = match v.and_then(|v| v.kind.as_ref()) {
-            Some(q::value::Kind::StringValue(s)) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp() as f64),
+            Some(q::value::Kind::StringValue(s)) => chrono::DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.timestamp() as f64),
             _ => None,
         };
         let secs = |ts: &Option<q::Timestamp>| ts.as_ref().map(|t| t.seconds as f64);
@@ -155,14 +192,19 @@ fn field_matches(p: &Payload, c: &q::FieldCondition) -> Result<bool, Status> {
         };
         return Ok(t.is_some_and(|x| in_range(x, &range)));
     }
-    Err(Status::unimplemented("field condition not served by this double"))
+    Err(Status::unimplemented(
+        "field condition not served by this double",
+    ))
 }
 
 fn cond_matches(id: &str, p: &Payload, c: &q::Condition) -> Result<bool, Status> {
     match &c.condition_one_of {
         Some(q::condition::ConditionOneOf::Field(f)) => field_matches(p, f),
         Some(q::condition::ConditionOneOf::Filter(f)) => filter_matches(id, p, &Some(f.clone())),
-        Some(q::condition::ConditionOneOf::HasId(h)) => Ok(h.has_id.iter().any(|i| id_key(&Some(i.clone())).ok().as_deref() == Some(id))),
+        Some(q::condition::ConditionOneOf::HasId(h)) => Ok(h
+            .has_id
+            .iter()
+            .any(|i| id_key(&Some(i.clone())).ok().as_deref() == Some(id))),
         _ => Err(Status::unimplemented("condition not served by this double")),
     }
 }
@@ -193,7 +235,10 @@ pub fn filter_matches(id: &str, p: &Payload, f: &Option<q::Filter>) -> Result<bo
 }
 
 fn wants_payload(w: &Option<q::WithPayloadSelector>) -> bool {
-    matches!(w.as_ref().and_then(|w| w.selector_options.as_ref()), Some(q::with_payload_selector::SelectorOptions::Enable(true)))
+    matches!(
+        w.as_ref().and_then(|w| w.selector_options.as_ref()),
+        Some(q::with_payload_selector::SelectorOptions::Enable(true))
+    )
 }
 
 fn done() -> q::PointsOperationResponse {
@@ -208,7 +253,10 @@ fn done() -> q::PointsOperationResponse {
 
 #[tonic::async_trait]
 impl Collections for FakeQdrant {
-    async fn collection_exists(&self, r: Request<q::CollectionExistsRequest>) -> Result<Response<q::CollectionExistsResponse>, Status> {
+    async fn collection_exists(
+        &self,
+        r: Request<q::CollectionExistsRequest>,
+    ) -> Result<Response<q::CollectionExistsResponse>, Status> {
         let s = self.enter("collection_exists", &r)?;
         let exists = s.collections.contains_key(&r.get_ref().collection_name);
         Ok(Response::new(q::CollectionExistsResponse {
@@ -217,17 +265,25 @@ impl Collections for FakeQdrant {
         }))
     }
 
-    async fn create(&self, r: Request<q::CreateCollection>) -> Result<Response<q::CollectionOperationResponse>, Status> {
+    async fn create(
+        &self,
+        r: Request<q::CreateCollection>,
+    ) -> Result<Response<q::CollectionOperationResponse>, Status> {
         let mut s = self.enter("create_collection", &r)?;
         let req = r.into_inner();
         if s.collections.contains_key(&req.collection_name) {
-            return Err(Status::already_exists(format!("Collection `{}` already exists!", req.collection_name)));
+            return Err(Status::already_exists(format!(
+                "Collection `{}` already exists!",
+                req.collection_name
+            )));
         }
         let Some(q::VectorsConfig {
             config: Some(q::vectors_config::Config::Params(p)),
         }) = req.vectors_config
         else {
-            return Err(Status::invalid_argument("only a single unnamed vector config is served"));
+            return Err(Status::invalid_argument(
+                "only a single unnamed vector config is served",
+            ));
         };
         s.collections.insert(
             req.collection_name,
@@ -237,53 +293,98 @@ impl Collections for FakeQdrant {
                 ..Default::default()
             },
         );
-        Ok(Response::new(q::CollectionOperationResponse { result: true, time: 0.0 }))
+        Ok(Response::new(q::CollectionOperationResponse {
+            result: true,
+            time: 0.0,
+        }))
     }
 
-    async fn get(&self, _r: Request<q::GetCollectionInfoRequest>) -> Result<Response<q::GetCollectionInfoResponse>, Status> {
+    async fn get(
+        &self,
+        _r: Request<q::GetCollectionInfoRequest>,
+    ) -> Result<Response<q::GetCollectionInfoResponse>, Status> {
         Err(unused("get"))
     }
-    async fn list(&self, _r: Request<q::ListCollectionsRequest>) -> Result<Response<q::ListCollectionsResponse>, Status> {
+    async fn list(
+        &self,
+        _r: Request<q::ListCollectionsRequest>,
+    ) -> Result<Response<q::ListCollectionsResponse>, Status> {
         Err(unused("list"))
     }
-    async fn update(&self, _r: Request<q::UpdateCollection>) -> Result<Response<q::CollectionOperationResponse>, Status> {
+    async fn update(
+        &self,
+        _r: Request<q::UpdateCollection>,
+    ) -> Result<Response<q::CollectionOperationResponse>, Status> {
         Err(unused("update"))
     }
-    async fn delete(&self, _r: Request<q::DeleteCollection>) -> Result<Response<q::CollectionOperationResponse>, Status> {
+    async fn delete(
+        &self,
+        _r: Request<q::DeleteCollection>,
+    ) -> Result<Response<q::CollectionOperationResponse>, Status> {
         Err(unused("delete"))
     }
-    async fn update_aliases(&self, _r: Request<q::ChangeAliases>) -> Result<Response<q::CollectionOperationResponse>, Status> {
+    async fn update_aliases(
+        &self,
+        _r: Request<q::ChangeAliases>,
+    ) -> Result<Response<q::CollectionOperationResponse>, Status> {
         Err(unused("update_aliases"))
     }
-    async fn list_collection_aliases(&self, _r: Request<q::ListCollectionAliasesRequest>) -> Result<Response<q::ListAliasesResponse>, Status> {
+    async fn list_collection_aliases(
+        &self,
+        _r: Request<q::ListCollectionAliasesRequest>,
+    ) -> Result<Response<q::ListAliasesResponse>, Status> {
         Err(unused("list_collection_aliases"))
     }
-    async fn list_aliases(&self, _r: Request<q::ListAliasesRequest>) -> Result<Response<q::ListAliasesResponse>, Status> {
+    async fn list_aliases(
+        &self,
+        _r: Request<q::ListAliasesRequest>,
+    ) -> Result<Response<q::ListAliasesResponse>, Status> {
         Err(unused("list_aliases"))
     }
-    async fn collection_cluster_info(&self, _r: Request<q::CollectionClusterInfoRequest>) -> Result<Response<q::CollectionClusterInfoResponse>, Status> {
+    async fn collection_cluster_info(
+        &self,
+        _r: Request<q::CollectionClusterInfoRequest>,
+    ) -> Result<Response<q::CollectionClusterInfoResponse>, Status> {
         Err(unused("collection_cluster_info"))
     }
-    async fn update_collection_cluster_setup(&self, _r: Request<q::UpdateCollectionClusterSetupRequest>) -> Result<Response<q::UpdateCollectionClusterSetupResponse>, Status> {
+    async fn update_collection_cluster_setup(
+        &self,
+        _r: Request<q::UpdateCollectionClusterSetupRequest>,
+    ) -> Result<Response<q::UpdateCollectionClusterSetupResponse>, Status> {
         Err(unused("update_collection_cluster_setup"))
     }
-    async fn create_shard_key(&self, _r: Request<q::CreateShardKeyRequest>) -> Result<Response<q::CreateShardKeyResponse>, Status> {
+    async fn create_shard_key(
+        &self,
+        _r: Request<q::CreateShardKeyRequest>,
+    ) -> Result<Response<q::CreateShardKeyResponse>, Status> {
         Err(unused("create_shard_key"))
     }
-    async fn delete_shard_key(&self, _r: Request<q::DeleteShardKeyRequest>) -> Result<Response<q::DeleteShardKeyResponse>, Status> {
+    async fn delete_shard_key(
+        &self,
+        _r: Request<q::DeleteShardKeyRequest>,
+    ) -> Result<Response<q::DeleteShardKeyResponse>, Status> {
         Err(unused("delete_shard_key"))
     }
-    async fn list_shard_keys(&self, _r: Request<q::ListShardKeysRequest>) -> Result<Response<q::ListShardKeysResponse>, Status> {
+    async fn list_shard_keys(
+        &self,
+        _r: Request<q::ListShardKeysRequest>,
+    ) -> Result<Response<q::ListShardKeysResponse>, Status> {
         Err(unused("list_shard_keys"))
     }
 }
 
 #[tonic::async_trait]
 impl Points for FakeQdrant {
-    async fn upsert(&self, r: Request<q::UpsertPoints>) -> Result<Response<q::PointsOperationResponse>, Status> {
+    async fn upsert(
+        &self,
+        r: Request<q::UpsertPoints>,
+    ) -> Result<Response<q::PointsOperationResponse>, Status> {
         let mut s = self.enter("upsert", &r)?;
         let req = r.into_inner();
-        let c = s.collections.get_mut(&req.collection_name).ok_or_else(|| missing(&req.collection_name))?;
+        let c = s
+            .collections
+            .get_mut(&req.collection_name)
+            .ok_or_else(|| missing(&req.collection_name))?;
         let mut staged = Vec::new();
         for p in req.points {
             let v = dense(&p.vectors)?;
@@ -302,10 +403,16 @@ impl Points for FakeQdrant {
         Ok(Response::new(done()))
     }
 
-    async fn delete(&self, r: Request<q::DeletePoints>) -> Result<Response<q::PointsOperationResponse>, Status> {
+    async fn delete(
+        &self,
+        r: Request<q::DeletePoints>,
+    ) -> Result<Response<q::PointsOperationResponse>, Status> {
         let mut s = self.enter("delete", &r)?;
         let req = r.into_inner();
-        let c = s.collections.get_mut(&req.collection_name).ok_or_else(|| missing(&req.collection_name))?;
+        let c = s
+            .collections
+            .get_mut(&req.collection_name)
+            .ok_or_else(|| missing(&req.collection_name))?;
         match req.points.and_then(|p| p.points_selector_one_of) {
             Some(q::points_selector::PointsSelectorOneOf::Points(list)) => {
                 for id in list.ids {
@@ -329,14 +436,21 @@ impl Points for FakeQdrant {
     async fn get(&self, r: Request<q::GetPoints>) -> Result<Response<q::GetResponse>, Status> {
         let s = self.enter("get", &r)?;
         let req = r.get_ref();
-        let c = s.collections.get(&req.collection_name).ok_or_else(|| missing(&req.collection_name))?;
+        let c = s
+            .collections
+            .get(&req.collection_name)
+            .ok_or_else(|| missing(&req.collection_name))?;
         let mut result = Vec::new();
         for id in &req.ids {
             let key = id_key(&Some(id.clone()))?;
             if let Some((_, p)) = c.points.get(&key) {
                 result.push(q::RetrievedPoint {
                     id: Some(to_id(&key)),
-                    payload: if wants_payload(&req.with_payload) { p.clone() } else { Default::default() },
+                    payload: if wants_payload(&req.with_payload) {
+                        p.clone()
+                    } else {
+                        Default::default()
+                    },
                     ..Default::default()
                 });
             }
@@ -347,18 +461,31 @@ impl Points for FakeQdrant {
         }))
     }
 
-    async fn create_field_index(&self, r: Request<q::CreateFieldIndexCollection>) -> Result<Response<q::PointsOperationResponse>, Status> {
+    async fn create_field_index(
+        &self,
+        r: Request<q::CreateFieldIndexCollection>,
+    ) -> Result<Response<q::PointsOperationResponse>, Status> {
         let mut s = self.enter("create_field_index", &r)?;
         let req = r.into_inner();
-        let c = s.collections.get_mut(&req.collection_name).ok_or_else(|| missing(&req.collection_name))?;
-        c.indexes.push((req.field_name, req.field_type.unwrap_or(-1)));
+        let c = s
+            .collections
+            .get_mut(&req.collection_name)
+            .ok_or_else(|| missing(&req.collection_name))?;
+        c.indexes
+            .push((req.field_name, req.field_type.unwrap_or(-1)));
         Ok(Response::new(done()))
     }
 
-    async fn scroll(&self, r: Request<q::ScrollPoints>) -> Result<Response<q::ScrollResponse>, Status> {
+    async fn scroll(
+        &self,
+        r: Request<q::ScrollPoints>,
+    ) -> Result<Response<q::ScrollResponse>, Status> {
         let s = self.enter("scroll", &r)?;
         let req = r.get_ref();
-        let c = s.collections.get(&req.collection_name).ok_or_else(|| missing(&req.collection_name))?;
+        let c = s
+            .collections
+            .get(&req.collection_name)
+            .ok_or_else(|| missing(&req.collection_name))?;
         let start = match &req.offset {
             Some(o) => Some(id_key(&Some(o.clone()))?),
             None => None,
@@ -376,7 +503,11 @@ impl Points for FakeQdrant {
             }
             result.push(q::RetrievedPoint {
                 id: Some(to_id(id)),
-                payload: if wants_payload(&req.with_payload) { p.clone() } else { Default::default() },
+                payload: if wants_payload(&req.with_payload) {
+                    p.clone()
+                } else {
+                    Default::default()
+                },
                 ..Default::default()
             });
         }
@@ -387,10 +518,16 @@ impl Points for FakeQdrant {
         }))
     }
 
-    async fn count(&self, r: Request<q::CountPoints>) -> Result<Response<q::CountResponse>, Status> {
+    async fn count(
+        &self,
+        r: Request<q::CountPoints>,
+    ) -> Result<Response<q::CountResponse>, Status> {
         let s = self.enter("count", &r)?;
         let req = r.get_ref();
-        let c = s.collections.get(&req.collection_name).ok_or_else(|| missing(&req.collection_name))?;
+        let c = s
+            .collections
+            .get(&req.collection_name)
+            .ok_or_else(|| missing(&req.collection_name))?;
         let mut count = 0;
         for (id, (_, p)) in &c.points {
             count += filter_matches(id, p, &req.filter)? as u64;
@@ -401,18 +538,32 @@ impl Points for FakeQdrant {
         }))
     }
 
-    async fn query(&self, r: Request<q::QueryPoints>) -> Result<Response<q::QueryResponse>, Status> {
+    async fn query(
+        &self,
+        r: Request<q::QueryPoints>,
+    ) -> Result<Response<q::QueryResponse>, Status> {
         let s = self.enter("query", &r)?;
         let req = r.get_ref();
-        let c = s.collections.get(&req.collection_name).ok_or_else(|| missing(&req.collection_name))?;
+        let c = s
+            .collections
+            .get(&req.collection_name)
+            .ok_or_else(|| missing(&req.collection_name))?;
         let v = match req.query.as_ref().and_then(|q| q.variant.as_ref()) {
             Some(q::query::Variant::Nearest(q::VectorInput {
                 variant: Some(q::vector_input::Variant::Dense(d)),
             })) => unit(d.data.clone()),
-            _ => return Err(Status::unimplemented("only nearest-dense queries are served by this double")),
+            _ => {
+                return Err(Status::unimplemented(
+                    "only nearest-dense queries are served by this double",
+                ))
+            }
         };
         if v.len() as u64 != c.dim {
-            return Err(Status::invalid_argument(format!("Wrong input: Vector dimension error: expected dim: {}, got {}", c.dim, v.len())));
+            return Err(Status::invalid_argument(format!(
+                "Wrong input: Vector dimension error: expected dim: {}, got {}",
+                c.dim,
+                v.len()
+            )));
         }
         let mut scored = Vec::new();
         for (id, (pv, p)) in &c.points {
@@ -427,7 +578,11 @@ impl Points for FakeQdrant {
             .into_iter()
             .map(|(score, id, p)| q::ScoredPoint {
                 id: Some(to_id(id)),
-                payload: if wants_payload(&req.with_payload) { p.clone() } else { Default::default() },
+                payload: if wants_payload(&req.with_payload) {
+                    p.clone()
+                } else {
+                    Default::default()
+                },
                 score,
                 ..Default::default()
             })
@@ -438,73 +593,142 @@ impl Points for FakeQdrant {
         }))
     }
 
-    async fn update_vectors(&self, _r: Request<q::UpdatePointVectors>) -> Result<Response<q::PointsOperationResponse>, Status> {
+    async fn update_vectors(
+        &self,
+        _r: Request<q::UpdatePointVectors>,
+    ) -> Result<Response<q::PointsOperationResponse>, Status> {
         Err(unused("update_vectors"))
     }
-    async fn delete_vectors(&self, _r: Request<q::DeletePointVectors>) -> Result<Response<q::PointsOperationResponse>, Status> {
+    async fn delete_vectors(
+        &self,
+        _r: Request<q::DeletePointVectors>,
+    ) -> Result<Response<q::PointsOperationResponse>, Status> {
         Err(unused("delete_vectors"))
     }
-    async fn set_payload(&self, _r: Request<q::SetPayloadPoints>) -> Result<Response<q::PointsOperationResponse>, Status> {
+    async fn set_payload(
+        &self,
+        _r: Request<q::SetPayloadPoints>,
+    ) -> Result<Response<q::PointsOperationResponse>, Status> {
         Err(unused("set_payload"))
     }
-    async fn overwrite_payload(&self, _r: Request<q::SetPayloadPoints>) -> Result<Response<q::PointsOperationResponse>, Status> {
+    async fn overwrite_payload(
+        &self,
+        _r: Request<q::SetPayloadPoints>,
+    ) -> Result<Response<q::PointsOperationResponse>, Status> {
         Err(unused("overwrite_payload"))
     }
-    async fn delete_payload(&self, _r: Request<q::DeletePayloadPoints>) -> Result<Response<q::PointsOperationResponse>, Status> {
+    async fn delete_payload(
+        &self,
+        _r: Request<q::DeletePayloadPoints>,
+    ) -> Result<Response<q::PointsOperationResponse>, Status> {
         Err(unused("delete_payload"))
     }
-    async fn clear_payload(&self, _r: Request<q::ClearPayloadPoints>) -> Result<Response<q::PointsOperationResponse>, Status> {
+    async fn clear_payload(
+        &self,
+        _r: Request<q::ClearPayloadPoints>,
+    ) -> Result<Response<q::PointsOperationResponse>, Status> {
         Err(unused("clear_payload"))
     }
-    async fn delete_field_index(&self, _r: Request<q::DeleteFieldIndexCollection>) -> Result<Response<q::PointsOperationResponse>, Status> {
+    async fn delete_field_index(
+        &self,
+        _r: Request<q::DeleteFieldIndexCollection>,
+    ) -> Result<Response<q::PointsOperationResponse>, Status> {
         Err(unused("delete_field_index"))
     }
-    async fn create_vector_name(&self, _r: Request<q::CreateVectorNameRequest>) -> Result<Response<q::PointsOperationResponse>, Status> {
+    async fn create_vector_name(
+        &self,
+        _r: Request<q::CreateVectorNameRequest>,
+    ) -> Result<Response<q::PointsOperationResponse>, Status> {
         Err(unused("create_vector_name"))
     }
-    async fn delete_vector_name(&self, _r: Request<q::DeleteVectorNameRequest>) -> Result<Response<q::PointsOperationResponse>, Status> {
+    async fn delete_vector_name(
+        &self,
+        _r: Request<q::DeleteVectorNameRequest>,
+    ) -> Result<Response<q::PointsOperationResponse>, Status> {
         Err(unused("delete_vector_name"))
     }
-    async fn search(&self, _r: Request<q::SearchPoints>) -> Result<Response<q::SearchResponse>, Status> {
+    async fn search(
+        &self,
+        _r: Request<q::SearchPoints>,
+    ) -> Result<Response<q::SearchResponse>, Status> {
         Err(unused("search"))
     }
-    async fn search_batch(&self, _r: Request<q::SearchBatchPoints>) -> Result<Response<q::SearchBatchResponse>, Status> {
+    async fn search_batch(
+        &self,
+        _r: Request<q::SearchBatchPoints>,
+    ) -> Result<Response<q::SearchBatchResponse>, Status> {
         Err(unused("search_batch"))
     }
-    async fn search_groups(&self, _r: Request<q::SearchPointGroups>) -> Result<Response<q::SearchGroupsResponse>, Status> {
+    async fn search_groups(
+        &self,
+        _r: Request<q::SearchPointGroups>,
+    ) -> Result<Response<q::SearchGroupsResponse>, Status> {
         Err(unused("search_groups"))
     }
-    async fn recommend(&self, _r: Request<q::RecommendPoints>) -> Result<Response<q::RecommendResponse>, Status> {
+    async fn recommend(
+        &self,
+        _r: Request<q::RecommendPoints>,
+    ) -> Result<Response<q::RecommendResponse>, Status> {
         Err(unused("recommend"))
     }
-    async fn recommend_batch(&self, _r: Request<q::RecommendBatchPoints>) -> Result<Response<q::RecommendBatchResponse>, Status> {
+    async fn recommend_batch(
+        &self,
+        _r: Request<q::RecommendBatchPoints>,
+    ) -> Result<Response<q::RecommendBatchResponse>, Status> {
         Err(unused("recommend_batch"))
     }
-    async fn recommend_groups(&self, _r: Request<q::RecommendPointGroups>) -> Result<Response<q::RecommendGroupsResponse>, Status> {
+    async fn recommend_groups(
+        &self,
+        _r: Request<q::RecommendPointGroups>,
+    ) -> Result<Response<q::RecommendGroupsResponse>, Status> {
         Err(unused("recommend_groups"))
     }
-    async fn discover(&self, _r: Request<q::DiscoverPoints>) -> Result<Response<q::DiscoverResponse>, Status> {
+    async fn discover(
+        &self,
+        _r: Request<q::DiscoverPoints>,
+    ) -> Result<Response<q::DiscoverResponse>, Status> {
         Err(unused("discover"))
     }
-    async fn discover_batch(&self, _r: Request<q::DiscoverBatchPoints>) -> Result<Response<q::DiscoverBatchResponse>, Status> {
+    async fn discover_batch(
+        &self,
+        _r: Request<q::DiscoverBatchPoints>,
+    ) -> Result<Response<q::DiscoverBatchResponse>, Status> {
         Err(unused("discover_batch"))
     }
-    async fn update_batch(&self, _r: Request<q::UpdateBatchPoints>) -> Result<Response<q::UpdateBatchResponse>, Status> {
+    async fn update_batch(
+        &self,
+        _r: Request<q::UpdateBatchPoints>,
+    ) -> Result<Response<q::UpdateBatchResponse>, Status> {
         Err(unused("update_batch"))
     }
-    async fn query_batch(&self, _r: Request<q::QueryBatchPoints>) -> Result<Response<q::QueryBatchResponse>, Status> {
+    async fn query_batch(
+        &self,
+        _r: Request<q::QueryBatchPoints>,
+    ) -> Result<Response<q::QueryBatchResponse>, Status> {
         Err(unused("query_batch"))
     }
-    async fn query_groups(&self, _r: Request<q::QueryPointGroups>) -> Result<Response<q::QueryGroupsResponse>, Status> {
+    async fn query_groups(
+        &self,
+        _r: Request<q::QueryPointGroups>,
+    ) -> Result<Response<q::QueryGroupsResponse>, Status> {
         Err(unused("query_groups"))
     }
-    async fn facet(&self, _r: Request<q::FacetCounts>) -> Result<Response<q::FacetResponse>, Status> {
+    async fn facet(
+        &self,
+        _r: Request<q::FacetCounts>,
+    ) -> Result<Response<q::FacetResponse>, Status> {
         Err(unused("facet"))
     }
-    async fn search_matrix_pairs(&self, _r: Request<q::SearchMatrixPoints>) -> Result<Response<q::SearchMatrixPairsResponse>, Status> {
+    async fn search_matrix_pairs(
+        &self,
+        _r: Request<q::SearchMatrixPoints>,
+    ) -> Result<Response<q::SearchMatrixPairsResponse>, Status> {
         Err(unused("search_matrix_pairs"))
     }
-    async fn search_matrix_offsets(&self, _r: Request<q::SearchMatrixPoints>) -> Result<Response<q::SearchMatrixOffsetsResponse>, Status> {
+    async fn search_matrix_offsets(
+        &self,
+        _r: Request<q::SearchMatrixPoints>,
+    ) -> Result<Response<q::SearchMatrixOffsetsResponse>, Status> {
         Err(unused("search_matrix_offsets"))
     }
 }
