@@ -1,9 +1,108 @@
-//! `akashic ask`: answer a question from memory.
+//! `akashic ask`: answer a question from memory, citing post-mortem ids.
 
-use super::CmdResult;
+use super::{out, out_json, CmdResult};
 use crate::cli::AskArgs;
+use crate::core::category::Category;
+use crate::memory::answer::{self, Answer};
+use crate::memory::llm::{Chat, OpenAiChat};
+use crate::memory::{Filter, Hit, Memory};
 use std::path::Path;
 
-pub fn run(_flag: Option<&Path>, _args: &AskArgs) -> CmdResult {
-    Err(anyhow::anyhow!("`ask` is not built yet").into())
+pub fn run(flag: Option<&Path>, args: &AskArgs) -> CmdResult {
+    let cfg = super::load_config(flag)?;
+    let category = match &args.category {
+        Some(c) => Some(c.parse::<Category>().map_err(anyhow::Error::from)?),
+        None => None,
+    };
+    let filter = Filter {
+        service: args.service.clone(),
+        category,
+        ..Default::default()
+    };
+    let memory = Memory::open(&cfg).map_err(anyhow::Error::from)?;
+    let chat: Option<Box<dyn Chat>> = match (&cfg.llm, args.no_llm) {
+        (Some(llm), false) => Some(Box::new(OpenAiChat::new(llm))),
+        _ => None,
+    };
+    let rt = super::memory::runtime()?;
+    let (hits, ans) = rt
+        .block_on(async {
+            let hits = memory.similar(&args.question, &filter, args.k).await?;
+            let ans = answer::answer(&args.question, &hits, chat.as_deref()).await;
+            Ok::<_, crate::memory::MemoryError>((hits, ans))
+        })
+        .map_err(anyhow::Error::from)?;
+    if args.json {
+        out_json(&to_json(&ans, &hits));
+    } else {
+        out(render(&ans, &hits));
+    }
+    Ok(crate::exit::OK)
+}
+
+/// The `ask --json` object of specs/cli.md.
+pub fn to_json(ans: &Answer, hits: &[Hit]) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "answer": ans.text,
+        "mode": ans.mode,
+        "hits": hits.iter().map(|h| serde_json::json!({
+            "id": h.doc.id,
+            "service": h.doc.service,
+            "date": h.doc.date.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "score": (f64::from(h.score) * 1000.0).round() / 1000.0,
+            "summary": h.doc.summary,
+        })).collect::<Vec<_>>(),
+    });
+    if let Some(f) = &ans.fallback {
+        v["fallback"] = serde_json::Value::String(f.clone());
+    }
+    v
+}
+
+/// The text answer; a model's answer is followed by the retrieved ids it could cite.
+pub fn render(ans: &Answer, hits: &[Hit]) -> String {
+    if ans.mode == "extractive" {
+        return ans.text.trim_end().to_string();
+    }
+    let mut s = format!("{}\n\nRetrieved ({}):", ans.text.trim_end(), ans.mode);
+    for h in hits {
+        s.push_str(&format!(
+            "\n  [{}] {} {} score {:.2}",
+            h.doc.id,
+            h.doc.service,
+            h.doc.date.format("%Y-%m-%d"),
+            h.score
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryDoc;
+
+    #[test]
+    fn ask_json_snapshot() {
+        let hits = vec![Hit {
+            doc: MemoryDoc {
+                id: "pm-2025-11-02-pm-bot".into(),
+                service: "polymarket-bot".into(),
+                date: "2025-11-02T04:10:00Z".parse().unwrap(),
+                category: Category::Deadlock,
+                summary: "Bot stopped quoting around 03:00.".into(),
+                root_cause: "mutex held across an await".into(),
+                recommendation: "never hold sync locks across await points".into(),
+                incident_id: None,
+            },
+            score: 0.61234,
+        }];
+        let ans = Answer {
+            text: "A mutex held across an await [pm-2025-11-02-pm-bot].".into(),
+            mode: "llm:local".into(),
+            fallback: None,
+        };
+        insta::assert_json_snapshot!(to_json(&ans, &hits));
+        insta::assert_snapshot!("ask_text_llm", render(&ans, &hits));
+    }
 }

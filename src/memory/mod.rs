@@ -1,1 +1,24 @@
-//! Akashic memory: embeddings and vector stores of post-mortems.
+//! Akashic memory: embeddings and vector stores of post-mortems (wiring and the public API).
+
+pub mod answer;
+mod doc;
+pub mod embed;
+pub mod embedded;
+mod error;
+mod facade;
+pub mod import;
+pub mod index;
+pub mod llm;
+pub mod locate;
+pub mod qdrant;
+pub mod store;
+
+pub use doc::{normalize, Filter, Hit, MemoryDoc, Record, Vector};
+pub use embed::{Embedder, FailingEmbedder, FastEmbedder, HashEmbedder};
+pub use embedded::EmbeddedStore;
+pub use error::{MemoryError, SETUP_COMMAND};
+pub use facade::{
+    embedder_factory, embedder_factory_for, EmbedderFactory, Memory, RememberOutcome, StoreSpec,
+};
+pub use qdrant::{QdrantSpec, QdrantStore};
+pub use store::VectorStore;

@@ -1,0 +1,399 @@
+//! Memory benchmark: import throughput, `ask` latency cold and warm at 1k/10k/100k, RSS, scan vs memory bandwidth, store vs brute force.
+
+use akashic::core::category::Category;
+use akashic::memory::import::{import_docs, ParsedLine};
+use akashic::memory::index::VectorIndex;
+use akashic::memory::{
+    locate, normalize, EmbeddedStore, Embedder, FastEmbedder, Filter, HashEmbedder, Memory,
+    MemoryDoc, Record, StoreSpec, Vector, VectorStore,
+};
+use chrono::{TimeZone, Utc};
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const DIM: usize = 384;
+const SCALES: [usize; 3] = [1_000, 10_000, 100_000];
+
+fn doc(i: usize) -> MemoryDoc {
+    let services = [
+        "polymarket-bot",
+        "content-pipeline-v2",
+        "orders-api",
+        "nightly-etl",
+        "webhook-relay",
+    ];
+    let what = [
+        "froze with every thread idle",
+        "spun on 429 responses",
+        "ran out of disk",
+        "lost its database connection",
+        "crashed on a bad payload",
+    ];
+    MemoryDoc {
+        id: format!("pm-bench-{i:06}"),
+        service: services[i % services.len()].into(),
+        date: Utc
+            .timestamp_opt(1_600_000_000 + i as i64 * 600, 0)
+            .unwrap(),
+        category: Category::ALL[i % Category::ALL.len()],
+        summary: format!(
+            "The service {} overnight (incident {i}).",
+            what[i % what.len()]
+        ),
+        root_cause: format!(
+            "Worker pool {} was exhausted while the upstream kept timing out after {} s.",
+            i % 13,
+            5 + i % 30
+        ),
+        recommendation:
+            "Bound the queue, add timeouts with jittered backoff, and alert on stalled progress."
+                .into(),
+        incident_id: None,
+    }
+}
+
+/// A cheap deterministic generator of unit vectors.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+    fn unit(&mut self) -> Vec<f32> {
+        let mut v: Vec<f32> = (0..DIM).map(|_| self.next()).collect();
+        normalize(&mut v);
+        v
+    }
+}
+
+fn rss_mb() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0.0);
+    pages * 4096.0 / 1e6
+}
+
+fn children_max_rss_mb() -> f64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    ru.ru_maxrss as f64 / 1e3
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Read bandwidth: sum a buffer as large as the 100k matrix (best of several runs), in bytes/s.
+fn bandwidth() -> (f64, f64) {
+    let n = 100_000 * DIM;
+    let src: Vec<f32> = (0..n).map(|i| (i % 7) as f32).collect();
+    let mut dst = vec![0f32; n];
+    let mut best_sum = f64::MAX;
+    let mut best_copy = f64::MAX;
+    for _ in 0..7 {
+        let t = Instant::now();
+        let mut acc = [0f32; 16];
+        for c in src.chunks_exact(16) {
+            for i in 0..16 {
+                acc[i] += c[i];
+            }
+        }
+        black_box(acc);
+        best_sum = best_sum.min(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        dst.copy_from_slice(black_box(&src));
+        black_box(&dst);
+        best_copy = best_copy.min(t.elapsed().as_secs_f64());
+    }
+    let bytes = (n * 4) as f64;
+    (bytes / best_sum, 2.0 * bytes / best_copy)
+}
+
+/// The baseline: one heap Vec per doc, a sequential iterator dot product, a full sort.
+fn brute_force<'a>(rows: &'a [(String, Vec<f32>)], q: &[f32], k: usize) -> Vec<(&'a str, f32)> {
+    let mut all: Vec<(&str, f32)> = rows
+        .iter()
+        .map(|(id, v)| (id.as_str(), v.iter().zip(q).map(|(a, b)| a * b).sum()))
+        .collect();
+    all.sort_by(|a, b| b.1.total_cmp(&a.1));
+    all.truncate(k);
+    all
+}
+
+fn time_runs(runs: usize, mut f: impl FnMut()) -> Vec<Duration> {
+    let mut v: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let paths = locate::locate_from_env(None)
+        .unwrap_or_else(|e| panic!("the benchmark needs the real model: {e:#}"));
+    let tmp = tempfile::tempdir().unwrap();
+    println!(
+        "# akashic memory benchmark ({} cores, model {})",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        paths.model_id
+    );
+
+    // Memory use of the model: load, embed, drop.
+    let rss0 = rss_mb();
+    let t = Instant::now();
+    let mut model = FastEmbedder::load(&paths).unwrap();
+    let load = t.elapsed();
+    model.embed(&["warm up".to_string()]).unwrap();
+    let rss_loaded = rss_mb();
+    drop(model);
+    let rss_dropped = rss_mb();
+    println!("\n## model");
+    println!("load {}; RSS before {rss0:.0} MB, loaded+1 embed {rss_loaded:.0} MB, after drop {rss_dropped:.0} MB", ms(load));
+
+    // Import throughput, embedding included (real model), through the same path as `memory import`.
+    println!(
+        "\n## import (real model, batches of 64, each batch fsynced before it is acknowledged)"
+    );
+    let n_import = 512;
+    let mem = Memory::with_parts(
+        StoreSpec::Embedded {
+            state_dir: tmp.path().join("import"),
+        },
+        akashic::memory::embedder_factory_for(&paths),
+    );
+    let lines: Vec<ParsedLine> = (0..n_import)
+        .map(|i| ParsedLine {
+            line: i + 1,
+            doc: doc(i),
+        })
+        .collect();
+    let t = Instant::now();
+    let rep = rt.block_on(import_docs(&mem, lines, |_| {})).unwrap();
+    let el = t.elapsed().as_secs_f64();
+    assert_eq!(rep.embedded, n_import);
+    println!(
+        "{n_import} docs in {el:.2} s = {:.1} docs/s (model load included)",
+        n_import as f64 / el
+    );
+    let hash = Memory::with_parts(
+        StoreSpec::Embedded {
+            state_dir: tmp.path().join("import-hash"),
+        },
+        Arc::new(|| Ok(Box::new(HashEmbedder::new(DIM)) as Box<dyn Embedder>)),
+    );
+    let lines: Vec<ParsedLine> = (0..10_000)
+        .map(|i| ParsedLine {
+            line: i + 1,
+            doc: doc(i),
+        })
+        .collect();
+    let t = Instant::now();
+    rt.block_on(import_docs(&hash, lines, |_| {})).unwrap();
+    let el = t.elapsed().as_secs_f64();
+    println!(
+        "10000 docs, store only (test hash embedder): {el:.2} s = {:.0} docs/s",
+        10_000.0 / el
+    );
+
+    let (read_bw, copy_bw) = bandwidth();
+    println!("\n## memory bandwidth (same process)");
+    println!(
+        "read (sum) {:.1} GB/s; memcpy {:.1} GB/s (read+write bytes)",
+        read_bw / 1e9,
+        copy_bw / 1e9
+    );
+
+    let bin = env!("CARGO_BIN_EXE_akashic");
+    let question = "why does the trading bot freeze at night?";
+    let mut query_model = FastEmbedder::load(&paths).unwrap();
+    let qv = query_model
+        .embed(&[question.to_string()])
+        .unwrap()
+        .remove(0);
+    let query = Vector {
+        model_id: paths.model_id.clone(),
+        values: qv.clone(),
+    };
+    for n in SCALES {
+        println!("\n## {n} stored post-mortems");
+        let state = tmp.path().join(format!("s{n}"));
+        let mut rng = Rng(0x9e3779b97f4a7c15 ^ n as u64);
+        let mut baseline: Vec<(String, Vec<f32>)> = Vec::with_capacity(n);
+        let t = Instant::now();
+        rt.block_on(async {
+            let mut store = EmbeddedStore::open(&state, Duration::from_secs(10))
+                .await
+                .unwrap();
+            let mut batch = Vec::new();
+            for i in 0..n {
+                let v = rng.unit();
+                baseline.push((doc(i).id, v.clone()));
+                batch.push(Record {
+                    doc: doc(i),
+                    vector: Some(Vector {
+                        model_id: paths.model_id.clone(),
+                        values: v,
+                    }),
+                });
+                if batch.len() == 2000 {
+                    store.upsert(std::mem::take(&mut batch)).await.unwrap();
+                }
+            }
+            store.upsert(batch).await.unwrap();
+        });
+        println!(
+            "filled with precomputed random unit vectors in {:.2} s",
+            t.elapsed().as_secs_f64()
+        );
+
+        // Open cost and RSS of the open store.
+        let rss_before = rss_mb();
+        let t = Instant::now();
+        let store = rt
+            .block_on(EmbeddedStore::open(&state, Duration::from_secs(10)))
+            .unwrap();
+        let open = t.elapsed();
+        println!(
+            "open (load {n} vectors into memory): {}; RSS +{:.0} MB",
+            ms(open),
+            rss_mb() - rss_before
+        );
+
+        // Scan: the in-memory index against the bandwidth limit and the brute-force baseline.
+        let index: &VectorIndex = store.index();
+        let mut qn = qv.clone();
+        normalize(&mut qn);
+        let scan = time_runs(50, || {
+            black_box(index.search(black_box(&qn), 10, &Filter::default()));
+        });
+        let filtered = time_runs(50, || {
+            black_box(index.search(
+                black_box(&qn),
+                10,
+                &Filter {
+                    service: Some("orders-api".into()),
+                    ..Default::default()
+                },
+            ));
+        });
+        let brute = time_runs(if n >= 100_000 { 10 } else { 30 }, || {
+            black_box(brute_force(black_box(&baseline), &qn, 10));
+        });
+        let exact_same = index
+            .search(&qn, 10, &Filter::default())
+            .iter()
+            .map(|x| x.0.to_string())
+            .collect::<Vec<_>>()
+            == brute_force(&baseline, &qn, 10)
+                .iter()
+                .map(|x| x.0.to_string())
+                .collect::<Vec<_>>();
+        let bytes = (n * DIM * 4) as f64;
+        let limit = Duration::from_secs_f64(bytes / read_bw);
+        println!(
+            "scan top-10: p50 {} (bandwidth limit for {:.1} MB: {}, {:.0}% of limit speed); filtered (1 service of 5) p50 {}",
+            ms(pct(&scan, 0.5)),
+            bytes / 1e6,
+            ms(limit),
+            100.0 * limit.as_secs_f64() / pct(&scan, 0.5).as_secs_f64(),
+            ms(pct(&filtered, 0.5))
+        );
+        println!(
+            "brute-force baseline (Vec per doc, sequential sum, full sort): p50 {} -> store is {:.1}x faster; same top-10: {exact_same}",
+            ms(pct(&brute, 0.5)),
+            pct(&brute, 0.5).as_secs_f64() / pct(&scan, 0.5).as_secs_f64()
+        );
+
+        // Warm ask: model loaded and store open; embed the question and search.
+        let warm = time_runs(40, || {
+            let v = query_model
+                .embed(&[question.to_string()])
+                .unwrap()
+                .remove(0);
+            let q = Vector {
+                model_id: paths.model_id.clone(),
+                values: v,
+            };
+            black_box(
+                rt.block_on(store.search(&q, 5, &Filter::default()))
+                    .unwrap(),
+            );
+        });
+        println!(
+            "warm ask (embed question + search + fetch 5 docs): p50 {}, p99 {}",
+            ms(pct(&warm, 0.5)),
+            ms(pct(&warm, 0.99))
+        );
+        let search_only = time_runs(40, || {
+            black_box(
+                rt.block_on(store.search(&query, 5, &Filter::default()))
+                    .unwrap(),
+            );
+        });
+        println!(
+            "warm search only: p50 {}, p99 {}",
+            ms(pct(&search_only, 0.5)),
+            ms(pct(&search_only, 0.99))
+        );
+        drop(store);
+
+        // Cold ask: a new process, from exec to answer (loads the model and the store).
+        let cfg = tmp.path().join(format!("c{n}.toml"));
+        std::fs::write(
+            &cfg,
+            format!("[daemon]\nstate_dir = {:?}\n", state.display().to_string()),
+        )
+        .unwrap();
+        let cold = time_runs(5, || {
+            let out = std::process::Command::new(bin)
+                .args([
+                    "--config",
+                    cfg.to_str().unwrap(),
+                    "ask",
+                    question,
+                    "--no-llm",
+                    "--json",
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        });
+        println!(
+            "cold ask (process start to answer): p50 {}, max {}; peak RSS of an ask process so far {:.0} MB",
+            ms(pct(&cold, 0.5)),
+            ms(pct(&cold, 1.0)),
+            children_max_rss_mb()
+        );
+        if n == 100_000 {
+            println!(
+                "bench process RSS with the 100k store dropped: {:.0} MB",
+                rss_mb()
+            );
+        }
+        let _ = Path::new(&state);
+    }
+}

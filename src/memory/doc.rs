@@ -1,0 +1,129 @@
+//! A remembered post-mortem, a search hit and a filter: the values every memory port exchanges.
+
+use crate::agent::model::PostMortem;
+use crate::core::category::Category;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One post-mortem in memory; its JSON is the import format (specs/memory-import.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryDoc {
+    pub id: String,
+    pub service: String,
+    pub date: DateTime<Utc>,
+    pub category: Category,
+    pub summary: String,
+    pub root_cause: String,
+    pub recommendation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<String>,
+}
+
+impl MemoryDoc {
+    /// The text that is embedded: what a question about this incident would be near.
+    pub fn embed_text(&self) -> String {
+        format!(
+            "{} ({}): {} Root cause: {} Recommendation: {}",
+            self.service, self.category, self.summary, self.root_cause, self.recommendation
+        )
+    }
+}
+
+impl From<&PostMortem> for MemoryDoc {
+    fn from(pm: &PostMortem) -> Self {
+        MemoryDoc {
+            id: pm.incident_id.clone(),
+            service: pm.service.clone(),
+            date: pm.detected_at,
+            category: pm.category,
+            summary: pm.summary.clone(),
+            root_cause: pm.root_cause.clone(),
+            recommendation: pm.recommendations.join("; "),
+            incident_id: Some(pm.incident_id.clone()),
+        }
+    }
+}
+
+/// A doc that matched a query, with its cosine similarity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub doc: MemoryDoc,
+    pub score: f32,
+}
+
+/// Restricts a search or a listing; `None` fields match everything. Times are inclusive.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    pub service: Option<String>,
+    pub category: Option<Category>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Filter {
+    /// Whether a doc passes the filter.
+    pub fn matches(&self, doc: &MemoryDoc) -> bool {
+        self.service.as_ref().is_none_or(|s| *s == doc.service)
+            && self.category.is_none_or(|c| c == doc.category)
+            && self.since.is_none_or(|t| doc.date >= t)
+            && self.until.is_none_or(|t| doc.date <= t)
+    }
+}
+
+/// An embedding with the model that produced it; its dimension is `values.len()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vector {
+    pub model_id: String,
+    pub values: Vec<f32>,
+}
+
+/// A doc to store, with its vector when the model was available.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub doc: MemoryDoc,
+    pub vector: Option<Vector>,
+}
+
+/// Scales a vector to unit length (a zero vector stays zero).
+pub fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_post_mortem_becomes_a_memory_doc() {
+        let at = "2026-03-14T03:14:00Z".parse().unwrap();
+        let pm = PostMortem {
+            incident_id: "01JINC".into(),
+            service: "content-pipeline-v2".into(),
+            detected_at: at,
+            detection: String::new(),
+            process_state: String::new(),
+            recovery_action: String::new(),
+            recovery: String::new(),
+            category: Category::RateLimit,
+            summary: "stuck in a 429 loop".into(),
+            root_cause: "retry without backoff".into(),
+            evidence: vec![],
+            recommendations: vec!["backoff".into(), "jitter".into()],
+            prior_incidents: vec![],
+            same_pattern_90d: 0,
+            author: "template".into(),
+            provenance: vec![],
+            drafted_at: at,
+        };
+        let d = MemoryDoc::from(&pm);
+        assert_eq!(
+            (d.id.as_str(), d.incident_id.as_deref()),
+            ("01JINC", Some("01JINC"))
+        );
+        assert_eq!(d.recommendation, "backoff; jitter");
+        assert_eq!((d.date, d.category), (at, Category::RateLimit));
+    }
+}

@@ -1,0 +1,255 @@
+//! `Memory`: the facade the daemon and the CLI call; loads the model only while there is work.
+
+use super::doc::{Filter, Hit, MemoryDoc, Record, Vector};
+use super::embed::{Embedder, FastEmbedder, HashEmbedder};
+use super::embedded::{EmbeddedStore, LOCK_WAIT};
+use super::error::MemoryError;
+use super::qdrant::{QdrantSpec, QdrantStore};
+use super::store::VectorStore;
+use crate::config::{Config, MemoryBackend};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Loads an embedder on demand; the real one reads the model files each time.
+pub type EmbedderFactory = Arc<dyn Fn() -> Result<Box<dyn Embedder>, MemoryError> + Send + Sync>;
+
+/// Which store to open, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreSpec {
+    Embedded { state_dir: PathBuf },
+    Qdrant(QdrantSpec),
+}
+
+impl StoreSpec {
+    /// The store the config names.
+    pub fn from_config(cfg: &Config) -> StoreSpec {
+        match &cfg.memory.backend {
+            MemoryBackend::Embedded => StoreSpec::Embedded {
+                state_dir: cfg.daemon.state_dir.clone(),
+            },
+            MemoryBackend::Qdrant {
+                url,
+                collection,
+                api_key_env,
+            } => StoreSpec::Qdrant(QdrantSpec {
+                url: url.clone(),
+                collection: collection.clone(),
+                api_key_env: api_key_env.clone(),
+                state_dir: cfg.daemon.state_dir.clone(),
+            }),
+        }
+    }
+
+    /// Opens (or connects to) the store; the embedded one waits up to `lock_wait` for a lock.
+    pub async fn open(&self, lock_wait: Duration) -> Result<Box<dyn VectorStore>, MemoryError> {
+        Ok(match self {
+            StoreSpec::Embedded { state_dir } => {
+                Box::new(EmbeddedStore::open(state_dir, lock_wait).await?)
+            }
+            StoreSpec::Qdrant(q) => Box::new(QdrantStore::connect(q).await?),
+        })
+    }
+}
+
+/// The real embedder factory for a config: the fastembed model on the search path. Tests may set
+/// `AKASHIC_TEST_EMBEDDER=hash` to get the deterministic test embedder instead.
+pub fn embedder_factory(cfg: &Config) -> EmbedderFactory {
+    let model_dir = cfg.memory.model_dir.clone();
+    if std::env::var("AKASHIC_TEST_EMBEDDER").as_deref() == Ok("hash") {
+        return Arc::new(|| Ok(Box::new(HashEmbedder::new(384)) as Box<dyn Embedder>));
+    }
+    Arc::new(move || {
+        let paths = super::locate::locate_from_env(model_dir.as_deref())?;
+        Ok(Box::new(FastEmbedder::load(&paths)?) as Box<dyn Embedder>)
+    })
+}
+
+/// An embedder factory for a model already located (benchmarks, tools).
+pub fn embedder_factory_for(paths: &super::locate::ModelPaths) -> EmbedderFactory {
+    let paths = paths.clone();
+    Arc::new(move || Ok(Box::new(FastEmbedder::load(&paths)?) as Box<dyn Embedder>))
+}
+
+/// What `remember` did: docs are always stored; vectors only when the model was usable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RememberOutcome {
+    pub stored: usize,
+    pub embedded: usize,
+    /// Why the docs were stored without vectors (`akashic memory reindex` embeds them later).
+    pub not_embedded: Option<String>,
+}
+
+/// Semantic memory of post-mortems over one store and one embedding model.
+#[derive(Clone)]
+pub struct Memory {
+    store: StoreSpec,
+    embedder: EmbedderFactory,
+    lock_wait: Duration,
+}
+
+impl Memory {
+    /// Cheap: reads the config only; neither the model nor the store is opened.
+    pub fn open(cfg: &Config) -> Result<Memory, MemoryError> {
+        Ok(Memory::with_parts(
+            StoreSpec::from_config(cfg),
+            embedder_factory(cfg),
+        ))
+    }
+
+    /// A memory over any store and embedder (tests use the doubles).
+    pub fn with_parts(store: StoreSpec, embedder: EmbedderFactory) -> Memory {
+        Memory {
+            store,
+            embedder,
+            lock_wait: LOCK_WAIT,
+        }
+    }
+
+    /// How long to wait for another process to release the embedded store.
+    pub fn with_lock_wait(mut self, wait: Duration) -> Memory {
+        self.lock_wait = wait;
+        self
+    }
+
+    pub fn store_spec(&self) -> &StoreSpec {
+        &self.store
+    }
+
+    /// Opens the store for a longer piece of work (import, reindex, migrate).
+    pub async fn open_store(&self) -> Result<Box<dyn VectorStore>, MemoryError> {
+        self.store.open(self.lock_wait).await
+    }
+
+    /// Loads the embedder off the async threads.
+    pub async fn load_embedder(&self) -> Result<Box<dyn Embedder>, MemoryError> {
+        let f = self.embedder.clone();
+        tokio::task::spawn_blocking(move || f())
+            .await
+            .map_err(|e| MemoryError::Task(e.to_string()))?
+    }
+
+    /// Embeds docs (loading the model for this call only) and stores them durably. When the model
+    /// is missing or fails, the docs are stored without vectors and the outcome says why.
+    pub async fn remember(&self, docs: Vec<MemoryDoc>) -> Result<RememberOutcome, MemoryError> {
+        let texts: Vec<String> = docs.iter().map(MemoryDoc::embed_text).collect();
+        let vectors = match self.load_embedder().await {
+            Ok(e) => {
+                let model_id = e.model_id().to_string();
+                embed_all(e, texts).await.1.map(|v| (model_id, v))
+            }
+            Err(e) => Err(e),
+        };
+        let mut store = self.open_store().await?;
+        let stored = docs.len();
+        let (records, reason) = match vectors {
+            Ok(v) => (with_vectors(&docs, v), None),
+            Err(e) => (without_vectors(&docs), Some(e)),
+        };
+        let embedded = records.iter().filter(|r| r.vector.is_some()).count();
+        let reason = match store.upsert(records).await {
+            Ok(()) => reason,
+            Err(
+                e @ (MemoryError::DimensionMismatch { .. } | MemoryError::ModelMismatch { .. }),
+            ) => {
+                store.upsert(without_vectors(&docs)).await?;
+                return Ok(RememberOutcome {
+                    stored,
+                    embedded: 0,
+                    not_embedded: Some(format!("{e:#}")),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(e) = &reason {
+            tracing::warn!(error = %e, docs = stored, "post-mortems stored without vectors; run `akashic memory reindex` once the model is available");
+        }
+        Ok(RememberOutcome {
+            stored,
+            embedded,
+            not_embedded: reason.map(|e| format!("{e:#}")),
+        })
+    }
+
+    /// The `k` remembered post-mortems nearest in meaning to `text`.
+    pub async fn similar(
+        &self,
+        text: &str,
+        filter: &Filter,
+        k: usize,
+    ) -> Result<Vec<Hit>, MemoryError> {
+        let embed = async {
+            let e = self.load_embedder().await?;
+            let model_id = e.model_id().to_string();
+            let (_, v) = embed_all(e, vec![text.to_string()]).await;
+            let values = v?.pop().ok_or(MemoryError::EmbedCount {
+                expected: 1,
+                got: 0,
+            })?;
+            Ok::<Vector, MemoryError>(Vector { model_id, values })
+        };
+        let (query, store) = tokio::join!(embed, self.open_store());
+        let (query, store) = (query?, store?);
+        store.search(&query, k, filter).await
+    }
+
+    /// Remembered post-mortems passing `filter`, newest first (for the digest).
+    pub async fn list(&self, filter: &Filter) -> Result<Vec<MemoryDoc>, MemoryError> {
+        self.open_store().await?.list(filter).await
+    }
+}
+
+/// Embeds texts on a blocking thread and hands the embedder back.
+pub async fn embed_all(
+    mut e: Box<dyn Embedder>,
+    texts: Vec<String>,
+) -> (
+    Option<Box<dyn Embedder>>,
+    Result<Vec<Vec<f32>>, MemoryError>,
+) {
+    let res = tokio::task::spawn_blocking(move || {
+        let r = e.embed(&texts).and_then(|v| {
+            if v.len() == texts.len() {
+                Ok(v)
+            } else {
+                Err(MemoryError::EmbedCount {
+                    expected: texts.len(),
+                    got: v.len(),
+                })
+            }
+        });
+        (e, r)
+    })
+    .await;
+    match res {
+        Ok((e, r)) => (Some(e), r),
+        Err(j) => (None, Err(MemoryError::Task(j.to_string()))),
+    }
+}
+
+/// Pairs docs with vectors made by `model_id`.
+pub fn pair(docs: &[MemoryDoc], vectors: Vec<Vec<f32>>, model_id: &str) -> Vec<Record> {
+    docs.iter()
+        .cloned()
+        .zip(vectors)
+        .map(|(doc, values)| Record {
+            doc,
+            vector: Some(Vector {
+                model_id: model_id.to_string(),
+                values,
+            }),
+        })
+        .collect()
+}
+
+fn with_vectors(docs: &[MemoryDoc], vectors: (String, Vec<Vec<f32>>)) -> Vec<Record> {
+    pair(docs, vectors.1, &vectors.0)
+}
+
+/// Records that keep the docs and leave the vectors for a later reindex.
+pub fn without_vectors(docs: &[MemoryDoc]) -> Vec<Record> {
+    docs.iter()
+        .cloned()
+        .map(|doc| Record { doc, vector: None })
+        .collect()
+}
