@@ -161,11 +161,15 @@ pub fn main() -> i32 {
     crate::cmd::logging::init(cli.verbose);
     let config = cli.config.clone();
     let res = match cli.command {
-        Command::Config(ConfigCmd::Check(a)) => crate::cmd::config_check::run(config.as_deref(), a.json),
+        Command::Config(ConfigCmd::Check(a)) => {
+            crate::cmd::config_check::run(config.as_deref(), a.json)
+        }
         Command::Check(a) => crate::cmd::check::run(config.as_deref(), a.json),
         Command::Watch(a) => crate::cmd::watch::run(config.as_deref(), a.for_.map(Into::into)),
         Command::Status(a) => crate::cmd::status::run(config.as_deref(), a.json),
-        Command::Incidents(a) => crate::cmd::incidents::run(config.as_deref(), a.service.as_deref(), a.json),
+        Command::Incidents(a) => {
+            crate::cmd::incidents::run(config.as_deref(), a.service.as_deref(), a.json)
+        }
         Command::Show(a) => crate::cmd::show::run(config.as_deref(), &a.id, a.json),
         Command::Resume(a) => crate::cmd::resume::run(config.as_deref(), &a.service),
         Command::Ask(a) => crate::cmd::ask::run(config.as_deref(), &a),

@@ -9,7 +9,9 @@ pub fn init(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(format!("{default},sled=warn,hyper=warn,reqwest=warn,ort=warn,h2=warn,tower=warn"))
+        EnvFilter::new(format!(
+            "{default},sled=warn,hyper=warn,reqwest=warn,ort=warn,h2=warn,tower=warn"
+        ))
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

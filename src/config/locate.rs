@@ -126,13 +126,31 @@ pub fn unknown_keys(doc: &Document<String>) -> Vec<KeyPath> {
         let sp = root.key("service").index(i);
         walk_keys(item_entries(&svc), schema::SERVICE, &sp, &mut out);
         if let Some(b) = get(&svc, "restart_budget") {
-            walk_keys(item_entries(&b), schema::BUDGET, &sp.key("restart_budget"), &mut out);
+            walk_keys(
+                item_entries(&b),
+                schema::BUDGET,
+                &sp.key("restart_budget"),
+                &mut out,
+            );
         }
         if let Some(r) = get(&svc, "restart") {
-            walk_keys(item_entries(&r), schema::RESTART, &sp.key("restart"), &mut out);
+            walk_keys(
+                item_entries(&r),
+                schema::RESTART,
+                &sp.key("restart"),
+                &mut out,
+            );
         }
-        for (j, c) in array_items(get(&svc, "check").as_ref()).into_iter().enumerate() {
-            walk_keys(item_entries(&c), schema::CHECK, &sp.key("check").index(j), &mut out);
+        for (j, c) in array_items(get(&svc, "check").as_ref())
+            .into_iter()
+            .enumerate()
+        {
+            walk_keys(
+                item_entries(&c),
+                schema::CHECK,
+                &sp.key("check").index(j),
+                &mut out,
+            );
         }
     }
     out

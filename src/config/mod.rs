@@ -55,7 +55,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 .map(|k| Issue {
                     line: locate::line_of(&doc, text, k),
                     key: k.to_string(),
-                    message: "unknown key; check its spelling against config/akashic.example.toml".into(),
+                    message: "unknown key; check its spelling against config/akashic.example.toml"
+                        .into(),
                 })
                 .collect(),
         ));

@@ -33,7 +33,10 @@ impl Ctx<'_> {
             None => default,
             Some(s) => match humantime::parse_duration(s) {
                 Ok(d) if d.is_zero() => {
-                    self.bad(key, format!("duration {s:?} is zero; use a positive duration like \"30s\""));
+                    self.bad(
+                        key,
+                        format!("duration {s:?} is zero; use a positive duration like \"30s\""),
+                    );
                     default
                 }
                 Ok(d) => d,
@@ -50,7 +53,14 @@ impl Ctx<'_> {
 
     fn required_duration(&mut self, key: &KeyPath, v: Option<&String>, what: &str) -> Duration {
         if v.is_none() {
-            self.bad(key, format!("missing `{}` ({what}); add e.g. {} = \"10m\"", last(key), last(key)));
+            self.bad(
+                key,
+                format!(
+                    "missing `{}` ({what}); add e.g. {} = \"10m\"",
+                    last(key),
+                    last(key)
+                ),
+            );
         }
         self.duration(key, v, Duration::from_secs(600))
     }
@@ -63,7 +73,10 @@ impl Ctx<'_> {
     fn not_for_kind(&mut self, at: &KeyPath, kind: &str, set: &[(&str, bool)]) {
         for (k, present) in set {
             if *present {
-                self.bad(&at.key(k), format!("`{k}` does not apply to kind {kind:?}; remove it"));
+                self.bad(
+                    &at.key(k),
+                    format!("`{k}` does not apply to kind {kind:?}; remove it"),
+                );
             }
         }
     }
@@ -79,7 +92,9 @@ fn last(key: &KeyPath) -> String {
 /// `~/x` expands to the home directory; a relative path is taken from the config file's folder.
 pub fn resolve_path(base: &Path, s: &str) -> PathBuf {
     let expanded = match s.strip_prefix("~/") {
-        Some(rest) => dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| PathBuf::from(s)),
+        Some(rest) => dirs::home_dir()
+            .map(|h| h.join(rest))
+            .unwrap_or_else(|| PathBuf::from(s)),
         None => PathBuf::from(s),
     };
     if expanded.is_absolute() {
@@ -122,7 +137,9 @@ pub fn validate(raw: RawConfig, path: &Path) -> Result<Config, Vec<Problem>> {
 
     let memory = validate_memory(&mut cx, raw.memory.unwrap_or_default(), &root.key("memory"));
     let llm = raw.llm.map(|l| validate_llm(&mut cx, l, &root.key("llm")));
-    let notify = raw.notify.map(|n| validate_notify(&mut cx, n, &root.key("notify")));
+    let notify = raw
+        .notify
+        .map(|n| validate_notify(&mut cx, n, &root.key("notify")));
 
     let mut services = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -180,7 +197,10 @@ fn validate_memory(cx: &mut Ctx, m: RawMemory, at: &KeyPath) -> MemoryConfig {
             MemoryBackend::Embedded
         }
         "qdrant" => {
-            let url = m.url.clone().unwrap_or_else(|| "http://127.0.0.1:6334".into());
+            let url = m
+                .url
+                .clone()
+                .unwrap_or_else(|| "http://127.0.0.1:6334".into());
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 cx.bad(&at.key("url"), format!("qdrant url {url:?} must start with http:// or https:// (gRPC port, usually 6334)"));
             }
@@ -191,7 +211,10 @@ fn validate_memory(cx: &mut Ctx, m: RawMemory, at: &KeyPath) -> MemoryConfig {
             }
         }
         other => {
-            cx.bad(&at.key("backend"), format!("unknown memory backend {other:?}; use \"embedded\" or \"qdrant\""));
+            cx.bad(
+                &at.key("backend"),
+                format!("unknown memory backend {other:?}; use \"embedded\" or \"qdrant\""),
+            );
             MemoryBackend::Embedded
         }
     };
@@ -211,14 +234,21 @@ fn validate_llm(cx: &mut Ctx, l: RawLlm, at: &KeyPath) -> LlmConfig {
         }
     };
     let model = l.model.unwrap_or_else(|| {
-        cx.bad(at, "missing `model`; add the model name the server serves, e.g. model = \"local\"");
+        cx.bad(
+            at,
+            "missing `model`; add the model name the server serves, e.g. model = \"local\"",
+        );
         String::new()
     });
     LlmConfig {
         base_url,
         model,
         api_key_env: l.api_key_env,
-        timeout: cx.duration(&at.key("timeout"), l.timeout.as_ref(), Duration::from_secs(60)),
+        timeout: cx.duration(
+            &at.key("timeout"),
+            l.timeout.as_ref(),
+            Duration::from_secs(60),
+        ),
         max_tokens: l.max_tokens.unwrap_or(700),
     }
 }
@@ -227,7 +257,10 @@ fn validate_notify(cx: &mut Ctx, n: RawNotify, at: &KeyPath) -> NotifyConfig {
     let webhook = match n.webhook {
         Some(u) if u.starts_with("http://") || u.starts_with("https://") => u,
         Some(u) => {
-            cx.bad(&at.key("webhook"), format!("webhook {u:?} must be an http:// or https:// URL"));
+            cx.bad(
+                &at.key("webhook"),
+                format!("webhook {u:?} must be an http:// or https:// URL"),
+            );
             u
         }
         None => {
@@ -237,7 +270,11 @@ fn validate_notify(cx: &mut Ctx, n: RawNotify, at: &KeyPath) -> NotifyConfig {
     };
     NotifyConfig {
         webhook,
-        reminder: cx.duration(&at.key("reminder"), n.reminder.as_ref(), Duration::from_secs(3600)),
+        reminder: cx.duration(
+            &at.key("reminder"),
+            n.reminder.as_ref(),
+            Duration::from_secs(3600),
+        ),
     }
 }
 
@@ -248,11 +285,19 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn validate_service(cx: &mut Ctx, s: RawService, at: &KeyPath, tick: Duration) -> Option<ServiceConfig> {
+fn validate_service(
+    cx: &mut Ctx,
+    s: RawService,
+    at: &KeyPath,
+    tick: Duration,
+) -> Option<ServiceConfig> {
     let name = match s.name {
         Some(n) if valid_name(&n) => n,
         Some(n) => {
-            cx.bad(&at.key("name"), format!("service name {n:?} must match [a-z0-9_-]+, e.g. \"trading-bot\""));
+            cx.bad(
+                &at.key("name"),
+                format!("service name {n:?} must match [a-z0-9_-]+, e.g. \"trading-bot\""),
+            );
             n
         }
         None => {
@@ -276,19 +321,31 @@ fn validate_service(cx: &mut Ctx, s: RawService, at: &KeyPath, tick: Duration) -
             let max = b.max.unwrap_or(3);
             RestartBudget {
                 max,
-                within: cx.duration(&bk.key("within"), b.within.as_ref(), Duration::from_secs(3600)),
+                within: cx.duration(
+                    &bk.key("within"),
+                    b.within.as_ref(),
+                    Duration::from_secs(3600),
+                ),
             }
         }
     };
     for (j, v) in s.env_required.iter().enumerate() {
         if v.is_empty() || v.contains('=') || v.contains(char::is_whitespace) {
-            cx.bad(&at.key("env_required").index(j), format!("{v:?} is not an environment variable name"));
+            cx.bad(
+                &at.key("env_required").index(j),
+                format!("{v:?} is not an environment variable name"),
+            );
         }
     }
-    let restart = s.restart.map(|r| validate_restart(cx, r, &at.key("restart")));
+    let restart = s
+        .restart
+        .map(|r| validate_restart(cx, r, &at.key("restart")));
     let leave_running = s.leave_running.unwrap_or(false);
     if leave_running && !matches!(restart, Some(Some(RestartSpec::Child(_)))) {
-        cx.bad(&at.key("leave_running"), "`leave_running` applies only to restart kind \"child\"; remove it");
+        cx.bad(
+            &at.key("leave_running"),
+            "`leave_running` applies only to restart kind \"child\"; remove it",
+        );
     }
     if s.check.is_empty() {
         cx.bad(at, format!("service {name:?} has no checks; add at least one [[service.check]] (log_stale, http, port or artifact)"));
@@ -315,16 +372,31 @@ fn validate_service(cx: &mut Ctx, s: RawService, at: &KeyPath, tick: Duration) -
     })
 }
 
-fn nonempty_argv(cx: &mut Ctx, key: &KeyPath, v: Option<Vec<String>>, example: &str) -> Vec<String> {
+fn nonempty_argv(
+    cx: &mut Ctx,
+    key: &KeyPath,
+    v: Option<Vec<String>>,
+    example: &str,
+) -> Vec<String> {
     match v {
         Some(argv) if !argv.is_empty() && !argv[0].is_empty() => argv,
         Some(_) => {
-            cx.bad(key, format!("`{}` is empty; give the program and its arguments, e.g. {} = {example}", last(key), last(key)));
+            cx.bad(
+                key,
+                format!(
+                    "`{}` is empty; give the program and its arguments, e.g. {} = {example}",
+                    last(key),
+                    last(key)
+                ),
+            );
             Vec::new()
         }
         None => {
             let parent = KeyPath(key.0[..key.0.len() - 1].to_vec());
-            cx.bad(&parent, format!("missing `{}`; add {} = {example}", last(key), last(key)));
+            cx.bad(
+                &parent,
+                format!("missing `{}`; add {} = {example}", last(key), last(key)),
+            );
             Vec::new()
         }
     }
@@ -347,13 +419,22 @@ fn validate_restart(cx: &mut Ctx, r: RawRestart, at: &KeyPath) -> Option<Restart
                     ("run", r.run.is_some()),
                 ],
             );
-            let command = nonempty_argv(cx, &at.key("command"), r.command, "[\"python3\", \"bot.py\"]");
+            let command = nonempty_argv(
+                cx,
+                &at.key("command"),
+                r.command,
+                "[\"python3\", \"bot.py\"]",
+            );
             Some(RestartSpec::Child(ChildSpec {
                 command,
                 cwd: r.cwd.as_deref().map(|p| cx.path(p)),
                 env,
                 stdout: r.stdout.as_deref().map(|p| cx.path(p)),
-                stop_grace: cx.duration(&at.key("stop_grace"), r.stop_grace.as_ref(), Duration::from_secs(5)),
+                stop_grace: cx.duration(
+                    &at.key("stop_grace"),
+                    r.stop_grace.as_ref(),
+                    Duration::from_secs(5),
+                ),
             }))
         }
         "launchd" => {
@@ -371,7 +452,10 @@ fn validate_restart(cx: &mut Ctx, r: RawRestart, at: &KeyPath) -> Option<Restart
                 ],
             );
             let label = r.label.unwrap_or_else(|| {
-                cx.bad(at, "missing `label`; add label = \"com.me.my-service\" (the LaunchAgent's Label)");
+                cx.bad(
+                    at,
+                    "missing `label`; add label = \"com.me.my-service\" (the LaunchAgent's Label)",
+                );
                 String::new()
             });
             Some(RestartSpec::Launchd {
@@ -427,7 +511,10 @@ fn validate_restart(cx: &mut Ctx, r: RawRestart, at: &KeyPath) -> Option<Restart
             Some(RestartSpec::Command { run })
         }
         "" => {
-            cx.bad(at, "missing `kind`; use kind = \"child\", \"launchd\", \"systemd\" or \"command\"");
+            cx.bad(
+                at,
+                "missing `kind`; use kind = \"child\", \"launchd\", \"systemd\" or \"command\"",
+            );
             None
         }
         other => {
@@ -456,36 +543,60 @@ fn validate_check(cx: &mut Ctx, c: RawCheck, at: &KeyPath, tick: Duration) -> Op
             cx.not_for_kind(at, "log_stale", &foreign(&c, &["path", "max_age"]));
             let path = c.path.as_deref().map(|p| cx.path(p));
             if path.is_none() {
-                cx.bad(at, "log_stale check has no `path`; add path = \"/path/to/service.log\"");
+                cx.bad(
+                    at,
+                    "log_stale check has no `path`; add path = \"/path/to/service.log\"",
+                );
             }
-            let max_age = cx.required_duration(&at.key("max_age"), c.max_age.as_ref(), "how old the log may get");
+            let max_age = cx.required_duration(
+                &at.key("max_age"),
+                c.max_age.as_ref(),
+                "how old the log may get",
+            );
             CheckKind::LogStale {
                 path: path.unwrap_or_default(),
                 max_age,
             }
         }
         "http" => {
-            cx.not_for_kind(at, "http", &foreign(&c, &["url", "status", "body_contains", "timeout"]));
+            cx.not_for_kind(
+                at,
+                "http",
+                &foreign(&c, &["url", "status", "body_contains", "timeout"]),
+            );
             let url = match c.url.clone() {
                 Some(u) if u.starts_with("http://") || u.starts_with("https://") => u,
                 Some(u) => {
-                    cx.bad(&at.key("url"), format!("url {u:?} must start with http:// or https://"));
+                    cx.bad(
+                        &at.key("url"),
+                        format!("url {u:?} must start with http:// or https://"),
+                    );
                     u
                 }
                 None => {
-                    cx.bad(at, "http check has no `url`; add url = \"http://127.0.0.1:8080/health\"");
+                    cx.bad(
+                        at,
+                        "http check has no `url`; add url = \"http://127.0.0.1:8080/health\"",
+                    );
                     String::new()
                 }
             };
             let status = c.status.unwrap_or(200);
             if !(100..=599).contains(&status) {
-                cx.bad(&at.key("status"), format!("status {status} is not an HTTP status code (100-599)"));
+                cx.bad(
+                    &at.key("status"),
+                    format!("status {status} is not an HTTP status code (100-599)"),
+                );
             }
             CheckKind::Http {
                 url,
                 status,
                 body_contains: c.body_contains.clone(),
-                timeout: cx.duration(&at.key("timeout"), c.timeout.as_ref(), Duration::from_secs(2)),
+                timeout: cx.duration(
+                    &at.key("timeout"),
+                    c.timeout.as_ref(),
+                    Duration::from_secs(2),
+                ),
             }
         }
         "port" => {
@@ -493,22 +604,35 @@ fn validate_check(cx: &mut Ctx, c: RawCheck, at: &KeyPath, tick: Duration) -> Op
             let addr = match c.addr.clone() {
                 Some(a) if valid_host_port(&a) => a,
                 Some(a) => {
-                    cx.bad(&at.key("addr"), format!("addr {a:?} must be host:port, e.g. \"127.0.0.1:8080\""));
+                    cx.bad(
+                        &at.key("addr"),
+                        format!("addr {a:?} must be host:port, e.g. \"127.0.0.1:8080\""),
+                    );
                     a
                 }
                 None => {
-                    cx.bad(at, "port check has no `addr`; add addr = \"127.0.0.1:8080\"");
+                    cx.bad(
+                        at,
+                        "port check has no `addr`; add addr = \"127.0.0.1:8080\"",
+                    );
                     String::new()
                 }
             };
             CheckKind::Port {
                 addr,
-                timeout: cx.duration(&at.key("timeout"), c.timeout.as_ref(), Duration::from_secs(2)),
+                timeout: cx.duration(
+                    &at.key("timeout"),
+                    c.timeout.as_ref(),
+                    Duration::from_secs(2),
+                ),
             }
         }
         "artifact" => CheckKind::Artifact(validate_artifact(cx, &c, at)?),
         "" => {
-            cx.bad(at, "check has no `kind`; use kind = \"log_stale\", \"http\", \"port\" or \"artifact\"");
+            cx.bad(
+                at,
+                "check has no `kind`; use kind = \"log_stale\", \"http\", \"port\" or \"artifact\"",
+            );
             return None;
         }
         other => {
@@ -543,7 +667,9 @@ fn foreign(c: &RawCheck, allowed: &[&str]) -> Vec<(&'static str, bool)> {
         ("min_growth", c.min_growth.is_some()),
         ("within", c.within.is_some()),
     ];
-    set.into_iter().filter(|(k, _)| !allowed.contains(k)).collect()
+    set.into_iter()
+        .filter(|(k, _)| !allowed.contains(k))
+        .collect()
 }
 
 fn valid_host_port(a: &str) -> bool {
@@ -575,7 +701,11 @@ fn validate_artifact(cx: &mut Ctx, c: &RawCheck, at: &KeyPath) -> Option<Artifac
         if let Err(e) = glob::Pattern::new(g) {
             cx.bad(&at.key("glob"), format!("invalid glob {g:?}: {e}"));
         }
-        let max_age = cx.required_duration(&at.key("max_age"), c.max_age.as_ref(), "how old the newest file may get");
+        let max_age = cx.required_duration(
+            &at.key("max_age"),
+            c.max_age.as_ref(),
+            "how old the newest file may get",
+        );
         return Some(ArtifactSpec::Glob {
             pattern: resolve_glob(cx.base, g),
             max_age,
@@ -584,11 +714,18 @@ fn validate_artifact(cx: &mut Ctx, c: &RawCheck, at: &KeyPath) -> Option<Artifac
     if let Some(db) = &c.sqlite {
         let db = cx.path(db);
         let query = c.query.clone().unwrap_or_else(|| {
-            cx.bad(at, "sqlite artifact check has no `query`; add query = \"select max(ts) from trades\"");
+            cx.bad(
+                at,
+                "sqlite artifact check has no `query`; add query = \"select max(ts) from trades\"",
+            );
             String::new()
         });
         if growth {
-            cx.not_for_kind(at, "artifact (sqlite count)", &foreign(c, &["sqlite", "query", "min_growth", "within"]));
+            cx.not_for_kind(
+                at,
+                "artifact (sqlite count)",
+                &foreign(c, &["sqlite", "query", "min_growth", "within"]),
+            );
             let (min_growth, within) = growth_keys(cx, c, at);
             return Some(ArtifactSpec::SqliteCount {
                 db,
@@ -597,26 +734,54 @@ fn validate_artifact(cx: &mut Ctx, c: &RawCheck, at: &KeyPath) -> Option<Artifac
                 within,
             });
         }
-        cx.not_for_kind(at, "artifact (sqlite timestamp)", &foreign(c, &["sqlite", "query", "max_age"]));
-        let max_age = cx.required_duration(&at.key("max_age"), c.max_age.as_ref(), "how old the newest row may get");
+        cx.not_for_kind(
+            at,
+            "artifact (sqlite timestamp)",
+            &foreign(c, &["sqlite", "query", "max_age"]),
+        );
+        let max_age = cx.required_duration(
+            &at.key("max_age"),
+            c.max_age.as_ref(),
+            "how old the newest row may get",
+        );
         return Some(ArtifactSpec::SqliteTimestamp { db, query, max_age });
     }
-    cx.not_for_kind(at, "artifact (command)", &foreign(c, &["command", "min_growth", "within", "timeout"]));
-    let command = nonempty_argv(cx, &at.key("command"), c.command.clone(), "[\"sh\", \"-c\", \"wc -l < out.csv\"]");
+    cx.not_for_kind(
+        at,
+        "artifact (command)",
+        &foreign(c, &["command", "min_growth", "within", "timeout"]),
+    );
+    let command = nonempty_argv(
+        cx,
+        &at.key("command"),
+        c.command.clone(),
+        "[\"sh\", \"-c\", \"wc -l < out.csv\"]",
+    );
     let (min_growth, within) = growth_keys(cx, c, at);
     Some(ArtifactSpec::Command {
         command,
         min_growth,
         within,
-        timeout: cx.duration(&at.key("timeout"), c.timeout.as_ref(), Duration::from_secs(5)),
+        timeout: cx.duration(
+            &at.key("timeout"),
+            c.timeout.as_ref(),
+            Duration::from_secs(5),
+        ),
     })
 }
 
 fn growth_keys(cx: &mut Ctx, c: &RawCheck, at: &KeyPath) -> (i64, Duration) {
     let min_growth = c.min_growth.unwrap_or(1);
     if min_growth < 1 {
-        cx.bad(&at.key("min_growth"), format!("min_growth {min_growth} must be at least 1"));
+        cx.bad(
+            &at.key("min_growth"),
+            format!("min_growth {min_growth} must be at least 1"),
+        );
     }
-    let within = cx.required_duration(&at.key("within"), c.within.as_ref(), "the window the count must grow in");
+    let within = cx.required_duration(
+        &at.key("within"),
+        c.within.as_ref(),
+        "the window the count must grow in",
+    );
     (min_growth, within)
 }

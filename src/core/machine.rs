@@ -23,8 +23,13 @@ pub enum Progress {
 /// What a probe found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Ok { detail: String },
-    Unhealthy { failure: &'static str, detail: String },
+    Ok {
+        detail: String,
+    },
+    Unhealthy {
+        failure: &'static str,
+        detail: String,
+    },
 }
 
 impl Verdict {
@@ -79,7 +84,11 @@ pub enum Action {
         escalate: Option<String>,
     },
     /// Kill and restart again within an open incident; answer with `Restarted`.
-    Restart { incident: String, attempt: u32, reason: String },
+    Restart {
+        incident: String,
+        attempt: u32,
+        reason: String,
+    },
     /// New output after the restart proved recovery.
     ConfirmRecovery { incident: String, evidence: String },
     /// Stop restarting and tell a person.
@@ -189,7 +198,13 @@ impl Machine {
     }
 
     /// A service resumed mid-incident after akashic itself restarted.
-    pub fn resume_confirming(params: Params, now: Instant, incident: String, restarted_wall: DateTime<Utc>, attempt: u32) -> Self {
+    pub fn resume_confirming(
+        params: Params,
+        now: Instant,
+        incident: String,
+        restarted_wall: DateTime<Utc>,
+        attempt: u32,
+    ) -> Self {
         let mut m = Machine::new(params, now);
         let n = m.params.checks.len();
         m.phase = Phase::Confirming {
@@ -230,7 +245,9 @@ impl Machine {
     /// The open incident, if any.
     pub fn incident(&self) -> Option<&str> {
         match &self.phase {
-            Phase::Restarting { incident } | Phase::Escalated { incident, .. } => incident.as_deref(),
+            Phase::Restarting { incident } | Phase::Escalated { incident, .. } => {
+                incident.as_deref()
+            }
             Phase::Backoff { incident, .. } | Phase::Confirming { incident, .. } => Some(incident),
             Phase::Watching { .. } => None,
         }
@@ -265,7 +282,9 @@ impl Machine {
         if !self.params.can_restart || self.params.budget_max == 0 {
             return None;
         }
-        self.restarts.front().map(|t| *t + self.params.budget_within)
+        self.restarts
+            .front()
+            .map(|t| *t + self.params.budget_within)
     }
 
     fn exhausted_reason(&self) -> String {
@@ -299,7 +318,11 @@ impl Machine {
         if r.check >= self.streak.len() {
             return;
         }
-        self.streak[r.check] = if r.verdict.is_ok() { 0 } else { self.streak[r.check] + 1 };
+        self.streak[r.check] = if r.verdict.is_ok() {
+            0
+        } else {
+            self.streak[r.check] + 1
+        };
         self.last[r.check] = Some(r.clone());
     }
 
@@ -347,7 +370,11 @@ impl Machine {
             vec![Action::Note {
                 incident,
                 event: "backoff",
-                detail: format!("{why}; restart #{} in {}", attempt + 1, humantime::format_duration(wait)),
+                detail: format!(
+                    "{why}; restart #{} in {}",
+                    attempt + 1,
+                    humantime::format_duration(wait)
+                ),
             }]
         } else {
             let reason = format!("{why}; {}", self.exhausted_reason());
@@ -397,11 +424,23 @@ impl Machine {
             }
 
             // ---- restarting ----
-            (Phase::Restarting { .. }, Observation::Restarted { incident, ok, detail, wall }) => {
+            (
+                Phase::Restarting { .. },
+                Observation::Restarted {
+                    incident,
+                    ok,
+                    detail,
+                    wall,
+                },
+            ) => {
                 let attempt = self.restarts.len() as u32;
                 if ok {
                     let n = self.params.checks.len();
-                    let baseline = self.last.iter().map(|r| r.as_ref().and_then(|r| r.progress.clone())).collect();
+                    let baseline = self
+                        .last
+                        .iter()
+                        .map(|r| r.as_ref().and_then(|r| r.progress.clone()))
+                        .collect();
                     self.streak.iter_mut().for_each(|s| *s = 0);
                     self.phase = Phase::Confirming {
                         incident,
@@ -417,7 +456,10 @@ impl Machine {
                     self.retry(incident, attempt, format!("restart failed: {detail}"), now)
                 }
             }
-            (Phase::Restarting { .. } | Phase::Escalated { incident: None, .. }, Observation::Opened { incident }) => {
+            (
+                Phase::Restarting { .. } | Phase::Escalated { incident: None, .. },
+                Observation::Opened { incident },
+            ) => {
                 if let Phase::Escalated { until, .. } = self.phase {
                     self.phase = Phase::Escalated {
                         incident: Some(incident),
@@ -428,13 +470,25 @@ impl Machine {
             }
 
             // ---- backoff ----
-            (Phase::Backoff { incident, until, attempt, reason }, Observation::Tick) if now >= until => {
+            (
+                Phase::Backoff {
+                    incident,
+                    until,
+                    attempt,
+                    reason,
+                },
+                Observation::Tick,
+            ) if now >= until => {
                 if self.budget_left(now) {
                     self.restarts.push_back(now);
                     self.phase = Phase::Restarting {
                         incident: Some(incident.clone()),
                     };
-                    vec![Action::Restart { incident, attempt, reason }]
+                    vec![Action::Restart {
+                        incident,
+                        attempt,
+                        reason,
+                    }]
                 } else {
                     let reason = self.exhausted_reason();
                     self.phase = Phase::Escalated {
@@ -466,11 +520,15 @@ impl Machine {
                     return vec![];
                 }
                 self.record(&r);
-                if let (Verdict::Ok { detail }, Some(role)) = (&r.verdict, self.params.checks.get(r.check)) {
+                if let (Verdict::Ok { detail }, Some(role)) =
+                    (&r.verdict, self.params.checks.get(r.check))
+                {
                     if role.progress {
                         let grew = match (&r.progress, baseline.get(r.check).cloned().flatten()) {
                             (Some(Progress::At(t)), _) => *t > restarted_wall,
-                            (Some(Progress::Count(n)), Some(Progress::Count(b))) => n - b >= role.min_growth,
+                            (Some(Progress::Count(n)), Some(Progress::Count(b))) => {
+                                n - b >= role.min_growth
+                            }
                             _ => false,
                         };
                         if grew && proof[r.check].is_none() {
@@ -481,19 +539,28 @@ impl Machine {
                 // A liveness failure (or a crash) during confirmation: restart again, with backoff.
                 if self.tripped(true) {
                     let why = match &r.verdict {
-                        Verdict::Unhealthy { detail, .. } => format!("still failing after restart: {detail}"),
+                        Verdict::Unhealthy { detail, .. } => {
+                            format!("still failing after restart: {detail}")
+                        }
                         Verdict::Ok { .. } => "still failing after restart".into(),
                     };
                     return self.retry(incident, attempt, why, now);
                 }
                 let needed = self.proof_needed();
-                let all_ok = self.last.iter().all(|r| r.as_ref().is_some_and(|r| r.verdict.is_ok()));
+                let all_ok = self
+                    .last
+                    .iter()
+                    .all(|r| r.as_ref().is_some_and(|r| r.verdict.is_ok()));
                 let proven = needed.iter().all(|c| proof[*c].is_some());
                 if all_ok && proven {
                     let evidence = if needed.is_empty() {
                         "all checks passing after restart".to_string()
                     } else {
-                        needed.iter().filter_map(|c| proof[*c].clone()).collect::<Vec<_>>().join("; ")
+                        needed
+                            .iter()
+                            .filter_map(|c| proof[*c].clone())
+                            .collect::<Vec<_>>()
+                            .join("; ")
                     };
                     self.phase = Phase::Watching {
                         grace_until: now,
@@ -512,10 +579,25 @@ impl Machine {
                 };
                 vec![]
             }
-            (Phase::Confirming { incident, attempt, .. }, Observation::Exited { detail }) => {
-                self.retry(incident, attempt, format!("exited after restart: {detail}"), now)
-            }
-            (Phase::Confirming { incident, window_until, .. }, Observation::Tick) if now >= window_until => {
+            (
+                Phase::Confirming {
+                    incident, attempt, ..
+                },
+                Observation::Exited { detail },
+            ) => self.retry(
+                incident,
+                attempt,
+                format!("exited after restart: {detail}"),
+                now,
+            ),
+            (
+                Phase::Confirming {
+                    incident,
+                    window_until,
+                    ..
+                },
+                Observation::Tick,
+            ) if now >= window_until => {
                 let reason = format!(
                     "no new output within the recovery window ({}) after restart",
                     humantime::format_duration(self.params.recovery_window)
@@ -528,7 +610,9 @@ impl Machine {
             }
 
             // ---- escalated ----
-            (Phase::Escalated { incident, until }, Observation::Tick) if until.is_some_and(|u| now >= u) => {
+            (Phase::Escalated { incident, until }, Observation::Tick)
+                if until.is_some_and(|u| now >= u) =>
+            {
                 self.prune(now);
                 self.watch_fresh(now);
                 incident
@@ -575,10 +659,14 @@ impl Machine {
 
     /// Checks whose new output proves recovery: artifact checks, else log_stale checks.
     fn proof_needed(&self) -> Vec<CheckId> {
-        let artifacts: Vec<CheckId> = (0..self.params.checks.len()).filter(|c| self.params.checks[*c].artifact).collect();
+        let artifacts: Vec<CheckId> = (0..self.params.checks.len())
+            .filter(|c| self.params.checks[*c].artifact)
+            .collect();
         if !artifacts.is_empty() {
             return artifacts;
         }
-        (0..self.params.checks.len()).filter(|c| self.params.checks[*c].progress).collect()
+        (0..self.params.checks.len())
+            .filter(|c| self.params.checks[*c].progress)
+            .collect()
     }
 }

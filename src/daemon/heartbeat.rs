@@ -39,7 +39,10 @@ pub fn path_in(state_dir: &Path) -> PathBuf {
 pub fn write(state_dir: &Path, hb: &Heartbeat) -> std::io::Result<()> {
     let path = path_in(state_dir);
     let tmp = state_dir.join(".heartbeat.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(hb).expect("heartbeat serializes"))?;
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(hb).expect("heartbeat serializes"),
+    )?;
     std::fs::rename(&tmp, &path)
 }
 

@@ -50,7 +50,10 @@ impl IncidentStore {
             .flush_every_ms(None)
             .open()
             .map_err(|source| match &source {
-                sled::Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.raw_os_error() == Some(libc::EWOULDBLOCK) => {
+                sled::Error::Io(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.raw_os_error() == Some(libc::EWOULDBLOCK) =>
+                {
                     StoreError::Locked {
                         path: path.clone(),
                         pid: crate::daemon::heartbeat::read_pid(state_dir)
@@ -65,7 +68,11 @@ impl IncidentStore {
             })?;
         let incidents = db.open_tree("incidents")?;
         let queue = db.open_tree("postmortem_queue")?;
-        Ok(IncidentStore { db, incidents, queue })
+        Ok(IncidentStore {
+            db,
+            incidents,
+            queue,
+        })
     }
 
     /// Writes an incident and makes it durable before returning.
@@ -78,14 +85,17 @@ impl IncidentStore {
     /// Writes an incident and queues it for a post-mortem, atomically and durably.
     pub fn put_and_enqueue(&self, inc: &Incident) -> Result<(), StoreError> {
         let bytes = to_json(inc);
-        let res: Result<(), TransactionError<()>> = (&self.incidents, &self.queue).transaction(|(i, q)| {
-            i.insert(inc.id.as_bytes(), bytes.clone())?;
-            q.insert(inc.id.as_bytes(), &[])?;
-            Ok::<(), ConflictableTransactionError<()>>(())
-        });
+        let res: Result<(), TransactionError<()>> =
+            (&self.incidents, &self.queue).transaction(|(i, q)| {
+                i.insert(inc.id.as_bytes(), bytes.clone())?;
+                q.insert(inc.id.as_bytes(), &[])?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            });
         res.map_err(|e| match e {
             TransactionError::Storage(s) => StoreError::Io(s),
-            TransactionError::Abort(()) => StoreError::Io(sled::Error::Unsupported("aborted".into())),
+            TransactionError::Abort(()) => {
+                StoreError::Io(sled::Error::Unsupported("aborted".into()))
+            }
         })?;
         self.db.flush()?;
         Ok(())
@@ -112,7 +122,11 @@ impl IncidentStore {
     }
 
     /// Reads, changes and durably rewrites one incident.
-    pub fn update(&self, id: &str, f: impl FnOnce(&mut Incident)) -> Result<Option<Incident>, StoreError> {
+    pub fn update(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Incident),
+    ) -> Result<Option<Incident>, StoreError> {
         let Some(mut inc) = self.get(id)? else {
             return Ok(None);
         };
@@ -159,5 +173,9 @@ fn from_json(id: &str, bytes: &[u8]) -> Result<Incident, StoreError> {
 /// A new incident id: sortable by detection time, unique.
 pub fn new_id(detected_at: chrono::DateTime<chrono::Utc>) -> String {
     let rand = ulid::Ulid::new().random() as u16;
-    format!("inc-{}-{:04x}", detected_at.format("%Y%m%dT%H%M%S%3f"), rand)
+    format!(
+        "inc-{}-{:04x}",
+        detected_at.format("%Y%m%dT%H%M%S%3f"),
+        rand
+    )
 }
