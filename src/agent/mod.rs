@@ -1,7 +1,9 @@
 //! The post-mortem agent: gather evidence, draft, ground, remember.
 
+pub mod case;
 pub mod classify;
 pub mod draft;
+pub mod eval;
 pub mod evidence;
 pub mod facts;
 pub mod llm;
