@@ -18,7 +18,11 @@ pub enum CaseError {
         source: std::io::Error,
     },
     #[error("{path}:{line}: {message}")]
-    Invalid { path: PathBuf, line: usize, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,13 +149,20 @@ pub fn parse(text: &str, path: &Path) -> Result<Case, CaseError> {
             }
             None => msg,
         };
-        CaseError::Invalid { path: path.to_path_buf(), line, message }
+        CaseError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            message,
+        }
     })
 }
 
 /// Reads and parses one case file.
 pub fn load(path: &Path) -> Result<Case, CaseError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CaseError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| CaseError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse(&text, path)
 }
 
@@ -159,7 +170,10 @@ impl Case {
     /// The incident the watchdog would have recorded.
     pub fn incident(&self) -> Incident {
         let i = &self.incident;
-        let recovered = i.recovery.as_ref().is_some_and(|r| r.confirmed_at.is_some());
+        let recovered = i
+            .recovery
+            .as_ref()
+            .is_some_and(|r| r.confirmed_at.is_some());
         Incident {
             id: self.id.clone(),
             service: self.service.name.clone(),
@@ -167,7 +181,11 @@ impl Case {
             failed_checks: i
                 .failed_checks
                 .iter()
-                .map(|c| FailedCheck { kind: c.kind.clone(), failure: c.failure.clone(), detail: c.detail.clone() })
+                .map(|c| FailedCheck {
+                    kind: c.kind.clone(),
+                    failure: c.failure.clone(),
+                    detail: c.detail.clone(),
+                })
                 .collect(),
             process: ProcessState {
                 running: i.process.running,
@@ -182,7 +200,10 @@ impl Case {
                 truncated: false,
             }),
             log_tail: self.context.log.clone(),
-            action: i.recovery.as_ref().map_or_else(|| "none recorded".into(), |r| r.action.clone()),
+            action: i
+                .recovery
+                .as_ref()
+                .map_or_else(|| "none recorded".into(), |r| r.action.clone()),
             restarts: u32::from(i.recovery.is_some()),
             restarted_at: None,
             recovered,
@@ -200,7 +221,12 @@ impl Case {
         self.context
             .changes
             .iter()
-            .map(|c| Change { at: Some(c.at), kind: c.kind.clone(), summary: c.summary.clone(), files: c.files.clone() })
+            .map(|c| Change {
+                at: Some(c.at),
+                kind: c.kind.clone(),
+                summary: c.summary.clone(),
+                files: c.files.clone(),
+            })
             .collect()
     }
 
@@ -226,8 +252,16 @@ impl Case {
         let q = quote.trim();
         !q.is_empty()
             && (self.context.log.as_deref().is_some_and(|l| l.contains(q))
-                || self.incident.forensics.as_deref().is_some_and(|f| f.contains(q))
-                || self.incident.failed_checks.iter().any(|c| c.detail.contains(q)))
+                || self
+                    .incident
+                    .forensics
+                    .as_deref()
+                    .is_some_and(|f| f.contains(q))
+                || self
+                    .incident
+                    .failed_checks
+                    .iter()
+                    .any(|c| c.detail.contains(q)))
     }
 }
 

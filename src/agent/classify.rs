@@ -9,12 +9,14 @@ use std::collections::{BTreeMap, HashMap};
 /// Below this a category is not supported by evidence.
 pub const MIN_SCORE: f32 = 2.0;
 /// Quotes cited for the chosen category.
-pub const MAX_CITED: usize = 5;
+pub const MAX_CITED: usize = 6;
 
 /// A line of evidence the classifier used.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cited {
     pub text: String,
+    /// 0-based line in the log, for log quotes.
+    pub line: Option<usize>,
     /// `log`, `forensics` or `check`.
     pub source: &'static str,
     pub count: u32,
@@ -52,6 +54,8 @@ impl Classification {
 /// One line with what it weighs and means.
 struct Item {
     text: String,
+    /// 0-based line in the log (the last occurrence), for log items.
+    line: Option<usize>,
     source: &'static str,
     count: u32,
     factor: f32,
@@ -63,6 +67,20 @@ pub const L_STALL: &str =
 pub const L_EXITED: &str = "the process exited on its own";
 pub const L_LAST: &str = "the last line the service wrote before it went quiet";
 
+/// One signal per category per line: the strongest, plus a little for each other reading of the same kind.
+fn fold(sigs: Vec<Signal>) -> Vec<Signal> {
+    let mut out: Vec<Signal> = Vec::new();
+    let mut sorted = sigs;
+    sorted.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    for s in sorted {
+        match out.iter_mut().find(|o| o.category == s.category) {
+            Some(o) => o.weight += 0.2 * s.weight,
+            None => out.push(s),
+        }
+    }
+    out
+}
+
 fn items(ev: &Evidence) -> Vec<Item> {
     let n = ev.log_lines.max(1) as f32;
     let mut out: Vec<Item> = ev
@@ -73,16 +91,21 @@ fn items(ev: &Evidence) -> Vec<Item> {
             let freq = 1.0 + 0.35 * (g.count as f32).ln();
             Item {
                 text: g.text.clone(),
+                line: Some(g.last_line),
                 source: "log",
                 count: g.count,
                 factor: g.severity.weight() * recency * freq,
-                signals: signals(&g.text, Origin::Log),
+                signals: fold(signals(&g.text, Origin::Log)),
             }
         })
         .collect();
     if let Some(f) = &ev.forensics {
         let mut seen: HashMap<String, usize> = HashMap::new();
-        for line in f.lines().filter(|l| !l.trim().is_empty()) {
+        // a shell prompt line is the command that was run, not what it found
+        for line in f
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("$ "))
+        {
             let key = normalize(line);
             if let Some(&i) = seen.get(&key) {
                 let it: &mut Item = &mut out[i];
@@ -92,10 +115,11 @@ fn items(ev: &Evidence) -> Vec<Item> {
             seen.insert(key, out.len());
             out.push(Item {
                 text: line.to_string(),
+                line: None,
                 source: "forensics",
                 count: 1,
                 factor: 1.1,
-                signals: signals(line, Origin::Forensics),
+                signals: fold(signals(line, Origin::Forensics)),
             });
         }
     }
@@ -113,6 +137,7 @@ fn items(ev: &Evidence) -> Vec<Item> {
         };
         out.push(Item {
             text: c.detail.clone(),
+            line: None,
             source: "check",
             count: 1,
             factor: 1.0,
@@ -176,6 +201,7 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             .flat_map(|((c, label), v)| {
                 v.iter().map(|(s, i)| Cited {
                     text: items[*i].text.clone(),
+                    line: items[*i].line,
                     source: items[*i].source,
                     count: items[*i].count,
                     category: *c,
@@ -185,7 +211,7 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             })
             .collect();
         cited.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let cited = pick(cited);
+        let cited = with_frames(pick(cited), &ev.log);
         let labels = labels_of(&cited);
         let _ = score;
         return Classification {
@@ -207,13 +233,57 @@ fn pick(cited: Vec<Cited>) -> Vec<Cited> {
             break;
         }
         if out.iter().any(|o| o.text == c.text)
-            || out.iter().filter(|o| o.label == c.label).count() >= 2
+            || out.iter().filter(|o| o.label == c.label).count() >= 3
         {
             continue;
         }
         out.push(c);
     }
     out
+}
+
+static EXCEPTION_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b")
+        .expect("exception pattern compiles")
+});
+
+/// A Python exception line is explained by the source line of its last frame: cite that line too.
+fn with_frames(mut cited: Vec<Cited>, log: &str) -> Vec<Cited> {
+    let lines: Vec<&str> = log.lines().collect();
+    let mut extra: Vec<(usize, Cited)> = Vec::new();
+    for (k, c) in cited.iter().enumerate() {
+        let Some(i) = c.line.filter(|i| *i >= 2 && c.source == "log") else {
+            continue;
+        };
+        let exc = c.text.trim_start();
+        let exc = exc.rsplit_once(": ").map_or(exc, |_| exc);
+        if !EXCEPTION_LINE.is_match(exc) && !c.text.contains("Error: ") {
+            continue;
+        }
+        let (code, frame) = (lines[i - 1], lines[i - 2]);
+        if code.starts_with([' ', '\t'])
+            && frame.trim_start().starts_with("File \"")
+            && !code.trim().is_empty()
+        {
+            let text = code.trim().to_string();
+            if !cited.iter().any(|o| o.text == text) && !extra.iter().any(|(_, o)| o.text == text) {
+                extra.push((
+                    k,
+                    Cited {
+                        text,
+                        line: Some(i - 1),
+                        score: c.score * 0.9,
+                        ..c.clone()
+                    },
+                ));
+            }
+        }
+    }
+    for (k, c) in extra.into_iter().rev() {
+        cited.insert(k + 1, c);
+    }
+    cited.truncate(MAX_CITED + 1);
+    cited
 }
 
 fn labels_of(cited: &[Cited]) -> Vec<&'static str> {
@@ -236,12 +306,20 @@ fn absence(ev: &Evidence, process: &ProcessState, ranked: Vec<(Category, f32)>) 
     });
     let alive = process.running == Some(true)
         || (process.running.is_none() && process.port_bound == Some(true));
+    // A process that still answers its health endpoint is not hung: a silent stop there is unexplained.
+    let http_timed_out = ev.checks.iter().any(|c| {
+        c.kind == "http"
+            && (c.failure.as_deref() == Some("timeout")
+                || c.detail.to_ascii_lowercase().contains("timed out"))
+    });
+    let responsive =
+        process.http_status.is_some_and(|s| (200..400).contains(&s)) && !http_timed_out;
     let exited = ev.checks.iter().any(|c| c.kind == "exited");
     let has_material = !ev.log.trim().is_empty() || ev.forensics.is_some();
     let mut cited: Vec<Cited> = Vec::new();
     let category = if exited {
         Category::Crash
-    } else if stalled && alive && has_material {
+    } else if stalled && alive && !responsive && has_material {
         Category::Deadlock
     } else {
         Category::Unknown
@@ -254,6 +332,7 @@ fn absence(ev: &Evidence, process: &ProcessState, ranked: Vec<(Category, f32)>) 
     for c in ev.checks.iter().take(2) {
         cited.push(Cited {
             text: c.detail.clone(),
+            line: None,
             source: "check",
             count: 1,
             category,
@@ -265,6 +344,7 @@ fn absence(ev: &Evidence, process: &ProcessState, ranked: Vec<(Category, f32)>) 
         if let Some(last) = ev.groups.iter().max_by_key(|g| g.last_line) {
             cited.push(Cited {
                 text: last.text.clone(),
+                line: Some(last.last_line),
                 source: "log",
                 count: last.count,
                 category,

@@ -32,6 +32,9 @@ pub struct CaseScore {
     pub ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
+    /// The evidence the post-mortem cited.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cited: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -63,7 +66,10 @@ pub struct ListError {
 
 /// The `*.toml` files of a folder, sorted.
 pub fn case_files(dir: &Path) -> Result<Vec<PathBuf>, ListError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| ListError { path: dir.to_path_buf(), source })?;
+    let rd = std::fs::read_dir(dir).map_err(|source| ListError {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut v: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
@@ -91,13 +97,33 @@ pub fn score(case: &Case, pm: &PostMortem, schema_valid: bool, ms: u64) -> CaseS
     };
     let grounded = cited.iter().all(|q| case.grounds(q));
     let recs = pm.recommendations.join("\n").to_lowercase();
-    let recommendation_hit =
-        exp.recommendation_any.is_empty() || exp.recommendation_any.iter().any(|w| recs.contains(&w.to_lowercase()));
-    let predicted: BTreeSet<&str> = pm.prior_incidents.iter().filter(|p| p.same_pattern).map(|p| p.id.as_str()).collect();
+    let recommendation_hit = exp.recommendation_any.is_empty()
+        || exp
+            .recommendation_any
+            .iter()
+            .any(|w| recs.contains(&w.to_lowercase()));
+    let predicted: BTreeSet<&str> = pm
+        .prior_incidents
+        .iter()
+        .filter(|p| p.same_pattern)
+        .map(|p| p.id.as_str())
+        .collect();
     let expected: BTreeSet<&str> = exp.prior_matches.iter().map(String::as_str).collect();
     let hit = predicted.intersection(&expected).count() as f64;
-    let prior_precision = if predicted.is_empty() { if expected.is_empty() { 1.0 } else { 0.0 } } else { hit / predicted.len() as f64 };
-    let prior_recall = if expected.is_empty() { 1.0 } else { hit / expected.len() as f64 };
+    let prior_precision = if predicted.is_empty() {
+        if expected.is_empty() {
+            1.0
+        } else {
+            0.0
+        }
+    } else {
+        hit / predicted.len() as f64
+    };
+    let prior_recall = if expected.is_empty() {
+        1.0
+    } else {
+        hit / expected.len() as f64
+    };
     CaseScore {
         id: case.id.clone(),
         category: Some(pm.category),
@@ -111,6 +137,7 @@ pub fn score(case: &Case, pm: &PostMortem, schema_valid: bool, ms: u64) -> CaseS
         schema_valid,
         ms,
         author: Some(pm.author.clone()),
+        cited: pm.evidence.iter().map(|e| e.text.clone()).collect(),
         error: None,
     }
 }
@@ -118,7 +145,10 @@ pub fn score(case: &Case, pm: &PostMortem, schema_valid: bool, ms: u64) -> CaseS
 /// A case that could not be read: counted, and wrong on every measure.
 pub fn failed(path: &Path, error: String) -> CaseScore {
     CaseScore {
-        id: path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned()),
+        id: path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        ),
         category: None,
         expected: None,
         category_correct: false,
@@ -130,16 +160,27 @@ pub fn failed(path: &Path, error: String) -> CaseScore {
         schema_valid: false,
         ms: 0,
         author: None,
+        cited: Vec::new(),
         error: Some(error),
     }
 }
 
 /// Drafts one case exactly as the daemon would: evidence from the case, memory from its history.
-pub async fn run_case(case: &Case, model: Option<(&dyn ChatPort, &LlmConfig)>) -> (PostMortem, CaseScore) {
+pub async fn run_case(
+    case: &Case,
+    model: Option<(&dyn ChatPort, &LlmConfig)>,
+) -> (PostMortem, CaseScore) {
     let started = Instant::now();
     let incident = case.incident();
     let memory = MemPriors::new(case.priors());
-    let ev = gather_from(&incident, case.context.log.as_deref(), case.changes(), Vec::new(), &memory).await;
+    let ev = gather_from(
+        &incident,
+        case.context.log.as_deref(),
+        case.changes(),
+        Vec::new(),
+        &memory,
+    )
+    .await;
     let pm = draft_with(&incident, &ev, model, &memory).await;
     let ms = started.elapsed().as_millis() as u64;
     let valid = validate(&pm).is_empty() && grounding(&pm, &ev).is_empty();
@@ -169,7 +210,13 @@ pub async fn run(
 /// Aggregates per-case scores; unreadable cases count as wrong.
 pub fn summarize(mode: String, per_case: Vec<CaseScore>) -> Report {
     let n = per_case.len();
-    let mean = |f: &dyn Fn(&CaseScore) -> f64| if n == 0 { 0.0 } else { per_case.iter().map(f).sum::<f64>() / n as f64 };
+    let mean = |f: &dyn Fn(&CaseScore) -> f64| {
+        if n == 0 {
+            0.0
+        } else {
+            per_case.iter().map(f).sum::<f64>() / n as f64
+        }
+    };
     let b = |x: bool| if x { 1.0 } else { 0.0 };
     Report {
         cases: n,

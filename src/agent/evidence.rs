@@ -148,6 +148,9 @@ static LEVEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(FATAL|CRITICAL|CRIT|PANIC|EMERG|ALERT|SEVERE|ERROR|ERR|EXCEPTION|WARNING|WARN|NOTICE|INFO|DEBUG|TRACE|DBG)\b")
         .expect("level pattern compiles")
 });
+static NUMERIC_LEVEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^\s*\{.*?"level"\s*:\s*(\d{1,2})\b"#).expect("numeric level pattern compiles")
+});
 static GLOG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([EWIF])\d{4} ").expect("glog pattern compiles"));
 static ERROR_SHAPE: LazyLock<Regex> = LazyLock::new(|| {
@@ -167,6 +170,16 @@ pub fn severity_of(line: &str) -> Severity {
             "W" => Severity::Warn,
             "F" => Severity::Fatal,
             _ => Severity::Info,
+        };
+    }
+    if let Some(c) = NUMERIC_LEVEL.captures(line) {
+        // pino / bunyan JSON levels
+        return match c[1].parse::<u32>().unwrap_or(30) {
+            60.. => Severity::Fatal,
+            50..=59 => Severity::Error,
+            40..=49 => Severity::Warn,
+            30..=39 => Severity::Info,
+            _ => Severity::Debug,
         };
     }
     if let Some(m) = LEVEL.find(&head) {

@@ -74,7 +74,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             RateLimit,
             3.5,
             L_RATE,
-            r"(?i)too many requests|\brate[- _]?limit(?:ed|ing|s)?\b|\bratelimit|\bthrottl(?:ed|ing|e)\b|quota[ _]?(?:exceeded|exhausted|limit|reached)|exceeded (?:your |the )?(?:current |daily )?quota|quotaExceeded|RESOURCE_EXHAUSTED|\bslow ?down\b|flood[_ ]?wait|FloodWait|retry[-_]after|request weight|too much request|TooManyRequests|RequestLimitExceeded|\brate exceeded\b",
+            r"(?i)too many requests|\brate[- _]?limit(?:ed|ing|s)?\b|\bratelimit|\bthrottl(?:ed|ing|e)\b|quota[ _]?(?:exceeded|exhausted|limit|reached)|exceeded (?:your |the )?(?:current |daily )?quota|quotaExceeded|RESOURCE_EXHAUSTED|\bslow ?down\b|flood[_ ]?wait|FloodWait|flood control|retry[-_ ]?after\b|\bretry in \d+ ?(?:s|sec|seconds)\b|request weight|too much request|TooManyRequests|RequestLimitExceeded|\brate exceeded\b",
         ),
         // resource exhaustion
         r(
@@ -99,7 +99,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             ResourceExhaustion,
             4.0,
             "a connection pool or thread limit was exhausted",
-            r"(?i)pool (?:is )?(?:exhausted|timeout|timed out|limit|full)|QueuePool limit|too many (?:clients|connections)|remaining connection slots|unable to acquire (?:a )?connection|could not obtain (?:a )?connection|can't start new thread|cannot create (?:native )?thread|unable to create (?:new )?native thread|pthread_create|Resource temporarily unavailable|\bEAGAIN\b|max_connections|connection limit (?:reached|exceeded)",
+            r"(?i)pool (?:is )?(?:exhausted|timeout|timed out|limit|full)|QueuePool limit|too many (?:clients|connections)|remaining connection slots|unable to acquire (?:a )?connection|could not obtain (?:a )?connection|can't start new thread|cannot create (?:native )?thread|unable to create (?:new )?native thread|pthread_create|Resource temporarily unavailable|\bEAGAIN\b|max_connections|connection limit (?:reached|exceeded)|idle in transaction",
         ),
         // crashes
         r(
@@ -160,7 +160,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Crash,
             2.5,
             "the supervisor keeps restarting the process",
-            r"(?i)restart(?:ed|ing)? too (?:quickly|often)|crash ?loop|Back-off restarting|start request repeated too quickly|respawning too fast|exited too quickly|throttling respawn",
+            r"(?i)restart(?:ed|ing)? too (?:quickly|often)|crash ?loop|Back-off restarting|start request repeated too quickly|respawning too fast|exited too quickly|throttling respawn|unstable restarts|too many restarts|restart loop|restarted \d+ times",
         ),
         // deadlock and hangs
         r(
@@ -228,7 +228,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             DependencyUnavailable,
             3.0,
             "a dependency was unreachable or unavailable",
-            r"(?i)service unavailable|\bunavailable\b|bad gateway|gateway time-?out|no healthy upstream|upstream connect error|\bis (?:down|unreachable|not reachable)\b|(?:could ?n[o']t|failed to|unable to|cannot|can't) (?:connect|reach|establish)|connection (?:error|failed|failure)|no (?:brokers|servers|nodes|hosts) available|NoBrokersAvailable|OperationalError|Is the server running|Max retries exceeded|MaxRetryError|ServerSelectionTimeout|CLUSTERDOWN|reconnect(?:ing)? (?:attempt|in|to)|circuit (?:breaker )?(?:open|opened)",
+            r"(?i)service unavailable|\bunavailable\b|bad gateway|gateway time-?out|no healthy upstream|upstream connect error|\bis (?:down|unreachable|not reachable)\b|(?:could ?n[o']t|failed to|unable to|cannot|can't) (?:connect|reach|establish)|connection (?:error|failed|failure)|no (?:brokers|servers|nodes|hosts) available|NoBrokersAvailable|OperationalError|Is the server running|Max retries exceeded|MaxRetryError|ServerSelectionTimeout|CLUSTERDOWN|reconnect(?:ing)? (?:attempt|in|to)|\bno response\b|not responding|did not respond|\bunresponsive\b|circuit (?:breaker )?(?:open|opened)",
         ),
         f(
             DependencyUnavailable,
@@ -241,13 +241,13 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Network,
             4.5,
             "name resolution failed (DNS)",
-            r"(?i)\bENOTFOUND\b|\bEAI_AGAIN\b|\bEAI_NONAME\b|getaddrinfo|Name or service not known|Temporary failure in name resolution|nodename nor servname|no such host|\bNXDOMAIN\b|SERVFAIL|could not resolve|failed to resolve|failed to lookup address|dns error|DNS (?:resolution|lookup|query)|NameResolutionError|UnknownHostException|resolve host",
+            r"(?i)\bENOTFOUND\b|\bEAI_AGAIN\b|\bEAI_NONAME\b|getaddrinfo|Name or service not known|Temporary failure in name resolution|nodename nor servname|no such host|\bNXDOMAIN\b|SERVFAIL|could not resolve|failed to resolve|failed to lookup address|dns error|DNS (?:resolution|lookup|query)|NameResolutionError|UnknownHostException|resolve host|no servers could be reached",
         ),
         r(
             Network,
             4.5,
             "a TLS handshake or certificate check failed",
-            r"(?i)certificate verify failed|CERTIFICATE_VERIFY_FAILED|certificate (?:has )?(?:expired|is not yet valid|not yet valid|revoked)|\bx509: |unknown (?:certificate )?(?:ca|authority)|self[- ]signed certificate|\bSSLError\b|SSL_ERROR|SSL routines|tls: |TLS handshake|handshake (?:failure|failed)|SSLHandshakeException|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_HAS_EXPIRED|DEPTH_ZERO_SELF_SIGNED|InvalidCertificate|wrong version number|hostname mismatch|certificate is not valid for",
+            r"(?i)certificate verify failed|CERTIFICATE_VERIFY_FAILED|certificate (?:has )?(?:expired|is not yet valid|not yet valid|revoked)|\bx509: |unknown (?:certificate )?(?:ca|authority)|self[- ]signed certificate|\bSSLError\b|SSL_ERROR|SSL routines|tls: |TLS handshake|handshake (?:failure|failed)|SSLHandshakeException|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_HAS_EXPIRED|DEPTH_ZERO_SELF_SIGNED|InvalidCertificate|wrong version number|hostname mismatch|certificate is not valid for|\bERR_TLS_\w+|\bERR_SSL_\w+|\bCERT_\w+_(?:INVALID|EXPIRED)|altnames|does not match (?:the )?cert|certificate (?:name|subject) (?:mismatch|does not match)|NotValidForName|not valid for name",
         ),
         r(
             Network,
@@ -325,6 +325,12 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             r#"KeyError: (?:['"][a-z_][A-Za-z0-9_\-.]*['"]|\d+)"#,
         ),
         // forensics-only shapes
+        f(
+            ResourceExhaustion,
+            4.0,
+            "a filesystem at (nearly) 100% use",
+            r"\s(?:9[89]|100)%\s+/",
+        ),
         f(
             Deadlock,
             1.0,

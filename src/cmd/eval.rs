@@ -1,6 +1,6 @@
 //! `akashic eval`: score post-mortem drafting on cases (specs/eval-cases.md).
 
-use super::{CmdResult, out, out_json};
+use super::{out, out_json, CmdResult};
 use crate::agent::eval::{self, CaseScore, Report};
 use crate::agent::llm::{ChatPort, OpenAiChat};
 use crate::cli::EvalArgs;
@@ -12,7 +12,10 @@ use std::time::Duration;
 /// Whether the model server answers `GET {base_url}/models` quickly.
 async fn reachable(cfg: &LlmConfig) -> bool {
     let url = format!("{}/models", cfg.base_url.trim_end_matches('/'));
-    let Ok(client) = reqwest::Client::builder().timeout(Duration::from_secs(5)).build() else {
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+    else {
         return false;
     };
     let mut req = client.get(&url);
@@ -23,7 +26,10 @@ async fn reachable(cfg: &LlmConfig) -> bool {
 }
 
 /// The model to use: only with `--config`/`AKASHIC_CONFIG`, an `[llm]` section and a server that answers.
-fn model_config(flag: Option<&Path>, args: &EvalArgs) -> Result<Option<LlmConfig>, crate::config::ConfigError> {
+fn model_config(
+    flag: Option<&Path>,
+    args: &EvalArgs,
+) -> Result<Option<LlmConfig>, crate::config::ConfigError> {
     if args.no_llm {
         return Ok(None);
     }
@@ -35,13 +41,18 @@ fn model_config(flag: Option<&Path>, args: &EvalArgs) -> Result<Option<LlmConfig
 }
 
 fn table(r: &Report) -> String {
-    let mut s = format!("{:<40} {:<22} {:<22} {:>4} {:>5} {:>4} {:>4} {:>6}\n", "case", "category", "expected", "ok", "evid", "grnd", "rec", "ms");
+    let mut s = format!(
+        "{:<40} {:<22} {:<22} {:>4} {:>5} {:>4} {:>4} {:>6}\n",
+        "case", "category", "expected", "ok", "evid", "grnd", "rec", "ms"
+    );
     for c in &r.per_case {
         if let Some(e) = &c.error {
             s.push_str(&format!("{:<40} error: {e}\n", c.id));
             continue;
         }
-        let cat = |x: Option<crate::core::category::Category>| x.map_or("-".to_string(), |c| c.to_string());
+        let cat = |x: Option<crate::core::category::Category>| {
+            x.map_or("-".to_string(), |c| c.to_string())
+        };
         let yn = |b: bool| if b { "yes" } else { "NO" };
         s.push_str(&format!(
             "{:<40} {:<22} {:<22} {:>4} {:>5.2} {:>4} {:>4} {:>6}\n",
