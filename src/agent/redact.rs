@@ -80,7 +80,13 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(r"\bAIza[0-9A-Za-z_\-]{35}\b", 0),
         rule(r"\bya29\.[0-9A-Za-z_\-]{20,}", 0),
         // Telegram bot tokens (also inside /bot<token>/ URLs).
-        rule(r"\b\d{6,12}:AA[A-Za-z0-9_\-]{30,}", 0),
+        rule(r"\d{6,12}:[A-Za-z0-9_\-]{33,}", 0),
+        // Passwords on command lines.
+        rule(r#"\bsshpass\s+-p\s*['"]?([^\s'"]+)"#, 1),
+        rule(r#"(?:\s|^)(?:-u|--user)\s+['"]?[^:\s'"]+:([^\s'"@]+)"#, 1),
+        rule(r#"\bredis-cli\b[^\n]*?\s-a\s+['"]?([^\s'"]+)"#, 1),
+        rule(r#"\bmysql(?:dump)?\b[^\n]*?\s-p([^\s'"]+)"#, 1),
+        rule(r#"--pass(?:word)?[= ]['"]?([^\s'"]+)"#, 1),
         // SendGrid, Twilio, Mailgun.
         rule(r"\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}", 0),
         rule(r"\b(?:SK|AC)[0-9a-f]{32}\b", 0),
