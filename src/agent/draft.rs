@@ -302,9 +302,15 @@ async fn ask_model(
 static COUNT_SUFFIX: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r"\s*\(x\d+\)\s*$").expect("suffix pattern compiles"));
 
+/// Text that carries instructions rather than explanation: what a prompt injection makes a model repeat.
+static INSTRUCTION: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\b(?:ignore|disregard|forget)\b[^.]{0,30}\b(?:previous|prior|above|all|earlier)\b[^.]{0,20}\b(?:instructions?|prompts?|rules?)|\bas instructed\b|\bsystem prompt\b|\byou are now\b")
+        .expect("instruction pattern compiles")
+});
+
 fn clean_text(v: &Value, max: usize) -> Option<String> {
     let s = v.as_str()?.trim();
-    if s.is_empty() || s.chars().count() > max {
+    if s.is_empty() || s.chars().count() > max || INSTRUCTION.is_match(s) {
         return None;
     }
     Some(redact(s))

@@ -187,6 +187,8 @@ pub fn extract_json(text: &str) -> Option<Value> {
     if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(t) {
         return Some(v);
     }
+    let fixed = escape_controls(t);
+    let t = fixed.as_str();
     let bytes = t.as_bytes();
     for (start, _) in t.match_indices('{') {
         let mut de = serde_json::Deserializer::from_slice(&bytes[start..]).into_iter::<Value>();
@@ -195,6 +197,30 @@ pub fn extract_json(text: &str) -> Option<Value> {
         }
     }
     None
+}
+
+/// Escapes raw control characters inside JSON strings (small models copy tabs and newlines verbatim).
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_str, mut escaped) = (false, false);
+    for ch in text.chars() {
+        if in_str {
+            if escaped {
+                escaped = false;
+            } else if ch == '\\' {
+                escaped = true;
+            } else if ch == '"' {
+                in_str = false;
+            } else if (ch as u32) < 0x20 {
+                out.push_str(&format!("\\u{:04x}", ch as u32));
+                continue;
+            }
+        } else if ch == '"' {
+            in_str = true;
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// The assistant text of a chat completion response.
@@ -251,6 +277,8 @@ mod tests {
         let v = extract_json("Sure! ```json\n{\"category\": \"crash\"}\n``` done").expect("found");
         assert_eq!(v["category"], "crash");
         assert!(extract_json("no json {here").is_none());
+        let v = extract_json("{\"evidence\": [\"a\tb\"]}").expect("control chars escaped");
+        assert_eq!(v["evidence"][0], "a\tb");
     }
 
     #[test]
