@@ -289,6 +289,6 @@ category = "unknown"
     fn an_unknown_key_names_file_line_and_key() {
         let text = MIN.replace("[expected]\n", "[expected]\nbogus = 1\n");
         let e = parse(&text, Path::new("cases/x.toml")).expect_err("unknown key");
-        assert_eq!(e.to_string(), "cases/x.toml:9: unknown key `bogus`");
+        assert_eq!(e.to_string(), "cases/x.toml:8: unknown key `bogus`");
     }
 }

@@ -225,27 +225,81 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
     absence(ev, process, ranked)
 }
 
-/// Strongest first, distinct lines, at most two per label.
+/// Strongest first and varied: the best line of each label, then of each label and source, then of each
+/// label and shape, then the rest; distinct lines, at most three per label.
 fn pick(cited: Vec<Cited>) -> Vec<Cited> {
+    type Pass = dyn Fn(&[Cited], &Cited) -> bool;
+    let passes: [&Pass; 4] = [
+        &|out, c| !out.iter().any(|o| o.label == c.label),
+        &|out, c| {
+            !out.iter()
+                .any(|o| o.label == c.label && o.source == c.source)
+        },
+        &|out, c| {
+            !out.iter()
+                .any(|o| o.label == c.label && shape(&o.text) == shape(&c.text))
+        },
+        &|_, _| true,
+    ];
     let mut out: Vec<Cited> = Vec::new();
-    for c in cited {
-        if out.len() >= MAX_CITED {
-            break;
+    for pass in passes {
+        for c in &cited {
+            if out.len() >= MAX_CITED {
+                break;
+            }
+            if out.iter().any(|o| o.text == c.text)
+                || out.iter().filter(|o| o.label == c.label).count() >= 3
+            {
+                continue;
+            }
+            if pass(&out, c) {
+                out.push(c.clone());
+            }
         }
-        if out.iter().any(|o| o.text == c.text)
-            || out.iter().filter(|o| o.label == c.label).count() >= 3
-        {
-            continue;
-        }
-        out.push(c);
     }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out
+}
+
+static QUOTED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#"'[^']*'|"[^"]*""#).expect("quoted pattern compiles")
+});
+
+/// A line's shape: numbers and quoted values folded away, so lines that say the same thing compare equal.
+fn shape(text: &str) -> String {
+    QUOTED.replace_all(&normalize(text), "'*'").into_owned()
 }
 
 static EXCEPTION_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b")
         .expect("exception pattern compiles")
 });
+
+/// The source line of the innermost frame outside the interpreter, in the traceback that ends at line `i`.
+fn user_frame_line(lines: &[&str], i: usize) -> Option<String> {
+    let mut j = i;
+    let mut code: Option<&str> = None;
+    while j > 0 {
+        j -= 1;
+        let l = lines[j];
+        let t = l.trim();
+        if !l.starts_with([' ', '\t']) || t.is_empty() {
+            return None;
+        }
+        if t.starts_with("File \"") {
+            let internal = t.starts_with("File \"<")
+                || t.contains("/lib/python")
+                || t.contains("site-packages");
+            match code {
+                Some(c) if !internal => return Some(c.to_string()),
+                _ => code = None,
+            }
+        } else if !t.chars().all(|ch| matches!(ch, '^' | '~' | ' ')) {
+            code = Some(t);
+        }
+    }
+    None
+}
 
 /// A Python exception line is explained by the source line of its last frame: cite that line too.
 fn with_frames(mut cited: Vec<Cited>, log: &str) -> Vec<Cited> {
@@ -260,18 +314,13 @@ fn with_frames(mut cited: Vec<Cited>, log: &str) -> Vec<Cited> {
         if !EXCEPTION_LINE.is_match(exc) && !c.text.contains("Error: ") {
             continue;
         }
-        let (code, frame) = (lines[i - 1], lines[i - 2]);
-        if code.starts_with([' ', '\t'])
-            && frame.trim_start().starts_with("File \"")
-            && !code.trim().is_empty()
-        {
-            let text = code.trim().to_string();
+        if let Some(text) = user_frame_line(&lines, i) {
             if !cited.iter().any(|o| o.text == text) && !extra.iter().any(|(_, o)| o.text == text) {
                 extra.push((
                     k,
                     Cited {
                         text,
-                        line: Some(i - 1),
+                        line: Some(i),
                         score: c.score * 0.9,
                         ..c.clone()
                     },
@@ -364,5 +413,52 @@ fn absence(ev: &Evidence, process: &ProcessState, ranked: Vec<(Category, f32)>) 
         cited,
         labels,
         by_absence: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::evidence::collapse;
+
+    fn ev(log: &str) -> Evidence {
+        Evidence {
+            log: log.to_string(),
+            log_lines: log.lines().count(),
+            groups: collapse(log),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_bare_exception_line_is_cited_beside_its_log_record_shape() {
+        let log = "2026-12-09 10:56:22,910 ERROR publish failed for item 'a'\nTraceback (most recent call last):\n  File \"/srv/app/publish.py\", line 88, in build_post\n    body = article[\"body\"]\n           ~~~~~~~^^^^^^^^\nKeyError: 'body'\n2026-12-09 10:56:22,915 ERROR publish failed for item 'b': KeyError: 'body'\n2026-12-09 11:56:22,915 ERROR publish failed for item 'c': KeyError: 'body'\n2026-12-09 12:56:22,915 ERROR publish failed for item 'd': KeyError: 'body'\n";
+        let c = classify(&ev(log), &ProcessState::default());
+        assert_eq!(c.category, Category::DataError);
+        let texts: Vec<&str> = c.cited.iter().map(|c| c.text.as_str()).collect();
+        assert!(texts.contains(&"KeyError: 'body'"), "{texts:#?}");
+        assert!(texts.contains(&"body = article[\"body\"]"), "{texts:#?}");
+    }
+
+    #[test]
+    fn a_silent_stop_of_a_responsive_process_is_unknown_and_an_unresponsive_one_is_a_hang() {
+        let mut e = ev("INFO heartbeat ok\nINFO heartbeat ok\n");
+        e.checks.push(crate::agent::evidence::CheckFact {
+            kind: "log_stale".into(),
+            failure: None,
+            detail: "log unchanged for 3h".into(),
+        });
+        let up = ProcessState {
+            running: Some(true),
+            pid: None,
+            port_bound: Some(true),
+            http_status: Some(200),
+        };
+        assert_eq!(classify(&e, &up).category, Category::Unknown);
+        let hung = ProcessState {
+            http_status: None,
+            ..up
+        };
+        assert_eq!(classify(&e, &hung).category, Category::Deadlock);
     }
 }

@@ -129,6 +129,13 @@ fn secret_value(key_and_value: &str, value: &str) -> bool {
     ) {
         return false;
     }
+    // code and references, not values: `os.environ[`, `${API_KEY}`, `getenv(`, `OPENAI_API_KEY`
+    if v.contains(['(', '[', '{', '$', '%', '<'])
+        || v.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    {
+        return false;
+    }
     let key = key_and_value.to_ascii_lowercase();
     let strong = ["passw", "passphrase", "pwd", "secret", "private"]
         .iter()
@@ -136,8 +143,10 @@ fn secret_value(key_and_value: &str, value: &str) -> bool {
     if strong {
         return v.len() >= 3;
     }
-    // token/key names also label counts and settings (`max_tokens=700`, `tokens: 12`).
-    if v.chars().all(|c| c.is_ascii_digit() || c == '.') {
+    // token/key names also label counts, settings and dates (`max_tokens=700`, `token-expiration=2026-11-05`).
+    if v.chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | ':' | '+' | '/' | 'T' | 'Z'))
+    {
         return false;
     }
     v.len() >= 8
@@ -219,6 +228,9 @@ mod tests {
             "request 550e8400-e29b-41d4-a716-446655440000 done",
             "image sha256:9b2f0c1d8e7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c",
             "KeyError: 'OPENAI_API_KEY'",
+            "    API_KEY = os.environ[\"POLYMARKET_KEY\"]",
+            "api_key = os.getenv(\"OPENAI_KEY\")",
+            "token=${GITHUB_TOKEN}",
             "POST /order -> 403 Forbidden: {\"error\":\"Unauthorized/Invalid api key\"}",
         ] {
             assert_eq!(redact(s), s);

@@ -179,7 +179,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Deadlock,
             3.5,
             "threads blocked on a monitor held by another thread",
-            r"Thread\.State: BLOCKED|waiting to lock <|BLOCKED \(on object monitor\)|waiting for monitor entry",
+            r"Thread\.State: BLOCKED|waiting to lock\b|BLOCKED \(on object monitor\)|waiting for monitor entry",
         ),
         r(
             Deadlock,
@@ -296,7 +296,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             ConfigError,
             3.5,
             "the configuration was missing or invalid",
-            r"(?i)\b(?:config(?:uration)?|settings|\.toml|\.ya?ml|\.ini|\.env|\.conf)\b[^\n]{0,60}\b(?:not found|missing|invalid|malformed|failed to (?:load|parse|read|open)|could not (?:load|parse|read|open)|unknown (?:key|field|option)|is required)|unknown (?:config(?:uration)? )?(?:key|option|flag)\b|invalid (?:setting|option|configuration)|unrecognized (?:option|argument)|unexpected argument|EADDRINUSE|address already in use",
+            r"(?i)\b(?:config(?:uration)?|settings|\.toml|\.ya?ml|\.ini|\.env|\.conf)\b[^\n]{0,60}\b(?:not found|missing|invalid|malformed|failed to (?:load|parse|read|open)|could not (?:load|parse|read|open)|unknown (?:key|field|option)|is required)|(?:failed to|could not|couldn't|unable to|cannot|can't) (?:load|parse|read|open|find) (?:the )?(?:config(?:uration)?|settings)\b|unknown (?:config(?:uration)? )?(?:key|option|flag)\b|invalid (?:setting|option|configuration)|unrecognized (?:option|argument)|unexpected argument|EADDRINUSE|address already in use",
         ),
         // authentication
         r(
@@ -309,7 +309,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             AuthFailure,
             4.0,
             "credentials were rejected, expired or revoked",
-            r"(?i)invalid[_ ]?(?:api[_ -]?key|token|credentials?|signature|grant|client|auth|session|x-api-key|bearer)|(?:api[_ -]?key|token|credentials?|password|session|certificate|secret)\s+(?:is\s+|has\s+been\s+|has\s+|was\s+)?(?:invalid|expired|revoked|rejected|not valid|incorrect|wrong|deactivated|disabled)|expired[_ ]?token|token[_ ]?expired|authentication (?:failed|failure|error|required)|auth(?:entication|orization)? failed|bad credentials|login failed|invalid_grant|invalid_client|InvalidClientTokenId|SignatureDoesNotMatch|\bExpiredToken\b|\bAccessDenied\b|access denied|permission denied \(publickey|signature (?:mismatch|invalid|verification failed|expired)|jwt expired|TokenExpiredError|incorrect api key|\brevoked\b",
+            r"(?i)invalid[_ ]?(?:api[_ -]?key|token|credentials?|signature|grant|client|auth|session|x-api-key|bearer)|(?:api[_ -]?key|token|credentials?|password|session|certificate|secret)\s+(?:is\s+|has\s+been\s+|has\s+|was\s+)?(?:invalid|expired|revoked|rejected|not valid|incorrect|wrong|deactivated|disabled)|expired[_ ]?token|token[_ ]?expired|authentication (?:failed|failure|error|required)|auth(?:entication|orization)? failed|bad credentials|login failed|invalid_grant|invalid_client|InvalidClientTokenId|SignatureDoesNotMatch|\bExpiredToken\b|\bAccessDenied\b|access denied|permission denied \(publickey|signature (?:mismatch|invalid|verification failed|expired)|jwt expired|TokenExpiredError|token[-_ ]expir\w*|incorrect api key|\brevoked\b",
         ),
         // data
         r(
@@ -325,6 +325,12 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             r#"KeyError: (?:['"][a-z_][A-Za-z0-9_\-.]*['"]|\d+)"#,
         ),
         // forensics-only shapes
+        f(
+            ResourceExhaustion,
+            2.0,
+            "sockets left in CLOSE_WAIT (descriptors not closed)",
+            r"\bCLOSE_WAIT\b|\bCLOSE-WAIT\b",
+        ),
         f(
             ResourceExhaustion,
             4.0,
@@ -429,10 +435,12 @@ pub fn signals(line: &str, origin: Origin) -> Vec<Signal> {
         if rule.forensics_only && origin != Origin::Forensics {
             continue;
         }
-        if rule.re.is_match(line) {
+        // several readings of one rule in a line corroborate each other
+        let hits = rule.re.find_iter(line).take(4).count();
+        if hits > 0 {
             push(Signal {
                 category: rule.category,
-                weight: rule.weight,
+                weight: rule.weight * (1.0 + 0.1 * (hits as f32 - 1.0)),
                 label: rule.label,
             });
         }

@@ -252,7 +252,11 @@ async fn draft_case(cfg: Option<&LlmConfig>) -> (akashic::agent::PostMortem, boo
     // grounded in the gathered (redacted) evidence; a quote without a redaction is verbatim in the raw case too
     let valid = validate(&pm).is_empty()
         && agent::grounding(&pm, &ev).is_empty()
-        && pm.evidence.iter().filter(|q| !q.text.contains("[REDACTED")).all(|q| c.grounds(&q.text));
+        && pm
+            .evidence
+            .iter()
+            .filter(|q| !q.text.contains("[REDACTED"))
+            .all(|q| c.grounds(&q.text));
     (pm, valid)
 }
 
