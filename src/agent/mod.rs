@@ -1,8 +1,26 @@
 //! The post-mortem agent: gather evidence, draft, ground, remember.
 
+pub mod case;
+pub mod classify;
+pub mod draft;
+pub mod eval;
+pub mod evidence;
+pub mod facts;
+pub mod llm;
 pub mod model;
+pub mod priors;
+pub mod prompts;
+pub mod redact;
+pub mod render;
+pub mod signals;
+pub mod template;
+pub mod validate;
 
-/// SHIM until the agent branch lands.
-pub fn render_markdown(pm: &model::PostMortem) -> String {
-    format!("Post-mortem ({}): {}\n", pm.author, pm.summary)
-}
+pub use draft::{draft, draft_with};
+pub use evidence::{gather, gather_from, Change, Evidence};
+pub use llm::{ChatPort, OpenAiChat};
+pub use model::{EvidenceQuote, PostMortem, PriorIncident};
+pub use priors::{MemPriors, NoPriors, PriorCandidate, PriorSource};
+pub use redact::redact;
+pub use render::render_markdown;
+pub use validate::{grounding, validate, Problem};

@@ -1,0 +1,464 @@
+//! The template path's classifier: weighs what each line of evidence means into one taxonomy category.
+
+use super::evidence::{normalize, Evidence};
+use super::signals::{signals, Origin, Signal};
+use crate::core::category::Category;
+use crate::incident::model::ProcessState;
+use std::collections::{BTreeMap, HashMap};
+
+/// Below this a category is not supported by evidence.
+pub const MIN_SCORE: f32 = 2.0;
+/// Quotes cited for the chosen category.
+pub const MAX_CITED: usize = 6;
+
+/// A line of evidence the classifier used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cited {
+    pub text: String,
+    /// 0-based line in the log, for log quotes.
+    pub line: Option<usize>,
+    /// `log`, `forensics` or `check`.
+    pub source: &'static str,
+    pub count: u32,
+    pub category: Category,
+    pub label: &'static str,
+    pub score: f32,
+}
+
+/// The classifier's verdict with its reasons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classification {
+    pub category: Category,
+    /// Score of every category with any support, best first.
+    pub scores: Vec<(Category, f32)>,
+    /// The lines that support `category`, strongest first.
+    pub cited: Vec<Cited>,
+    /// What was recognised, strongest first (labels of `cited`, deduplicated).
+    pub labels: Vec<&'static str>,
+    /// Chosen because nothing else was in evidence (a silent hang, or nothing at all).
+    pub by_absence: bool,
+}
+
+impl Classification {
+    pub fn score_of(&self, c: Category) -> f32 {
+        self.scores
+            .iter()
+            .find(|(k, _)| *k == c)
+            .map_or(0.0, |(_, s)| *s)
+    }
+    pub fn top_score(&self) -> f32 {
+        self.score_of(self.category)
+    }
+}
+
+/// One line with what it weighs and means.
+struct Item {
+    text: String,
+    /// 0-based line in the log (the last occurrence), for log items.
+    line: Option<usize>,
+    source: &'static str,
+    count: u32,
+    factor: f32,
+    signals: Vec<Signal>,
+}
+
+pub const L_STALL: &str =
+    "the process stayed up but stopped making progress, with no error or outside cause in evidence";
+pub const L_EXITED: &str = "the process exited on its own";
+pub const L_LAST: &str = "the last line the service wrote before it went quiet";
+
+/// One signal per category per line: the strongest, plus a little for each other reading of the same kind.
+fn fold(sigs: Vec<Signal>) -> Vec<Signal> {
+    let mut out: Vec<Signal> = Vec::new();
+    let mut sorted = sigs;
+    sorted.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    for s in sorted {
+        match out.iter_mut().find(|o| o.category == s.category) {
+            Some(o) => o.weight += 0.2 * s.weight,
+            None => out.push(s),
+        }
+    }
+    out
+}
+
+fn items(ev: &Evidence) -> Vec<Item> {
+    let n = ev.log_lines.max(1) as f32;
+    let mut out: Vec<Item> = ev
+        .groups
+        .iter()
+        .map(|g| {
+            let recency = 0.4 + 0.6 * (g.last_line as f32 + 1.0) / n;
+            let freq = 1.0 + 0.35 * (g.count as f32).ln();
+            Item {
+                text: g.text.clone(),
+                line: Some(g.last_line),
+                source: "log",
+                count: g.count,
+                factor: g.severity.weight() * recency * freq,
+                signals: fold(signals(&g.text, Origin::Log)),
+            }
+        })
+        .collect();
+    if let Some(f) = &ev.forensics {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        // a shell prompt line is the command that was run, not what it found
+        for line in f
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("$ "))
+        {
+            let key = normalize(line);
+            if let Some(&i) = seen.get(&key) {
+                let it: &mut Item = &mut out[i];
+                it.count += 1;
+                continue;
+            }
+            seen.insert(key, out.len());
+            out.push(Item {
+                text: line.to_string(),
+                line: None,
+                source: "forensics",
+                count: 1,
+                factor: 1.1,
+                signals: fold(signals(line, Origin::Forensics)),
+            });
+        }
+    }
+    for c in &ev.checks {
+        let sigs = if c.kind == "exited" {
+            let mut s = signals(&c.detail, Origin::Exit);
+            s.push(Signal {
+                category: Category::Crash,
+                weight: 1.5,
+                label: L_EXITED,
+            });
+            s
+        } else {
+            Vec::new()
+        };
+        out.push(Item {
+            text: c.detail.clone(),
+            line: None,
+            source: "check",
+            count: 1,
+            factor: 1.0,
+            signals: sigs,
+        });
+    }
+    out
+}
+
+/// Whether any line of evidence means `category` (used to accept a model's category).
+pub fn supported(ev: &Evidence, category: Category) -> bool {
+    items(ev)
+        .iter()
+        .any(|i| i.signals.iter().any(|s| s.category == category))
+}
+
+/// Classifies the evidence into the taxonomy, citing the verbatim lines it used.
+pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
+    let items = items(ev);
+    // (category, label) -> contributions, each with the item it came from
+    let mut contrib: BTreeMap<(Category, &'static str), Vec<(f32, usize)>> = BTreeMap::new();
+    for (i, it) in items.iter().enumerate() {
+        let Some(dominant) = it
+            .signals
+            .iter()
+            .max_by(|a, b| a.weight.total_cmp(&b.weight))
+            .map(|s| s.category)
+        else {
+            continue;
+        };
+        for s in &it.signals {
+            let share = if s.category == dominant { 1.0 } else { 0.5 };
+            contrib
+                .entry((s.category, s.label))
+                .or_default()
+                .push((s.weight * share * it.factor, i));
+        }
+    }
+    let mut scores: BTreeMap<Category, f32> = BTreeMap::new();
+    for ((cat, _), v) in contrib.iter_mut() {
+        v.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // diminishing returns: many lines of one kind weigh at most twice the strongest
+        let total: f32 = v
+            .iter()
+            .enumerate()
+            .map(|(k, (c, _))| c * 0.5f32.powi(k as i32))
+            .sum();
+        *scores.entry(*cat).or_default() += total;
+    }
+    if process.running == Some(false) && !ev.checks.iter().any(|c| c.kind == "exited") {
+        *scores.entry(Category::Crash).or_default() += 0.5;
+    }
+    let mut ranked: Vec<(Category, f32)> = scores.into_iter().filter(|(_, s)| *s > 0.0).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+
+    let top = ranked.first().copied();
+    if let Some((cat, score)) = top.filter(|(_, s)| *s >= MIN_SCORE) {
+        let mut cited: Vec<Cited> = contrib
+            .iter()
+            .filter(|((c, _), _)| *c == cat)
+            .flat_map(|((c, label), v)| {
+                v.iter().map(|(s, i)| Cited {
+                    text: items[*i].text.clone(),
+                    line: items[*i].line,
+                    source: items[*i].source,
+                    count: items[*i].count,
+                    category: *c,
+                    label,
+                    score: *s,
+                })
+            })
+            .collect();
+        cited.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let cited = with_frames(pick(cited), &ev.log);
+        let labels = labels_of(&cited);
+        let _ = score;
+        return Classification {
+            category: cat,
+            scores: ranked,
+            cited,
+            labels,
+            by_absence: false,
+        };
+    }
+    absence(ev, process, ranked)
+}
+
+/// Strongest first and varied: the best line of each label, then of each label and source, then of each
+/// label and shape, then the rest; distinct lines, at most three per label.
+fn pick(cited: Vec<Cited>) -> Vec<Cited> {
+    type Pass = dyn Fn(&[Cited], &Cited) -> bool;
+    let passes: [&Pass; 4] = [
+        &|out, c| !out.iter().any(|o| o.label == c.label),
+        &|out, c| {
+            !out.iter()
+                .any(|o| o.label == c.label && o.source == c.source)
+        },
+        &|out, c| {
+            !out.iter()
+                .any(|o| o.label == c.label && shape(&o.text) == shape(&c.text))
+        },
+        &|_, _| true,
+    ];
+    let mut out: Vec<Cited> = Vec::new();
+    for pass in passes {
+        for c in &cited {
+            if out.len() >= MAX_CITED {
+                break;
+            }
+            if out.iter().any(|o| o.text == c.text)
+                || out.iter().filter(|o| o.label == c.label).count() >= 3
+            {
+                continue;
+            }
+            if pass(&out, c) {
+                out.push(c.clone());
+            }
+        }
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
+}
+
+static QUOTED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#"'[^']*'|"[^"]*""#).expect("quoted pattern compiles")
+});
+
+/// A line's shape: numbers and quoted values folded away, so lines that say the same thing compare equal.
+fn shape(text: &str) -> String {
+    QUOTED.replace_all(&normalize(text), "'*'").into_owned()
+}
+
+static EXCEPTION_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b")
+        .expect("exception pattern compiles")
+});
+
+/// The source line of the innermost frame outside the interpreter, in the traceback that ends at line `i`.
+fn user_frame_line(lines: &[&str], i: usize) -> Option<String> {
+    let mut j = i;
+    let mut code: Option<&str> = None;
+    while j > 0 {
+        j -= 1;
+        let l = lines[j];
+        let t = l.trim();
+        if !l.starts_with([' ', '\t']) || t.is_empty() {
+            return None;
+        }
+        if t.starts_with("File \"") {
+            let internal = t.starts_with("File \"<")
+                || t.contains("/lib/python")
+                || t.contains("site-packages");
+            match code {
+                Some(c) if !internal => return Some(c.to_string()),
+                _ => code = None,
+            }
+        } else if !t.chars().all(|ch| matches!(ch, '^' | '~' | ' ')) {
+            code = Some(t);
+        }
+    }
+    None
+}
+
+/// A Python exception line is explained by the source line of its last frame: cite that line too.
+fn with_frames(mut cited: Vec<Cited>, log: &str) -> Vec<Cited> {
+    let lines: Vec<&str> = log.lines().collect();
+    let mut extra: Vec<(usize, Cited)> = Vec::new();
+    for (k, c) in cited.iter().enumerate() {
+        let Some(i) = c.line.filter(|i| *i >= 2 && c.source == "log") else {
+            continue;
+        };
+        let exc = c.text.trim_start();
+        let exc = exc.rsplit_once(": ").map_or(exc, |_| exc);
+        if !EXCEPTION_LINE.is_match(exc) && !c.text.contains("Error: ") {
+            continue;
+        }
+        if let Some(text) = user_frame_line(&lines, i) {
+            if !cited.iter().any(|o| o.text == text) && !extra.iter().any(|(_, o)| o.text == text) {
+                extra.push((
+                    k,
+                    Cited {
+                        text,
+                        line: Some(i),
+                        score: c.score * 0.9,
+                        ..c.clone()
+                    },
+                ));
+            }
+        }
+    }
+    for (k, c) in extra.into_iter().rev() {
+        cited.insert(k + 1, c);
+    }
+    cited.truncate(MAX_CITED + 1);
+    cited
+}
+
+fn labels_of(cited: &[Cited]) -> Vec<&'static str> {
+    let mut labels: Vec<&'static str> = Vec::new();
+    for c in cited {
+        if !labels.contains(&c.label) {
+            labels.push(c.label);
+        }
+    }
+    labels
+}
+
+/// No category has support: a process that stayed up without progress hung on its own; otherwise unknown.
+fn absence(ev: &Evidence, process: &ProcessState, ranked: Vec<(Category, f32)>) -> Classification {
+    let stalled = ev.checks.iter().any(|c| {
+        matches!(c.kind.as_str(), "log_stale" | "artifact")
+            || (matches!(c.kind.as_str(), "http" | "port")
+                && (c.failure.as_deref() == Some("timeout")
+                    || c.detail.to_ascii_lowercase().contains("timed out")))
+    });
+    let alive = process.running == Some(true)
+        || (process.running.is_none() && process.port_bound == Some(true));
+    // A process that still answers its health endpoint is not hung: a silent stop there is unexplained.
+    let http_timed_out = ev.checks.iter().any(|c| {
+        c.kind == "http"
+            && (c.failure.as_deref() == Some("timeout")
+                || c.detail.to_ascii_lowercase().contains("timed out"))
+    });
+    let responsive =
+        process.http_status.is_some_and(|s| (200..400).contains(&s)) && !http_timed_out;
+    let exited = ev.checks.iter().any(|c| c.kind == "exited");
+    let has_material = !ev.log.trim().is_empty() || ev.forensics.is_some();
+    let mut cited: Vec<Cited> = Vec::new();
+    let category = if exited {
+        Category::Crash
+    } else if stalled && alive && !responsive && has_material {
+        Category::Deadlock
+    } else {
+        Category::Unknown
+    };
+    let label = match category {
+        Category::Crash => L_EXITED,
+        Category::Deadlock => L_STALL,
+        _ => "",
+    };
+    for c in ev.checks.iter().take(2) {
+        cited.push(Cited {
+            text: c.detail.clone(),
+            line: None,
+            source: "check",
+            count: 1,
+            category,
+            label,
+            score: 0.0,
+        });
+    }
+    if category != Category::Unknown {
+        if let Some(last) = ev.groups.iter().max_by_key(|g| g.last_line) {
+            cited.push(Cited {
+                text: last.text.clone(),
+                line: Some(last.last_line),
+                source: "log",
+                count: last.count,
+                category,
+                label: L_LAST,
+                score: 0.0,
+            });
+        }
+    }
+    cited.retain(|c| !c.text.trim().is_empty());
+    let labels = labels_of(&cited)
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .collect();
+    Classification {
+        category,
+        scores: ranked,
+        cited,
+        labels,
+        by_absence: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::evidence::collapse;
+
+    fn ev(log: &str) -> Evidence {
+        Evidence {
+            log: log.to_string(),
+            log_lines: log.lines().count(),
+            groups: collapse(log),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_bare_exception_line_is_cited_beside_its_log_record_shape() {
+        let log = "2026-12-09 10:56:22,910 ERROR publish failed for item 'a'\nTraceback (most recent call last):\n  File \"/srv/app/publish.py\", line 88, in build_post\n    body = article[\"body\"]\n           ~~~~~~~^^^^^^^^\nKeyError: 'body'\n2026-12-09 10:56:22,915 ERROR publish failed for item 'b': KeyError: 'body'\n2026-12-09 11:56:22,915 ERROR publish failed for item 'c': KeyError: 'body'\n2026-12-09 12:56:22,915 ERROR publish failed for item 'd': KeyError: 'body'\n";
+        let c = classify(&ev(log), &ProcessState::default());
+        assert_eq!(c.category, Category::DataError);
+        let texts: Vec<&str> = c.cited.iter().map(|c| c.text.as_str()).collect();
+        assert!(texts.contains(&"KeyError: 'body'"), "{texts:#?}");
+        assert!(texts.contains(&"body = article[\"body\"]"), "{texts:#?}");
+    }
+
+    #[test]
+    fn a_silent_stop_of_a_responsive_process_is_unknown_and_an_unresponsive_one_is_a_hang() {
+        let mut e = ev("INFO heartbeat ok\nINFO heartbeat ok\n");
+        e.checks.push(crate::agent::evidence::CheckFact {
+            kind: "log_stale".into(),
+            failure: None,
+            detail: "log unchanged for 3h".into(),
+        });
+        let up = ProcessState {
+            running: Some(true),
+            pid: None,
+            port_bound: Some(true),
+            http_status: Some(200),
+        };
+        assert_eq!(classify(&e, &up).category, Category::Unknown);
+        let hung = ProcessState {
+            http_status: None,
+            ..up
+        };
+        assert_eq!(classify(&e, &hung).category, Category::Deadlock);
+    }
+}

@@ -1,0 +1,75 @@
+//! The facts of a post-mortem, taken from the watchdog's incident record only.
+
+use crate::incident::model::Incident;
+
+/// What failed, from the failed checks.
+pub fn detection(incident: &Incident) -> String {
+    let parts: Vec<String> = incident
+        .failed_checks
+        .iter()
+        .map(|c| format!("{}: {}", c.kind, c.detail))
+        .collect();
+    if parts.is_empty() {
+        "no failed check recorded".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// The process as akashic saw it at detection.
+pub fn process_state(incident: &Incident) -> String {
+    let p = &incident.process;
+    let mut parts: Vec<String> = Vec::new();
+    match p.running {
+        Some(true) => parts.push("running".into()),
+        Some(false) => parts.push("not running".into()),
+        None => parts.push("running: unknown".into()),
+    }
+    if let Some(pid) = p.pid {
+        parts.push(format!("pid {pid}"));
+    }
+    match p.port_bound {
+        Some(true) => parts.push("port bound".into()),
+        Some(false) => parts.push("port not bound".into()),
+        None => {}
+    }
+    if let Some(s) = p.http_status {
+        parts.push(format!("HTTP {s}"));
+    }
+    parts.join(", ")
+}
+
+/// What akashic did.
+pub fn recovery_action(incident: &Incident) -> String {
+    if incident.action.trim().is_empty() {
+        "none recorded".into()
+    } else {
+        incident.action.clone()
+    }
+}
+
+/// Whether and how recovery was confirmed.
+pub fn recovery(incident: &Incident) -> String {
+    if incident.recovered {
+        let at = incident
+            .recovery_confirmed_at
+            .map(|t| t.format("%H:%M UTC").to_string())
+            .unwrap_or_else(|| "time not recorded".into());
+        match &incident.recovery_evidence {
+            Some(e) if !e.trim().is_empty() => format!("{at}, {e}"),
+            _ => at,
+        }
+    } else if let Some(at) = incident.escalated_at {
+        format!(
+            "no; escalated at {}{}",
+            at.format("%H:%M UTC"),
+            incident
+                .escalation_reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        )
+    } else {
+        "not confirmed".into()
+    }
+}

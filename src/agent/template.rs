@@ -1,0 +1,117 @@
+//! The template path: a deterministic draft from the classifier, rendered with the templates of `prompts/`.
+
+use super::classify::{classify, Classification};
+use super::evidence::{Change, Evidence};
+use super::facts;
+use super::model::EvidenceQuote;
+use super::prompts::{self, RenderError};
+use crate::core::category::Category;
+use crate::incident::model::Incident;
+use chrono::{DateTime, Duration, Utc};
+use minijinja::context;
+
+/// How recent a change must be to be named in the root cause.
+pub const RECENT_CHANGE_HOURS: i64 = 48;
+
+/// The drafted (non-fact) parts of a post-mortem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub category: Category,
+    pub summary: String,
+    pub root_cause: String,
+    pub evidence: Vec<EvidenceQuote>,
+    pub recommendations: Vec<String>,
+}
+
+/// The most recent change in the window before detection.
+pub fn recent_change(changes: &[Change], detected_at: DateTime<Utc>) -> Option<&Change> {
+    changes
+        .iter()
+        .filter(|c| {
+            c.at.is_some_and(|at| {
+                at <= detected_at && detected_at - at <= Duration::hours(RECENT_CHANGE_HOURS)
+            })
+        })
+        .max_by_key(|c| c.at)
+}
+
+fn ago(d: Duration) -> String {
+    if d.num_hours() >= 1 {
+        format!("{}h{:02}m", d.num_hours(), d.num_minutes() % 60)
+    } else {
+        format!("{}m", d.num_minutes().max(0))
+    }
+}
+
+/// Recommendations for a category, one per line of the rendered template.
+pub fn recommendations(
+    category: Category,
+    service: &str,
+    has_change: bool,
+) -> Result<Vec<String>, RenderError> {
+    let text = prompts::render(
+        prompts::RECOMMENDATIONS,
+        context! { category => category.as_str(), service => service, has_change => has_change },
+    )?;
+    Ok(text
+        .lines()
+        .map(|l| l.trim().trim_start_matches("- ").to_string())
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
+/// Drafts every non-fact part from the evidence alone.
+pub fn draft(incident: &Incident, ev: &Evidence) -> Result<(Draft, Classification), RenderError> {
+    let cls = classify(ev, &incident.process);
+    let category = cls.category;
+    let change = recent_change(&ev.changes, incident.detected_at);
+    let change_ctx = change.map(|c| {
+        context! {
+            kind => c.kind.clone(),
+            summary => c.summary.clone(),
+            ago => ago(incident.detected_at - c.at.unwrap_or(incident.detected_at)),
+        }
+    });
+    let top_count = cls.cited.first().map_or(1, |c| c.count);
+    let headline = cls
+        .labels
+        .first()
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| category.meaning().to_string());
+    let detection = facts::detection(incident);
+    let summary = prompts::render(
+        prompts::SUMMARY,
+        context! { service => incident.service.clone(), category => category.as_str(), headline => headline, detection => detection },
+    )?;
+    let root_cause = prompts::render(
+        prompts::ROOT_CAUSE,
+        context! {
+            category => category.as_str(),
+            meaning => category.meaning(),
+            labels => cls.labels.clone(),
+            top_count => top_count,
+            change => change_ctx,
+            has_log => !ev.log.trim().is_empty(),
+        },
+    )?;
+    let evidence = cls
+        .cited
+        .iter()
+        .map(|c| EvidenceQuote {
+            text: c.text.clone(),
+            source: c.source.to_string(),
+            count: c.count,
+        })
+        .collect();
+    let recommendations = recommendations(category, &incident.service, change.is_some())?;
+    Ok((
+        Draft {
+            category,
+            summary: summary.trim().to_string(),
+            root_cause: root_cause.trim().to_string(),
+            evidence,
+            recommendations,
+        },
+        cls,
+    ))
+}
