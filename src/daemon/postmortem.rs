@@ -1,16 +1,106 @@
-//! The post-mortem worker: drafts a post-mortem for each queued incident, off the watchdog's path.
+//! The post-mortem worker: drafts a post-mortem for each queued incident, off the watchdog's path,
+//! stores it with the incident, writes it as Markdown and files it into memory.
 
+use crate::agent;
 use crate::config::Config;
-use crate::incident::IncidentStore;
+use crate::incident::{IncidentStore, TimelineEvent};
+use crate::memory::{priors::MemoryPriors, Memory, MemoryDoc};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::Notify;
+use tracing::{error, info, warn, Instrument};
 
 /// Drains the queue on start (incidents left by a previous run) and whenever notified.
-pub async fn worker(_cfg: Config, store: Arc<IncidentStore>, notify: Arc<Notify>) {
-    loop {
-        if let Ok(pending) = store.pending_postmortems() {
-            tracing::debug!(pending = pending.len(), "post-mortems waiting");
+pub async fn worker(cfg: Config, store: Arc<IncidentStore>, notify: Arc<Notify>) {
+    let memory = match Memory::open(&cfg) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "memory unavailable; post-mortems are written without similar incidents");
+            None
         }
-        notify.notified().await;
+    };
+    loop {
+        let pending = match store.pending_postmortems() {
+            Ok(p) => p,
+            Err(e) => {
+                error!(error = %format!("{e:#}"), "cannot read the post-mortem queue");
+                Vec::new()
+            }
+        };
+        for id in pending {
+            let span = tracing::info_span!("postmortem", incident = %id);
+            if let Err(e) = write_one(&cfg, &store, memory.as_ref(), &id)
+                .instrument(span)
+                .await
+            {
+                error!(incident = %id, error = %format!("{e:#}"), "post-mortem failed; it stays queued");
+            }
+        }
+        // Woken by a new incident, or after a while to retry what is still queued.
+        let _ = tokio::time::timeout(RETRY_EVERY, notify.notified()).await;
     }
+}
+
+/// How often queued post-mortems (e.g. memory briefly locked by `akashic ask`) are retried.
+const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Where a post-mortem's Markdown goes.
+pub fn markdown_path(state_dir: &Path, id: &str) -> PathBuf {
+    state_dir.join("postmortems").join(format!("{id}.md"))
+}
+
+/// Drafts, stores and remembers one incident's post-mortem, then takes it off the queue.
+pub async fn write_one(
+    cfg: &Config,
+    store: &IncidentStore,
+    memory: Option<&Memory>,
+    id: &str,
+) -> anyhow::Result<()> {
+    let Some(inc) = store.get(id)? else {
+        store.postmortem_done(id)?;
+        return Ok(());
+    };
+    // A post-mortem drafted before (memory was unavailable then) is not drafted again.
+    let pm = match inc.postmortem.clone() {
+        Some(pm) => pm,
+        None => {
+            let svc = cfg.service(&inc.service);
+            let evidence = match memory {
+                Some(m) => agent::gather(&inc, svc, &MemoryPriors { memory: m }).await,
+                None => agent::gather(&inc, svc, &agent::NoPriors).await,
+            };
+            let pm = agent::draft(&inc, &evidence, cfg.llm.as_ref()).await;
+            let path = markdown_path(&cfg.daemon.state_dir, id);
+            write_atomic(&path, &agent::render_markdown(&pm))?;
+            store.update(id, |i| {
+                i.postmortem = Some(pm.clone());
+                i.timeline.push(TimelineEvent {
+                    at: pm.drafted_at,
+                    event: "postmortem".into(),
+                    detail: format!("{} by {} ({})", pm.category, pm.author, path.display()),
+                });
+            })?;
+            pm
+        }
+    };
+    if let Some(m) = memory {
+        let out = m.remember(vec![MemoryDoc::from(&pm)]).await?;
+        if out.embedded == 0 {
+            warn!(reason = ?out.not_embedded, "post-mortem stored in memory without a vector; `akashic memory reindex` embeds it later");
+        }
+    }
+    store.postmortem_done(id)?;
+    let path = markdown_path(&cfg.daemon.state_dir, id);
+    info!(category = %pm.category, author = %pm.author, path = %path.display(), "post-mortem written");
+    Ok(())
+}
+
+/// Writes a file whole or not at all.
+fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("md.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }

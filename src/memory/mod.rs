@@ -10,6 +10,7 @@ pub mod import;
 pub mod index;
 pub mod llm;
 pub mod locate;
+pub mod priors;
 pub mod qdrant;
 pub mod store;
 
