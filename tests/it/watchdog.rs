@@ -108,6 +108,26 @@ fn frozen_service_is_detected_restarted_and_confirmed_by_new_output() {
     );
     assert_eq!(f.incidents().len(), 1, "exactly one incident");
 
+    // The post-mortem follows, off the watchdog's path: stored with the incident, as Markdown, in memory.
+    let inc = f.wait_incident("the post-mortem", |i| !i["postmortem"].is_null());
+    let pm = &inc["postmortem"];
+    assert_eq!(pm["author"], "template");
+    assert_eq!(pm["incident_id"], inc["id"]);
+    assert!(
+        pm["evidence"].as_array().is_some_and(|e| !e.is_empty()),
+        "{pm:#}"
+    );
+    let md = f.path(&format!(
+        "state/postmortems/{}.md",
+        inc["id"].as_str().unwrap()
+    ));
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        text.contains("Process state at detection: running"),
+        "{text}"
+    );
+    assert_eq!(events(&inc).last().map(String::as_str), Some("postmortem"));
+
     // `incidents --json` carries the contract's keys.
     let listed = &f.incidents()[0];
     for key in [
@@ -380,4 +400,56 @@ fn bad_configs_exit_78_with_the_file_line_and_key() {
             );
         }
     }
+}
+
+/// A post-mortem still queued when akashic died is drafted when it starts again.
+#[test]
+fn queued_postmortem_from_a_previous_run_is_drafted_on_start() {
+    let port = free_port();
+    let toml = format!(
+        "{DAEMON}{}",
+        demo_service("queued", port, "", r#"{ max = 3, within = "1h" }"#, "20s")
+    );
+    let mut f = Fleet::new(&toml);
+    let id = {
+        let store = akashic::incident::IncidentStore::open(&f.path("state")).unwrap();
+        let now = chrono::Utc::now();
+        let inc = akashic::incident::Incident {
+            id: akashic::incident::store::new_id(now),
+            service: "queued".into(),
+            detected_at: now,
+            failed_checks: vec![akashic::incident::FailedCheck {
+                kind: "http".into(),
+                failure: Some("refused".into()),
+                detail: format!("GET http://127.0.0.1:{port}/health: connection refused"),
+            }],
+            process: Default::default(),
+            forensics: None,
+            log_tail: Some(
+                "2026-11-28T10:00:00Z ERROR connect ECONNREFUSED 127.0.0.1:5432\n".into(),
+            ),
+            action: "SIGTERM + exited within 0.1s + child restart".into(),
+            restarts: 1,
+            restarted_at: Some(now),
+            recovered: true,
+            recovery_confirmed_at: Some(now),
+            recovery_evidence: Some("artifact: new output".into()),
+            escalated_at: None,
+            escalation_reason: None,
+            timeline: vec![],
+            postmortem: None,
+        };
+        store.put_and_enqueue(&inc).unwrap();
+        inc.id
+    };
+    f.watch();
+    let inc = f.wait_incident("the queued post-mortem to be drafted", |i| {
+        !i["postmortem"].is_null()
+    });
+    assert_eq!(inc["id"], id.as_str());
+    assert_eq!(
+        inc["postmortem"]["category"], "dependency_unavailable",
+        "{:#}",
+        inc["postmortem"]
+    );
 }
