@@ -23,4 +23,4 @@ export AKASHIC_TEST_LLM_URL="http://127.0.0.1:${port}/v1"
 log "LLM server pid $server_pid at $AKASHIC_TEST_LLM_URL"
 
 log "cargo test (unit and integration, including the real-model tests)"
-cargo test --all-targets -- --include-ignored
+cargo test --lib --bins --tests -- --include-ignored
