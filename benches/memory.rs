@@ -411,6 +411,22 @@ fn main() {
             ms(pct(&cold, 1.0)),
             peak
         );
+        // What the daemon does per post-mortem: load the model, embed, upsert (no index load), drop.
+        let daemon = Memory::with_parts(
+            StoreSpec::Embedded {
+                state_dir: state.clone(),
+            },
+            akashic::memory::embedder_factory_for(&paths),
+        );
+        let before = rss_mb();
+        let t = Instant::now();
+        let out = rt.block_on(daemon.remember(vec![doc(n + 1)])).unwrap();
+        assert_eq!(out.embedded, 1);
+        println!(
+            "remember 1 post-mortem (model load + embed + durable upsert): {}; bench RSS after it returns {:+.0} MB",
+            ms(t.elapsed()),
+            rss_mb() - before
+        );
         if n == 100_000 {
             println!(
                 "bench process RSS with the 100k store dropped: {:.0} MB",
