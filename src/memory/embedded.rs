@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -25,7 +26,8 @@ pub struct EmbeddedStore {
     vectors: sled::Tree,
     meta: sled::Tree,
     model: Option<(String, usize)>,
-    index: VectorIndex,
+    /// Loaded on the first search only: remembering a post-mortem never pays for the whole matrix.
+    index: OnceLock<VectorIndex>,
 }
 
 impl EmbeddedStore {
@@ -77,8 +79,22 @@ impl EmbeddedStore {
             Some(v) => Some(decode_model(&v)?),
             None => None,
         };
+        Ok(EmbeddedStore {
+            path: path.to_path_buf(),
+            db,
+            docs,
+            vectors,
+            meta,
+            model,
+            index: OnceLock::new(),
+        })
+    }
+
+    /// Reads every vector into the in-memory index.
+    fn load_index(&self) -> Result<VectorIndex, MemoryError> {
+        let model = &self.model;
         let mut index = VectorIndex::new(model.as_ref().map_or(0, |m| m.1));
-        for kv in vectors.iter() {
+        for kv in self.vectors.iter() {
             let (k, v) = kv?;
             let id = String::from_utf8_lossy(&k).into_owned();
             let row = decode_row(&id, &v)?;
@@ -93,25 +109,21 @@ impl EmbeddedStore {
             }
             index.upsert(&id, &row.meta, &row.values);
         }
-        Ok(EmbeddedStore {
-            path: path.to_path_buf(),
-            db,
-            docs,
-            vectors,
-            meta,
-            model,
-            index,
-        })
+        Ok(index)
     }
 
-    /// How many vectors are held in memory.
+    /// The in-memory index, loading it on first use.
+    pub fn index(&self) -> Result<&VectorIndex, MemoryError> {
+        if let Some(ix) = self.index.get() {
+            return Ok(ix);
+        }
+        let loaded = self.load_index()?;
+        Ok(self.index.get_or_init(|| loaded))
+    }
+
+    /// How many docs have a vector.
     pub fn vector_count(&self) -> usize {
-        self.index.len()
-    }
-
-    /// The in-memory index, for benchmarks and diagnostics.
-    pub fn index(&self) -> &VectorIndex {
-        &self.index
+        self.vectors.len()
     }
 
     /// Every doc with its vector when it has one (for `memory migrate`).
@@ -122,10 +134,13 @@ impl EmbeddedStore {
             let (k, v) = kv?;
             let id = String::from_utf8_lossy(&k);
             let doc = decode_doc(&id, &v)?;
-            let vector = self.index.vector(&id).map(|values| Vector {
-                model_id: model.clone(),
-                values: values.to_vec(),
-            });
+            let vector = match self.vectors.get(k.as_ref())? {
+                Some(row) => Some(Vector {
+                    model_id: model.clone(),
+                    values: decode_row(&id, &row)?.values,
+                }),
+                None => None,
+            };
             out.push(Record { doc, vector });
         }
         Ok(out)
@@ -159,9 +174,11 @@ impl VectorStore for EmbeddedStore {
     async fn upsert(&mut self, mut records: Vec<Record>) -> Result<(), MemoryError> {
         let model = check_batch(self.held(), &records)?;
         let new_model = model.clone().filter(|m| Some(m) != self.model.as_ref());
-        if self.index.is_empty() && self.model.is_none() {
-            if let Some((_, d)) = &model {
-                self.index = VectorIndex::new(*d);
+        if self.model.is_none() {
+            if let (Some((_, d)), Some(ix)) = (&model, self.index.get_mut()) {
+                if ix.is_empty() {
+                    *ix = VectorIndex::new(*d);
+                }
             }
         }
         let mut encoded = Vec::with_capacity(records.len());
@@ -196,10 +213,12 @@ impl VectorStore for EmbeddedStore {
         if new_model.is_some() {
             self.model = new_model;
         }
-        for r in &records {
-            match &r.vector {
-                Some(v) => self.index.upsert(&r.doc.id, &row_meta(&r.doc), &v.values),
-                None => self.index.remove(&r.doc.id),
+        if let Some(ix) = self.index.get_mut() {
+            for r in &records {
+                match &r.vector {
+                    Some(v) => ix.upsert(&r.doc.id, &row_meta(&r.doc), &v.values),
+                    None => ix.remove(&r.doc.id),
+                }
             }
         }
         Ok(())
@@ -218,7 +237,7 @@ impl VectorStore for EmbeddedStore {
         let mut q = query.values.clone();
         normalize(&mut q);
         let mut hits = Vec::with_capacity(k);
-        for (id, score) in self.index.search(&q, k, filter) {
+        for (id, score) in self.index()?.search(&q, k, filter) {
             if let Some(doc) = self.get(id).await? {
                 hits.push(Hit { doc, score });
             }
@@ -241,7 +260,9 @@ impl VectorStore for EmbeddedStore {
             })
             .map_err(tx_err)?;
         self.db.flush_async().await?;
-        self.index.remove(id);
+        if let Some(ix) = self.index.get_mut() {
+            ix.remove(id);
+        }
         Ok(existed)
     }
 
@@ -267,7 +288,7 @@ impl VectorStore for EmbeddedStore {
         for kv in self.docs.iter() {
             let (k, v) = kv?;
             let id = String::from_utf8_lossy(&k);
-            if !self.index.contains(&id) {
+            if !self.vectors.contains_key(k.as_ref())? {
                 out.push(decode_doc(&id, &v)?);
             }
         }
@@ -284,7 +305,7 @@ impl VectorStore for EmbeddedStore {
         self.meta.remove(MODEL_KEY)?;
         self.db.flush_async().await?;
         self.model = None;
-        self.index = VectorIndex::new(0);
+        self.index = OnceLock::new();
         Ok(())
     }
 }
@@ -489,6 +510,40 @@ mod tests {
             listed,
             ["pm-9", "pm-7", "pm-5", "pm-1"],
             "service b, newest first"
+        );
+    }
+
+    #[tokio::test]
+    async fn remembering_does_not_load_the_index_and_a_loaded_index_follows_writes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = EmbeddedStore::open(tmp.path(), LOCK_WAIT).await.unwrap();
+        s.upsert(vec![rec(1, 1, "m")]).await.unwrap();
+        assert!(
+            s.index.get().is_none(),
+            "an upsert must not pull every vector into memory"
+        );
+        let q = |hot: usize| Vector {
+            model_id: "m".into(),
+            values: (0..8).map(|i| if i == hot { 1.0 } else { 0.0 }).collect(),
+        };
+        assert_eq!(
+            s.search(&q(1), 1, &Filter::default()).await.unwrap()[0]
+                .doc
+                .id,
+            "pm-1"
+        );
+        assert!(s.index.get().is_some());
+        s.upsert(vec![rec(2, 2, "m")]).await.unwrap();
+        assert_eq!(
+            s.search(&q(2), 1, &Filter::default()).await.unwrap()[0]
+                .doc
+                .id,
+            "pm-2"
+        );
+        s.delete("pm-2").await.unwrap();
+        assert_eq!(
+            s.search(&q(2), 5, &Filter::default()).await.unwrap().len(),
+            1
         );
     }
 

@@ -136,7 +136,9 @@ impl Memory {
         let vectors = match self.load_embedder().await {
             Ok(e) => {
                 let model_id = e.model_id().to_string();
-                embed_all(e, texts).await.1.map(|v| (model_id, v))
+                let res = embed_all(e, texts).await.1.map(|v| (model_id, v));
+                release_memory();
+                res
             }
             Err(e) => Err(e),
         };
@@ -182,6 +184,7 @@ impl Memory {
             let e = self.load_embedder().await?;
             let model_id = e.model_id().to_string();
             let (_, v) = embed_all(e, vec![text.to_string()]).await;
+            release_memory();
             let values = v?.pop().ok_or(MemoryError::EmbedCount {
                 expected: 1,
                 got: 0,
@@ -224,6 +227,16 @@ pub async fn embed_all(
     match res {
         Ok((e, r)) => (Some(e), r),
         Err(j) => (None, Err(MemoryError::Task(j.to_string()))),
+    }
+}
+
+/// Hands the model's freed heap back to the system, so a long-running daemon returns to its
+/// idle size after embedding (glibc keeps freed arenas otherwise).
+pub fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory at the top of glibc's heaps.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -125,6 +125,8 @@ pub async fn import_docs(
             through_line: chunk.last().map_or(0, |p| p.line),
         });
     }
+    drop(embedder);
+    super::facade::release_memory();
     Ok(report)
 }
 

@@ -25,7 +25,16 @@ pub struct VectorIndex {
     service_ix: HashMap<String, u32>,
     category: Vec<u8>,
     date: Vec<i64>,
+    /// The same rows quantized to i8 (a quarter of the bytes to stream), with per-row scale,
+    /// quantization error norm and reconstructed norm: enough to bound every approximate score.
+    q8: Vec<i8>,
+    q8_scale: Vec<f32>,
+    q8_err: Vec<f32>,
+    q8_norm: Vec<f32>,
 }
+
+/// From this many rows on, search streams the i8 copy and re-scores exactly (results identical).
+pub const QUANTIZED_FROM: usize = 4096;
 
 /// A filter resolved against one index, so the scan compares integers only.
 struct RowFilter {
@@ -84,9 +93,12 @@ impl VectorIndex {
             }
         };
         let category = category_code(meta.category);
+        let (q, scale, err, norm) = quantize(values);
         match self.slots.get(id) {
             Some(&row) => {
                 self.data[row * self.dim..(row + 1) * self.dim].copy_from_slice(values);
+                self.q8[row * self.dim..(row + 1) * self.dim].copy_from_slice(&q);
+                (self.q8_scale[row], self.q8_err[row], self.q8_norm[row]) = (scale, err, norm);
                 self.service[row] = service;
                 self.category[row] = category;
                 self.date[row] = meta.date;
@@ -95,6 +107,10 @@ impl VectorIndex {
                 self.slots.insert(id.to_string(), self.ids.len());
                 self.ids.push(id.to_string());
                 self.data.extend_from_slice(values);
+                self.q8.extend_from_slice(&q);
+                self.q8_scale.push(scale);
+                self.q8_err.push(err);
+                self.q8_norm.push(norm);
                 self.service.push(service);
                 self.category.push(category);
                 self.date.push(meta.date);
@@ -111,6 +127,11 @@ impl VectorIndex {
         if row != last {
             let (head, tail) = self.data.split_at_mut(last * self.dim);
             head[row * self.dim..(row + 1) * self.dim].copy_from_slice(&tail[..self.dim]);
+            let (qhead, qtail) = self.q8.split_at_mut(last * self.dim);
+            qhead[row * self.dim..(row + 1) * self.dim].copy_from_slice(&qtail[..self.dim]);
+            self.q8_scale.swap(row, last);
+            self.q8_err.swap(row, last);
+            self.q8_norm.swap(row, last);
             self.ids.swap(row, last);
             self.service.swap(row, last);
             self.category.swap(row, last);
@@ -119,13 +140,78 @@ impl VectorIndex {
         }
         self.ids.pop();
         self.data.truncate(last * self.dim);
+        self.q8.truncate(last * self.dim);
+        self.q8_scale.pop();
+        self.q8_err.pop();
+        self.q8_norm.pop();
         self.service.pop();
         self.category.pop();
         self.date.pop();
     }
 
     /// The `k` rows most similar to a unit `query` that pass `filter`, best first, as (id, score).
+    /// Exact: large indexes take the quantized path, whose bounds guarantee the same result.
     pub fn search(&self, query: &[f32], k: usize, filter: &Filter) -> Vec<(&str, f32)> {
+        if self.len() >= QUANTIZED_FROM {
+            self.search_quantized(query, k, filter)
+        } else {
+            self.search_exact(query, k, filter)
+        }
+    }
+
+    /// Streams the i8 rows for approximate scores with error bounds, then re-scores in f32 only
+    /// the rows whose upper bound reaches the k-th best lower bound: no true top-k row is skipped.
+    pub fn search_quantized(&self, query: &[f32], k: usize, filter: &Filter) -> Vec<(&str, f32)> {
+        if k == 0 || query.len() != self.dim || self.dim == 0 {
+            return Vec::new();
+        }
+        let Some(rf) = self.resolve(filter) else {
+            return Vec::new();
+        };
+        let unfiltered = rf.service.is_none()
+            && rf.category.is_none()
+            && rf.since == i64::MIN
+            && rf.until == i64::MAX;
+        let (qq, q_scale, q_err, q_norm) = quantize(query);
+        let qq: Vec<i16> = qq.into_iter().map(i16::from).collect();
+        let mut lower = TopK::new(k);
+        let mut approx: Vec<(f32, f32, u32)> = Vec::with_capacity(self.len());
+        for (row, x) in self.q8.chunks_exact(self.dim).enumerate() {
+            if !unfiltered && !self.passes(row, &rf) {
+                continue;
+            }
+            let s = q_scale * self.q8_scale[row] * dot_i8(&qq, x) as f32;
+            // |q.x - s| <= |qhat|*|r_x| + |r_q|*|xhat| + |r_q|*|r_x|, plus float rounding slack.
+            let e = q_norm * self.q8_err[row]
+                + q_err * self.q8_norm[row]
+                + q_err * self.q8_err[row]
+                + 1e-5;
+            lower.push(s - e, row as u32);
+            approx.push((s, e, row as u32));
+        }
+        let threshold = if lower.items.len() == k {
+            lower.items[k - 1].0
+        } else {
+            f32::NEG_INFINITY
+        };
+        let mut top = TopK::new(k);
+        for (s, e, row) in approx {
+            if s + e >= threshold {
+                let r = row as usize;
+                top.push(
+                    dot(query, &self.data[r * self.dim..(r + 1) * self.dim]),
+                    row,
+                );
+            }
+        }
+        top.into_sorted()
+            .into_iter()
+            .map(|(score, row)| (self.ids[row as usize].as_str(), score))
+            .collect()
+    }
+
+    /// The plain exact scan over the f32 rows.
+    pub fn search_exact(&self, query: &[f32], k: usize, filter: &Filter) -> Vec<(&str, f32)> {
         if k == 0 || query.len() != self.dim || self.dim == 0 {
             return Vec::new();
         }
@@ -172,6 +258,42 @@ impl VectorIndex {
 
 fn category_code(c: Category) -> u8 {
     Category::ALL.iter().position(|x| *x == c).unwrap_or(0) as u8
+}
+
+/// Symmetric i8 quantization of one vector: (values, scale, |x - scale*q|, |scale*q|).
+fn quantize(v: &[f32]) -> (Vec<i8>, f32, f32, f32) {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    let q: Vec<i8> = v
+        .iter()
+        .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    let (mut err, mut norm) = (0f32, 0f32);
+    for (x, qi) in v.iter().zip(&q) {
+        let back = scale * *qi as f32;
+        err += (x - back) * (x - back);
+        norm += back * back;
+    }
+    (q, scale, err.sqrt(), norm.sqrt())
+}
+
+/// Integer dot product of a widened query and an i8 row, in 16 lanes (pmaddwd-friendly).
+#[inline]
+fn dot_i8(q: &[i16], x: &[i8]) -> i32 {
+    let mut acc = [0i32; 16];
+    let cq = q.chunks_exact(16);
+    let cx = x.chunks_exact(16);
+    let (rq, rx) = (cq.remainder(), cx.remainder());
+    for (a, b) in cq.zip(cx) {
+        for i in 0..16 {
+            acc[i] += a[i] as i32 * b[i] as i32;
+        }
+    }
+    let mut s: i32 = acc.iter().sum();
+    for (a, b) in rq.iter().zip(rx) {
+        s += *a as i32 * *b as i32;
+    }
+    s
 }
 
 /// Dot product with 16 independent lanes, so the compiler emits packed SIMD without reassociating.
@@ -312,6 +434,52 @@ mod tests {
             for (g, w) in got.iter().zip(&want) {
                 assert_eq!(g.0, w.0);
                 assert!((g.1 - w.1).abs() < 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn quantized_search_returns_exactly_the_exact_result() {
+        let dim = 100;
+        let mut state = 11u64;
+        let mut rnd = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let mut idx = VectorIndex::new(dim);
+        let base: Vec<f32> = (0..dim).map(|_| rnd()).collect();
+        for i in 0..3000 {
+            // Many near-duplicates of one direction: scores crowd together, the hard case for bounds.
+            let mut v: Vec<f32> = base.iter().map(|b| b + 0.05 * rnd()).collect();
+            super::super::doc::normalize(&mut v);
+            idx.upsert(
+                &format!("d{i}"),
+                &meta(["a", "b"][i % 2], Category::ALL[i % 3], i as i64),
+                &v,
+            );
+        }
+        for trial in 0..20 {
+            let mut q: Vec<f32> = base
+                .iter()
+                .map(|b| b + 0.1 * rnd() * (trial % 3) as f32)
+                .collect();
+            super::super::doc::normalize(&mut q);
+            for f in [
+                Filter::default(),
+                Filter {
+                    service: Some("b".into()),
+                    ..Default::default()
+                },
+            ] {
+                for k in [1, 10, 50] {
+                    assert_eq!(
+                        idx.search_quantized(&q, k, &f),
+                        idx.search_exact(&q, k, &f),
+                        "trial {trial}, k {k}"
+                    );
+                }
             }
         }
     }

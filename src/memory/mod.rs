@@ -19,7 +19,8 @@ pub use embed::{Embedder, FailingEmbedder, FastEmbedder, HashEmbedder};
 pub use embedded::EmbeddedStore;
 pub use error::{MemoryError, SETUP_COMMAND};
 pub use facade::{
-    embedder_factory, embedder_factory_for, EmbedderFactory, Memory, RememberOutcome, StoreSpec,
+    embedder_factory, embedder_factory_for, release_memory, EmbedderFactory, Memory,
+    RememberOutcome, StoreSpec,
 };
 pub use qdrant::{QdrantSpec, QdrantStore};
 pub use store::VectorStore;
