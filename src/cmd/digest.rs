@@ -27,7 +27,9 @@ pub fn run(flag: Option<&Path>, args: &DigestArgs) -> CmdResult {
     if args.json {
         if let Some(s) = &args.service {
             if cfg.service(s).is_none() {
-                return Err(anyhow::Error::from(digest::DigestError::UnknownService(s.clone())).into());
+                return Err(
+                    anyhow::Error::from(digest::DigestError::UnknownService(s.clone())).into(),
+                );
             }
         }
         out_json(&digest::assemble(&src, args.service.as_deref(), now));

@@ -60,7 +60,10 @@ pub fn run(flag: Option<&Path>, cmd: &RecCmd) -> CmdResult {
                     if known {
                         format!("recommendation {} is already closed", a.id)
                     } else {
-                        format!("no open recommendation with id {:?}; `akashic rec list` shows them", a.id)
+                        format!(
+                            "no open recommendation with id {:?}; `akashic rec list` shows them",
+                            a.id
+                        )
                     }
                 );
                 return Ok(crate::exit::FAILURE);

@@ -167,7 +167,11 @@ pub fn render(d: &Digest, title: &str, max_tokens: usize) -> String {
     }
     let heads: Vec<Vec<String>> = d.services.iter().map(head).collect();
     let secs: Vec<[Section; 4]> = d.services.iter().map(sections).collect();
-    let mut used: usize = top.iter().chain(heads.iter().flatten()).map(|l| tokens(l)).sum();
+    let mut used: usize = top
+        .iter()
+        .chain(heads.iter().flatten())
+        .map(|l| tokens(l))
+        .sum();
     let budget = max_tokens.saturating_sub(NOTE_RESERVE);
 
     // kept[service][section] = how many leading items fit.

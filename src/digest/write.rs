@@ -1,9 +1,9 @@
 //! Writing digests: atomically (temp file, then rename) to each service's `digest` path and the fleet-wide one.
 
 use super::assemble::{assemble, Sources};
+use super::recs::RecBook;
 use super::render::{render, DEFAULT_MAX_TOKENS};
 use crate::config::Config;
-use super::recs::RecBook;
 use crate::daemon::heartbeat::{self, Heartbeat};
 use crate::incident::Incident;
 use crate::memory::MemoryDoc;
@@ -94,7 +94,10 @@ pub fn refresh(
 
 /// Remembered post-mortems of the window (imported ones included); memory that cannot be
 /// read leaves the digest to the incident store alone.
-pub async fn remembered(memory: Option<&crate::memory::Memory>, now: DateTime<Utc>) -> Vec<MemoryDoc> {
+pub async fn remembered(
+    memory: Option<&crate::memory::Memory>,
+    now: DateTime<Utc>,
+) -> Vec<MemoryDoc> {
     let Some(m) = memory else {
         return Vec::new();
     };
@@ -112,7 +115,12 @@ pub async fn remembered(memory: Option<&crate::memory::Memory>, now: DateTime<Ut
 }
 
 /// The sources of a digest: the given incidents and memory, plus the heartbeat and closed recommendations on disk.
-pub fn sources(cfg: &Config, incidents: Vec<Incident>, memory: Vec<MemoryDoc>, now: DateTime<Utc>) -> Sources {
+pub fn sources(
+    cfg: &Config,
+    incidents: Vec<Incident>,
+    memory: Vec<MemoryDoc>,
+    now: DateTime<Utc>,
+) -> Sources {
     let closed = match RecBook::load(&cfg.daemon.state_dir) {
         Ok(b) => b.closed,
         Err(e) => {

@@ -39,7 +39,14 @@ struct Cx<'a> {
 }
 
 impl Cx<'_> {
-    fn add(&mut self, severity: Severity, check: &'static str, service: Option<&str>, finding: String, fix: String) {
+    fn add(
+        &mut self,
+        severity: Severity,
+        check: &'static str,
+        service: Option<&str>,
+        finding: String,
+        fix: String,
+    ) {
         self.findings.push(Finding {
             severity,
             check,
@@ -111,7 +118,11 @@ fn program_on_path(cx: &mut Cx, svc: &ServiceConfig, job: &Job) {
         "{prog} is not on the PATH {} gives {name} ({}{}){}",
         job.source,
         job.path,
-        if job.path_is_default { ", the supervisor's default" } else { "" },
+        if job.path_is_default {
+            ", the supervisor's default"
+        } else {
+            ""
+        },
         found
             .as_ref()
             .map(|p| format!("; it is at {}", p.display()))
@@ -161,7 +172,8 @@ fn needs(cx: &mut Cx, svc: &ServiceConfig) -> Vec<(String, String)> {
                 "env",
                 Some(&svc.name),
                 format!("{:#}", anyhow::Error::from(e)),
-                "fix `migrated_from`, or remove it once the service's environment is settled".into(),
+                "fix `migrated_from`, or remove it once the service's environment is settled"
+                    .into(),
             ),
         }
     }
@@ -190,7 +202,10 @@ fn env_present(cx: &mut Cx, svc: &ServiceConfig, job: &Job) {
             Severity::Error,
             "env",
             Some(name),
-            format!("{key} is needed by {name} (from {origin}) but is not in {}", job.source),
+            format!(
+                "{key} is needed by {name} (from {origin}) but is not in {}",
+                job.source
+            ),
             fix,
         );
     }
@@ -218,7 +233,12 @@ fn tcc_paths(cx: &mut Cx, svc: &ServiceConfig, job: &Job) {
     let mut paths: Vec<PathBuf> = job.paths.clone();
     paths.extend(config_paths(svc));
     if let Some(RestartSpec::Launchd { program, .. }) = &svc.restart {
-        paths.extend(program.iter().filter(|a| a.starts_with('/')).map(PathBuf::from));
+        paths.extend(
+            program
+                .iter()
+                .filter(|a| a.starts_with('/'))
+                .map(PathBuf::from),
+        );
     }
     let mut seen = BTreeSet::new();
     for p in paths {
@@ -292,7 +312,10 @@ fn dir_for_file(cx: &mut Cx, svc: &str, what: &str, file: &Path) {
             Severity::Error,
             "writable",
             Some(svc),
-            format!("the {what} {} is in a folder that does not exist", file.display()),
+            format!(
+                "the {what} {} is in a folder that does not exist",
+                file.display()
+            ),
             format!("mkdir -p {}", dir.display()),
         );
     } else if !writable(dir) && !(file.exists() && writable(file)) {
@@ -329,7 +352,10 @@ fn service_paths(cx: &mut Cx, svc: &ServiceConfig) {
                         Severity::Error,
                         "writable",
                         Some(name),
-                        format!("the artifact folder {} (of {pattern}) does not exist", base.display()),
+                        format!(
+                            "the artifact folder {} (of {pattern}) does not exist",
+                            base.display()
+                        ),
                         format!("mkdir -p {}, or fix the artifact glob", base.display()),
                     );
                 }
@@ -353,13 +379,20 @@ fn service_paths(cx: &mut Cx, svc: &ServiceConfig) {
     if let Some(d) = &svc.digest {
         cx.checks += 1;
         let parent = d.parent().unwrap_or(Path::new("/"));
-        let existing = parent.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
+        let existing = parent
+            .ancestors()
+            .find(|a| a.exists())
+            .unwrap_or(Path::new("/"));
         if !writable(existing) {
             cx.add(
                 Severity::Warning,
                 "writable",
                 Some(name),
-                format!("the digest {} cannot be written ({} is not writable)", d.display(), existing.display()),
+                format!(
+                    "the digest {} cannot be written ({} is not writable)",
+                    d.display(),
+                    existing.display()
+                ),
                 "choose a `digest` path in a folder you own".into(),
             );
         }
@@ -375,18 +408,27 @@ fn state_dir(cx: &mut Cx, dir: &Path) {
                 "writable",
                 None,
                 format!("state_dir {} is not writable", dir.display()),
-                format!("fix its permissions, or set [daemon] state_dir to a folder you own ({})", dir.display()),
+                format!(
+                    "fix its permissions, or set [daemon] state_dir to a folder you own ({})",
+                    dir.display()
+                ),
             );
         }
         return;
     }
-    let existing = dir.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
+    let existing = dir
+        .ancestors()
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("/"));
     if !writable(existing) {
         cx.add(
             Severity::Error,
             "writable",
             None,
-            format!("state_dir {} does not exist and cannot be created", dir.display()),
+            format!(
+                "state_dir {} does not exist and cannot be created",
+                dir.display()
+            ),
             "set [daemon] state_dir to a folder you own".into(),
         );
     }
@@ -425,7 +467,10 @@ fn endpoints(cx: &mut Cx, cfg: &Config, ports: &dyn Ports) {
             "model",
             None,
             format!("the embedding model is not installed: {e}"),
-            format!("run `{}`; until then post-mortems are stored without vectors", crate::memory::SETUP_COMMAND),
+            format!(
+                "run `{}`; until then post-mortems are stored without vectors",
+                crate::memory::SETUP_COMMAND
+            ),
         );
     }
 }

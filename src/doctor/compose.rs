@@ -102,7 +102,10 @@ mod tests {
             "services:\n  bot:\n    image: x\n    environment:\n      - TELEGRAM_TOKEN=abc\n      - DATABASE_URL\n  web:\n    environment:\n      PORT: 8080\n      SECRET_KEY: \"s\"\n",
         )
         .unwrap();
-        assert_eq!(compose_env(&doc, "bot"), names(&["DATABASE_URL", "TELEGRAM_TOKEN"]));
+        assert_eq!(
+            compose_env(&doc, "bot"),
+            names(&["DATABASE_URL", "TELEGRAM_TOKEN"])
+        );
         assert_eq!(compose_env(&doc, "web"), names(&["PORT", "SECRET_KEY"]));
         assert_eq!(
             compose_env(&doc, "other"),
@@ -124,6 +127,9 @@ mod tests {
         let p = tmp.path().join("docker-compose.yml");
         std::fs::write(&p, "services: [\n").unwrap();
         let msg = env_names(&p, "bot").unwrap_err().to_string();
-        assert!(msg.contains("docker-compose.yml is not valid YAML"), "{msg}");
+        assert!(
+            msg.contains("docker-compose.yml is not valid YAML"),
+            "{msg}"
+        );
     }
 }

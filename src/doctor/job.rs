@@ -33,12 +33,14 @@ pub struct Job {
 /// The plist launchd will use: the config's `plist`, else `~/Library/LaunchAgents/<label>.plist`.
 pub fn plist_file(svc: &ServiceConfig) -> Option<PathBuf> {
     match &svc.restart {
-        Some(RestartSpec::Launchd { label, plist, .. }) => Some(plist.clone().unwrap_or_else(|| {
-            dirs::home_dir()
-                .unwrap_or_default()
-                .join("Library/LaunchAgents")
-                .join(format!("{label}.plist"))
-        })),
+        Some(RestartSpec::Launchd { label, plist, .. }) => {
+            Some(plist.clone().unwrap_or_else(|| {
+                dirs::home_dir()
+                    .unwrap_or_default()
+                    .join("Library/LaunchAgents")
+                    .join(format!("{label}.plist"))
+            }))
+        }
         _ => None,
     }
 }
@@ -51,7 +53,11 @@ fn from_plist(path: &PathBuf) -> Result<Job, String> {
     let mut program: Vec<String> = d
         .get("ProgramArguments")
         .and_then(|v| v.as_array())
-        .map(|a| a.iter().filter_map(|x| x.as_string().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_string().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(p) = s("Program") {
         if program.is_empty() {
@@ -60,8 +66,12 @@ fn from_plist(path: &PathBuf) -> Result<Job, String> {
             program[0] = p;
         }
     }
-    let envd = d.get("EnvironmentVariables").and_then(|v| v.as_dictionary());
-    let env: BTreeSet<String> = envd.map(|e| e.keys().cloned().collect()).unwrap_or_default();
+    let envd = d
+        .get("EnvironmentVariables")
+        .and_then(|v| v.as_dictionary());
+    let env: BTreeSet<String> = envd
+        .map(|e| e.keys().cloned().collect())
+        .unwrap_or_default();
     let set_path = envd
         .and_then(|e| e.get("PATH"))
         .and_then(|v| v.as_string())
@@ -70,7 +80,12 @@ fn from_plist(path: &PathBuf) -> Result<Job, String> {
         .iter()
         .filter_map(|k| s(k).map(PathBuf::from))
         .collect();
-    paths.extend(program.iter().filter(|a| a.starts_with('/')).map(PathBuf::from));
+    paths.extend(
+        program
+            .iter()
+            .filter(|a| a.starts_with('/'))
+            .map(PathBuf::from),
+    );
     Ok(Job {
         kind: "launchd",
         source: format!("its plist {}", path.display()),
@@ -85,7 +100,11 @@ fn from_plist(path: &PathBuf) -> Result<Job, String> {
 
 /// How the service will run. A launchd job is read from its plist when the file exists,
 /// else from the plist akashic would generate. `shell_path` is akashic's own PATH.
-pub fn job_for(svc: &ServiceConfig, shell_path: &str, shell_env: &BTreeSet<String>) -> Result<Option<Job>, String> {
+pub fn job_for(
+    svc: &ServiceConfig,
+    shell_path: &str,
+    shell_env: &BTreeSet<String>,
+) -> Result<Option<Job>, String> {
     let Some(restart) = &svc.restart else {
         return Ok(None);
     };
@@ -93,7 +112,8 @@ pub fn job_for(svc: &ServiceConfig, shell_path: &str, shell_env: &BTreeSet<Strin
         RestartSpec::Launchd { .. } => {
             let file = plist_file(svc).unwrap_or_default();
             if file.is_file() {
-                from_plist(&file).map_err(|e| format!("cannot read the plist {}: {e}", file.display()))?
+                from_plist(&file)
+                    .map_err(|e| format!("cannot read the plist {}: {e}", file.display()))?
             } else {
                 let spec = for_service(svc).map_err(|e| e.to_string())?;
                 Job {
@@ -105,7 +125,11 @@ pub fn job_for(svc: &ServiceConfig, shell_path: &str, shell_env: &BTreeSet<Strin
                     ),
                     file: None,
                     program: spec.program_arguments.clone(),
-                    path: spec.env.get("PATH").cloned().unwrap_or_else(|| DEFAULT_PATH.into()),
+                    path: spec
+                        .env
+                        .get("PATH")
+                        .cloned()
+                        .unwrap_or_else(|| DEFAULT_PATH.into()),
                     path_is_default: false,
                     env: spec.env.keys().cloned().collect(),
                     paths: spec
@@ -122,7 +146,10 @@ pub fn job_for(svc: &ServiceConfig, shell_path: &str, shell_env: &BTreeSet<Strin
             source: "its [service.restart] env".into(),
             file: None,
             program: Vec::new(),
-            path: env.get("PATH").cloned().unwrap_or_else(|| SYSTEMD_DEFAULT_PATH.into()),
+            path: env
+                .get("PATH")
+                .cloned()
+                .unwrap_or_else(|| SYSTEMD_DEFAULT_PATH.into()),
             path_is_default: !env.contains_key("PATH"),
             env: env.keys().cloned().collect(),
             paths: Vec::new(),
@@ -132,9 +159,18 @@ pub fn job_for(svc: &ServiceConfig, shell_path: &str, shell_env: &BTreeSet<Strin
             source: "akashic's environment and its [service.restart] env".into(),
             file: None,
             program: c.command.clone(),
-            path: c.env.get("PATH").cloned().unwrap_or_else(|| shell_path.to_string()),
+            path: c
+                .env
+                .get("PATH")
+                .cloned()
+                .unwrap_or_else(|| shell_path.to_string()),
             path_is_default: false,
-            env: c.env.keys().cloned().chain(shell_env.iter().cloned()).collect(),
+            env: c
+                .env
+                .keys()
+                .cloned()
+                .chain(shell_env.iter().cloned())
+                .collect(),
             paths: c.cwd.iter().chain(c.stdout.iter()).cloned().collect(),
         },
         RestartSpec::Command { run } => Job {

@@ -24,7 +24,10 @@ pub fn host_port(url: &str) -> Option<String> {
     if authority.is_empty() {
         return None;
     }
-    if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+    if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
         return Some(authority.to_string());
     }
     let port = if scheme == "https" { 443 } else { 80 };
@@ -73,8 +76,14 @@ mod tests {
 
     #[test]
     fn host_port_defaults_by_scheme() {
-        assert_eq!(host_port("http://127.0.0.1:6334").as_deref(), Some("127.0.0.1:6334"));
-        assert_eq!(host_port("https://q.example.invalid/x").as_deref(), Some("q.example.invalid:443"));
+        assert_eq!(
+            host_port("http://127.0.0.1:6334").as_deref(),
+            Some("127.0.0.1:6334")
+        );
+        assert_eq!(
+            host_port("https://q.example.invalid/x").as_deref(),
+            Some("q.example.invalid:443")
+        );
         assert_eq!(host_port("http://u:p@h/v1").as_deref(), Some("h:80"));
         assert_eq!(host_port("nope"), None);
     }

@@ -4,7 +4,10 @@ use super::model::{Report, Severity};
 
 pub fn render(r: &Report) -> String {
     let mut out = vec![if r.findings.is_empty() {
-        format!("akashic doctor: no problems found ({} checks)", r.checks_run)
+        format!(
+            "akashic doctor: no problems found ({} checks)",
+            r.checks_run
+        )
     } else {
         format!(
             "akashic doctor: {} error{}, {} warning{} ({} checks)",

@@ -310,7 +310,12 @@ mod tests {
             .collect();
         assert_eq!(
             args,
-            ["/opt/akashic/bin/akashic", "--config", "/Users/me/akashic.toml", "watch"]
+            [
+                "/opt/akashic/bin/akashic",
+                "--config",
+                "/Users/me/akashic.toml",
+                "watch"
+            ]
         );
     }
 
@@ -321,7 +326,10 @@ mod tests {
             plan.file,
             PathBuf::from("/Users/me/.config/systemd/user/akashic.service")
         );
-        assert_eq!(plan.commands[1].join(" "), "systemctl --user enable --now akashic.service");
+        assert_eq!(
+            plan.commands[1].join(" "),
+            "systemctl --user enable --now akashic.service"
+        );
         assert!(plan.contents.contains("Restart=always"));
         assert!(plan
             .contents

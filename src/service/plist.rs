@@ -109,8 +109,17 @@ fn is_executable(p: &Path) -> bool {
 pub fn for_service(svc: &ServiceConfig) -> Result<AgentSpec, PlistError> {
     let (label, program, env, cwd, stdout) = match &svc.restart {
         Some(RestartSpec::Launchd {
-            label, program, env, ..
-        }) => (label.clone(), program.clone(), env.clone(), svc.repo.clone(), None),
+            label,
+            program,
+            env,
+            ..
+        }) => (
+            label.clone(),
+            program.clone(),
+            env.clone(),
+            svc.repo.clone(),
+            None,
+        ),
         Some(RestartSpec::Child(c)) => (
             format!("com.akashic.{}", svc.name),
             c.command.clone(),

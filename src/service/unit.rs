@@ -25,8 +25,7 @@ pub fn unit(description: &str, argv: &[String], env: &BTreeMap<String, String>) 
 /// systemd quoting: plain words stay, anything else is double-quoted with escapes.
 fn quote(a: &str) -> String {
     if !a.is_empty()
-        && a
-            .chars()
+        && a.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-=:+,@".contains(c))
     {
         a.to_string()
@@ -48,10 +47,18 @@ mod tests {
     fn unit_restarts_always_and_quotes_arguments() {
         let u = unit(
             "akashic",
-            &["/bin/akashic".into(), "--config".into(), "/a b/c.toml".into(), "watch".into()],
+            &[
+                "/bin/akashic".into(),
+                "--config".into(),
+                "/a b/c.toml".into(),
+                "watch".into(),
+            ],
             &BTreeMap::from([("PATH".into(), "/usr/bin:/bin".into())]),
         );
-        assert!(u.contains("ExecStart=/bin/akashic --config \"/a b/c.toml\" watch\n"), "{u}");
+        assert!(
+            u.contains("ExecStart=/bin/akashic --config \"/a b/c.toml\" watch\n"),
+            "{u}"
+        );
         assert!(u.contains("Restart=always\n"));
         assert!(u.contains("Environment=PATH=/usr/bin:/bin\n"));
         assert!(u.contains("WantedBy=default.target"));
