@@ -221,3 +221,133 @@ pub fn assemble(src: &Sources, only: Option<&str>, now: DateTime<Utc>) -> Digest
         services: services.into_iter().map(|(_, s)| s).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::model::PostMortem;
+    use crate::core::category::Category;
+    use crate::incident::{Incident, ProcessState};
+    use chrono::TimeZone;
+
+    fn t(d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, d, 12, 0, 0).unwrap()
+    }
+
+    fn inc(id: &str, at: DateTime<Utc>, cat: Option<Category>, rec: &str) -> Incident {
+        Incident {
+            id: id.into(),
+            service: "bot".into(),
+            detected_at: at,
+            failed_checks: vec![],
+            process: ProcessState::default(),
+            forensics: None,
+            log_tail: None,
+            action: "restart".into(),
+            restarts: 1,
+            restarted_at: None,
+            recovered: true,
+            recovery_confirmed_at: None,
+            recovery_evidence: None,
+            escalated_at: None,
+            escalation_reason: None,
+            timeline: vec![],
+            postmortem: cat.map(|category| PostMortem {
+                incident_id: id.into(),
+                service: "bot".into(),
+                detected_at: at,
+                detection: String::new(),
+                process_state: String::new(),
+                recovery_action: String::new(),
+                recovery: String::new(),
+                category,
+                summary: format!("summary of {id}"),
+                root_cause: String::new(),
+                evidence: vec![],
+                recommendations: vec![rec.into()],
+                prior_incidents: vec![],
+                same_pattern_90d: 0,
+                author: "template".into(),
+                provenance: vec![],
+                drafted_at: at,
+            }),
+        }
+    }
+
+    #[test]
+    fn patterns_recurrence_recommendations_and_regressions() {
+        let rec = "Add a watchdog timer";
+        let mut src = Sources {
+            services: vec!["bot".into(), "quiet".into()],
+            incidents: vec![
+                inc("i1", t(1), Some(Category::Deadlock), rec),
+                inc("i2", t(5), Some(Category::Deadlock), rec),
+                inc("i3", t(6), Some(Category::RateLimit), "Back off"),
+                inc("i4", t(7), None, ""),
+                // Outside the 90-day window.
+                inc(
+                    "i0",
+                    t(1) - Duration::days(200),
+                    Some(Category::Crash),
+                    "old",
+                ),
+            ],
+            memory: vec![MemoryDoc {
+                id: "imported-1".into(),
+                service: "bot".into(),
+                date: t(2),
+                category: Category::Deadlock,
+                summary: "an old freeze".into(),
+                root_cause: String::new(),
+                recommendation: "Upgrade the driver; Add a watchdog timer".into(),
+                incident_id: None,
+            }],
+            ..Default::default()
+        };
+        let d = assemble(&src, None, t(10));
+        let bot = &d.services[0];
+        assert_eq!(bot.name, "bot");
+        assert_eq!(bot.incidents_90d, 5);
+        assert_eq!(
+            bot.patterns
+                .iter()
+                .map(|p| (p.pattern.as_str(), p.count, p.recurring))
+                .collect::<Vec<_>>(),
+            [
+                ("deadlock", 3, true),
+                ("unclassified", 1, false),
+                ("rate_limit", 1, false)
+            ]
+        );
+        let ids: Vec<&str> = bot
+            .open_recommendations
+            .iter()
+            .map(|r| r.text.as_str())
+            .collect();
+        assert_eq!(ids, ["Back off", rec, "Upgrade the driver"]);
+        let watchdog = &bot.open_recommendations[1];
+        assert_eq!(watchdog.id, rec_id("bot", "deadlock", rec));
+        assert_eq!(watchdog.incidents, ["i2", "imported-1", "i1"]);
+        assert!(bot.regressions.is_empty());
+
+        // Closed before i2: i2 is a regression; the rec is no longer open.
+        src.closed = vec![ClosedRec {
+            id: watchdog.id.clone(),
+            service: "bot".into(),
+            pattern: "deadlock".into(),
+            text: rec.into(),
+            closed_at: t(3),
+        }];
+        let d = assemble(&src, Some("bot"), t(10));
+        let bot = &d.services[0];
+        assert_eq!(bot.regressions.len(), 1);
+        assert_eq!(bot.regressions[0].incident, "i2");
+        assert!(bot.open_recommendations.iter().all(|r| r.text != rec));
+
+        // Closed after the last deadlock: no regression.
+        src.closed[0].closed_at = t(8);
+        assert!(assemble(&src, Some("bot"), t(10)).services[0]
+            .regressions
+            .is_empty());
+    }
+}

@@ -10,3 +10,6 @@ pub mod render;
 pub use checks::diagnose;
 pub use model::{Finding, Report, Severity};
 pub use ports::{Ports, RealPorts};
+
+#[cfg(test)]
+mod tests;
