@@ -318,7 +318,7 @@ fn dir_for_file(cx: &mut Cx, svc: &str, what: &str, file: &Path) {
             ),
             format!("mkdir -p {}", dir.display()),
         );
-    } else if !writable(dir) && !(file.exists() && writable(file)) {
+    } else if !(writable(dir) || (file.exists() && writable(file))) {
         cx.add(
             Severity::Error,
             "writable",

@@ -385,8 +385,11 @@ fn living_digest_names_pattern_recommendation_and_incident_then_flags_a_regressi
 
 // ---------- notifications ----------
 
+/// POSTed bodies with their arrival times.
+type Received = Arc<Mutex<Vec<(Instant, serde_json::Value)>>>;
+
 /// A tiny webhook receiver on 127.0.0.1: records each POSTed JSON body with its arrival time.
-fn receiver() -> (u16, Arc<Mutex<Vec<(Instant, serde_json::Value)>>>) {
+fn receiver() -> (u16, Received) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let got = Arc::new(Mutex::new(Vec::new()));
@@ -435,7 +438,7 @@ fn living_webhook_gets_one_message_per_incident_and_one_reminder_per_interval_wh
     );
     let mut f = Fleet::new(&toml);
     f.watch();
-    let texts = |got: &Arc<Mutex<Vec<(Instant, serde_json::Value)>>>| -> Vec<(Instant, String)> {
+    let texts = |got: &Received| -> Vec<(Instant, String)> {
         got.lock()
             .unwrap()
             .iter()
