@@ -56,6 +56,26 @@ pub enum Command {
     ///
     /// Example: akashic demo
     Demo(DemoArgs),
+    /// Write the session-start digest: health now, failure patterns of the last 90 days,
+    /// open recommendations and the last post-mortems, for one service or the fleet.
+    ///
+    /// Example: akashic digest --service trading-bot --out .akashic/DIGEST.md
+    Digest(DigestArgs),
+    /// Close a recommendation, or list them; a closed one whose pattern recurs is flagged as a regression.
+    ///
+    /// Example: akashic rec done r-1a2b3c4d
+    #[command(subcommand)]
+    Rec(RecCmd),
+    /// Find what will break a service under its supervisor: PATH, env vars, TCC paths,
+    /// writable paths, endpoints, the embedding model (exit 1 if any finding is an error).
+    ///
+    /// Example: akashic doctor --json
+    Doctor(JsonArgs),
+    /// Install akashic as a LaunchAgent or systemd user unit, or print a plist for a service.
+    ///
+    /// Example: akashic service install --launchd --print
+    #[command(subcommand)]
+    Service(ServiceCmd),
     /// A small real service for the demo and the tests (binds a port, writes a log and output files).
     #[command(hide = true)]
     DemoService(DemoServiceArgs),
@@ -91,6 +111,75 @@ pub struct DemoServiceArgs {
     pub produce_nothing: bool,
     #[arg(long)]
     pub start_delay: Option<humantime::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// Only this service.
+    #[arg(long, value_name = "S")]
+    pub service: Option<String>,
+    /// Write it (atomically) to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Size budget in tokens (about four characters each); the least relevant lines are cut first.
+    #[arg(long, value_name = "N", default_value_t = crate::digest::DEFAULT_MAX_TOKENS)]
+    pub max_tokens: usize,
+    /// Print the digest's data as one JSON object instead of Markdown.
+    #[arg(long, conflicts_with = "out")]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecCmd {
+    /// Mark a recommendation done (its id as the digest shows it, e.g. r-1a2b3c4d).
+    Done(RecDoneArgs),
+    /// List recommendations: open, closed, regressed.
+    List(JsonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecDoneArgs {
+    /// The recommendation id.
+    pub id: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCmd {
+    /// Print a launchd plist for a monitored service from its config (program, env, log paths).
+    ///
+    /// Example: akashic service plist trading-bot > ~/Library/LaunchAgents/com.me.trading-bot.plist
+    Plist(PlistArgs),
+    /// Install akashic itself as a LaunchAgent (macOS default) or systemd user unit (Linux default) and load it.
+    ///
+    /// Example: akashic --config ~/akashic.toml service install --print
+    Install(InstallArgs),
+    /// Unload and remove what `service install` installed.
+    Uninstall(SupervisorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlistArgs {
+    /// The service, as named in the config.
+    pub service: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SupervisorArgs {
+    /// Use launchd (a LaunchAgent in ~/Library/LaunchAgents).
+    #[arg(long, conflicts_with = "systemd")]
+    pub launchd: bool,
+    /// Use systemd (a user unit in ~/.config/systemd/user).
+    #[arg(long)]
+    pub systemd: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub supervisor: SupervisorArgs,
+    /// Print the plist or unit instead of installing it.
+    #[arg(long)]
+    pub print: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +305,10 @@ pub fn main() -> i32 {
         Command::Memory(m) => crate::cmd::memory::run(config.as_deref(), &m),
         Command::Eval(a) => crate::cmd::eval::run(config.as_deref(), &a),
         Command::Demo(a) => crate::cmd::demo::run(&a),
+        Command::Digest(a) => crate::cmd::digest::run(config.as_deref(), &a),
+        Command::Rec(c) => crate::cmd::rec::run(config.as_deref(), &c),
+        Command::Doctor(a) => crate::cmd::doctor::run(config.as_deref(), a.json),
+        Command::Service(c) => crate::cmd::service::run(config.as_deref(), &c),
         Command::DemoService(a) => Ok(crate::demo::service::run(crate::demo::service::Behaviour {
             port: a.port,
             log: a.log,

@@ -18,6 +18,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// Where the fleet-wide digest goes: `[daemon] digest`, else `<state_dir>/DIGEST.md`.
+    pub fn fleet_digest_path(&self) -> PathBuf {
+        self.daemon
+            .digest
+            .clone()
+            .unwrap_or_else(|| self.daemon.state_dir.join("DIGEST.md"))
+    }
+
     /// The service with this name.
     pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| s.name == name)
@@ -31,6 +39,8 @@ pub struct DaemonConfig {
     pub tick: Duration,
     /// Time budget for the forensics snapshot taken before a kill.
     pub forensics_budget: Duration,
+    /// The fleet-wide session-start digest; `None` = `<state_dir>/DIGEST.md`.
+    pub digest: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -20,6 +20,7 @@ pub struct RawDaemon {
     pub state_dir: Option<String>,
     pub tick: Option<String>,
     pub forensics_budget: Option<String>,
+    pub digest: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -119,7 +120,7 @@ pub struct RawCheck {
 /// Keys each table accepts, for the pre-pass that reports every unknown key at once.
 pub mod schema {
     pub const ROOT: &[&str] = &["daemon", "memory", "llm", "notify", "service"];
-    pub const DAEMON: &[&str] = &["state_dir", "tick", "forensics_budget"];
+    pub const DAEMON: &[&str] = &["state_dir", "tick", "forensics_budget", "digest"];
     pub const MEMORY: &[&str] = &["backend", "url", "collection", "api_key_env", "model_dir"];
     pub const LLM: &[&str] = &["base_url", "model", "api_key_env", "timeout", "max_tokens"];
     pub const NOTIFY: &[&str] = &["webhook", "reminder"];

@@ -129,10 +129,12 @@ pub fn validate(raw: RawConfig, path: &Path) -> Result<Config, Vec<Problem>> {
         Some(s) => cx.path(s),
         None => default_state_dir(),
     };
+    let digest = d.digest.as_deref().map(|s| cx.path(s));
     let daemon = DaemonConfig {
         state_dir,
         tick,
         forensics_budget,
+        digest,
     };
 
     let memory = validate_memory(&mut cx, raw.memory.unwrap_or_default(), &root.key("memory"));

@@ -92,7 +92,28 @@ pub async fn write_one(
     store.postmortem_done(id)?;
     let path = markdown_path(&cfg.daemon.state_dir, id);
     info!(category = %pm.category, author = %pm.author, path = %path.display(), "post-mortem written");
+    // [living] Digest: rewrite this service's digest and the fleet-wide one (never fails the post-mortem).
+    rewrite_digests(cfg, store, memory).await;
     Ok(())
+}
+
+/// Rewrites every configured digest from the store, memory, heartbeat and closed recommendations.
+async fn rewrite_digests(cfg: &Config, store: &IncidentStore, memory: Option<&Memory>) {
+    let now = chrono::Utc::now();
+    let incidents = match store.list(None) {
+        Ok(l) => l,
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "digest not rewritten: cannot read incidents");
+            return;
+        }
+    };
+    let docs = crate::digest::write::remembered(memory, now).await;
+    let src = crate::digest::write::sources(cfg, incidents, docs, now);
+    let (written, errors) = crate::digest::refresh(cfg, &src, now);
+    for e in errors {
+        warn!(error = %format!("{e:#}"), "digest not rewritten");
+    }
+    info!(files = written.len(), "digests rewritten");
 }
 
 /// Writes a file whole or not at all.

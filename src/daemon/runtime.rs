@@ -61,6 +61,22 @@ struct Shared {
     forensics_budget: Duration,
     events: mpsc::UnboundedSender<Event>,
     postmortems: Arc<Notify>,
+    /// [living] Webhook notifications, when `[notify]` is configured.
+    notifier: Option<crate::notify::Notifier>,
+}
+
+impl Shared {
+    /// [living] Hands an event to the notifier; never waits.
+    fn notify(&self, kind: crate::notify::Kind, service: &str, incident: &str, detail: &str) {
+        if let Some(n) = &self.notifier {
+            n.send(crate::notify::Event {
+                kind,
+                service: service.to_string(),
+                incident: incident.to_string(),
+                detail: detail.to_string(),
+            });
+        }
+    }
 }
 
 /// Runs the daemon until SIGTERM/SIGINT (or `stop_after`); a second signal stops it at once.
@@ -78,6 +94,13 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         forensics_budget: cfg.daemon.forensics_budget,
         events: events_tx,
         postmortems: Arc::new(Notify::new()),
+        // [living] Notifications: a spawned task behind a channel.
+        notifier: cfg.notify.as_ref().map(|n| {
+            crate::notify::Notifier::spawn(
+                n.reminder,
+                Arc::new(crate::notify::HttpWebhook::new(&n.webhook)),
+            )
+        }),
     };
 
     // The control socket: readers go through the daemon while it holds the store.
@@ -449,6 +472,7 @@ fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
                     Ok(()) => shared.postmortems.notify_one(),
                     Err(e) => log_store_error("recording recovery", e),
                 }
+                shared.notify(crate::notify::Kind::Recovery, &name, &incident, &evidence);
             }
             Action::Escalate { incident, reason } => {
                 error!(service = %name, %incident, %reason, "escalated: akashic stops restarting this service");
@@ -462,6 +486,7 @@ fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
                     Ok(()) => shared.postmortems.notify_one(),
                     Err(e) => log_store_error("recording escalation", e),
                 }
+                shared.notify(crate::notify::Kind::Escalation, &name, &incident, &reason);
             }
             Action::Note {
                 incident,
@@ -582,6 +607,19 @@ impl OpenTask {
         }
         if self.escalate.is_some() {
             self.shared.postmortems.notify_one();
+        }
+        // [living] Incident opened (or escalated at once): tell the operator, after the durable write.
+        match &self.escalate {
+            Some(reason) => {
+                self.shared
+                    .notify(crate::notify::Kind::Escalation, &self.cfg.name, &id, reason)
+            }
+            None => self.shared.notify(
+                crate::notify::Kind::Incident,
+                &self.cfg.name,
+                &id,
+                &summary(&self.failed),
+            ),
         }
         let (obs, pid) = if self.restart {
             do_restart(&self.shared, self.backend.as_deref(), &id, 1).await
