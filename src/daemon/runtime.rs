@@ -30,6 +30,8 @@ pub struct RunOptions {
 
 /// Something that happened off the loop.
 enum Event {
+    /// The answers of a batch of file checks run together.
+    Batch(Vec<(usize, usize, ProbeResult, CounterHistory)>),
     Probe {
         svc: usize,
         check: usize,
@@ -130,7 +132,13 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
             machine: Machine::new(params_for(svc_cfg), now),
             backend,
             history: vec![Some(CounterHistory::default()); n],
-            due: vec![now; n],
+            // First runs spread over each check's interval, so a large fleet does not come due at once.
+            due: svc_cfg
+                .checks
+                .iter()
+                .enumerate()
+                .map(|(ci, c)| now + stagger(svcs.len(), ci, c.interval))
+                .collect(),
             seen: Seen::default(),
             pid: None,
             cfg: svc_cfg.clone(),
@@ -182,6 +190,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
 
     loop {
         let now = Instant::now();
+        let mut batch = Vec::new();
         while let Some(Reverse((t, si, ci))) = due.peek().copied() {
             if t > now {
                 break;
@@ -192,6 +201,10 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                 continue;
             };
             svc.due[ci] = now + svc.cfg.checks[ci].interval;
+            if crate::probe::is_file_check(&svc.cfg.checks[ci].kind) {
+                batch.push((si, ci, svc.cfg.checks[ci].kind.clone(), history));
+                continue;
+            }
             let kind = svc.cfg.checks[ci].kind.clone();
             let tx = shared.events.clone();
             let probes = probes.clone();
@@ -204,6 +217,21 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                     result,
                     history,
                 });
+            });
+        }
+        if !batch.is_empty() {
+            let tx = shared.events.clone();
+            tokio::task::spawn_blocking(move || {
+                let wall = std::time::SystemTime::now();
+                let answers = batch
+                    .into_iter()
+                    .map(|(si, ci, kind, history)| {
+                        let result = crate::probe::run_file_check(&kind, wall)
+                            .expect("only file checks are batched");
+                        (si, ci, result, history)
+                    })
+                    .collect();
+                let _ = tx.send(Event::Batch(answers));
             });
         }
         while let Some(Reverse((t, si))) = deadlines.peek().copied() {
@@ -244,11 +272,20 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                 // Take everything that is waiting, not one event per loop turn.
                 let mut next = Some(ev);
                 while let Some(ev) = next {
-                    let (si, requeue) = handle_event(&mut svcs, ev, &shared);
-                    if let Some(ci) = requeue {
-                        due.push(Reverse((svcs[si].due[ci], si, ci)));
+                    let evs = match ev {
+                        Event::Batch(answers) => answers
+                            .into_iter()
+                            .map(|(svc, check, result, history)| Event::Probe { svc, check, result, history })
+                            .collect(),
+                        ev => vec![ev],
+                    };
+                    for ev in evs {
+                        let (si, requeue) = handle_event(&mut svcs, ev, &shared);
+                        if let Some(ci) = requeue {
+                            due.push(Reverse((svcs[si].due[ci], si, ci)));
+                        }
+                        push_deadline(&mut deadlines, &svcs[si], si);
                     }
-                    push_deadline(&mut deadlines, &svcs[si], si);
                     next = events.try_recv().ok();
                 }
             }
@@ -363,6 +400,16 @@ fn resume_open_incident(svc: &mut Svc, store: &IncidentStore, now: Instant) -> O
     }
 }
 
+/// Slots per interval that a fleet's first check runs are spread over: enough to smooth the
+/// load, few enough that file checks still run in batches.
+const STAGGER_SLOTS: usize = 8;
+
+/// A fixed offset within `interval` for a check, one of `STAGGER_SLOTS`.
+fn stagger(si: usize, ci: usize, interval: Duration) -> Duration {
+    let slot = (si.wrapping_mul(7919).wrapping_add(ci.wrapping_mul(104_729))) % STAGGER_SLOTS;
+    interval.mul_f64(slot as f64 / STAGGER_SLOTS as f64)
+}
+
 fn push_deadline(deadlines: &mut BinaryHeap<Reverse<(Instant, usize)>>, svc: &Svc, si: usize) {
     if let Some(d) = svc.machine.next_deadline() {
         deadlines.push(Reverse((d, si)));
@@ -395,6 +442,7 @@ fn handle_event(svcs: &mut [Svc], ev: Event, shared: &Shared) -> (usize, Option<
             execute(svc, si, actions, shared);
             (si, Some(check))
         }
+        Event::Batch(_) => unreachable!("batches are split before they reach a machine"),
         Event::Done { svc: si, obs, pid } => {
             let svc = &mut svcs[si];
             if pid.is_some() {

@@ -66,18 +66,52 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The files matching `pattern` with their metadata. A pattern whose wildcards are all in its
+/// last component (the usual `dir/*.json`) lists that one directory and stats each entry
+/// relative to it; anything else goes through the `glob` crate.
+fn matching_files(pattern: &str) -> Result<Vec<(std::path::PathBuf, std::fs::Metadata)>, String> {
+    let p = Path::new(pattern);
+    let wild = |s: &str| s.contains(['*', '?', '[']);
+    if let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) {
+        if !wild(&dir.to_string_lossy()) {
+            let pat =
+                glob::Pattern::new(name).map_err(|e| format!("invalid glob {pattern}: {e}"))?;
+            let entries = match std::fs::read_dir(dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(format!("cannot list {}: {e}", dir.display())),
+            };
+
+            return Ok(entries
+                .flatten()
+                .filter(|e| e.file_name().to_str().is_some_and(|n| pat.matches(n)))
+                .filter_map(|e| {
+                    // Follows symlinks, like the glob path does.
+                    let meta = match e.file_type() {
+                        Ok(t) if t.is_symlink() => std::fs::metadata(e.path()).ok()?,
+                        _ => e.metadata().ok()?,
+                    };
+                    Some((e.path(), meta))
+                })
+                .collect());
+        }
+    }
+    let paths = glob::glob(pattern).map_err(|e| format!("invalid glob {pattern}: {e}"))?;
+    Ok(paths
+        .flatten()
+        .filter_map(|p| std::fs::metadata(&p).ok().map(|m| (p, m)))
+        .collect())
+}
+
 /// The newest file matching `pattern` must be younger than `max_age`.
 pub fn newest_file(pattern: &str, max_age: Duration, now: SystemTime) -> ProbeResult {
-    let paths = match glob::glob(pattern) {
-        Ok(p) => p,
-        Err(e) => return ProbeResult::bad("error", format!("invalid glob {pattern}: {e}")),
+    let files = match matching_files(pattern) {
+        Ok(f) => f,
+        Err(e) => return ProbeResult::bad("error", e),
     };
     let mut newest: Option<(SystemTime, std::path::PathBuf)> = None;
     let mut recent = 0usize;
-    for entry in paths.flatten() {
-        let Ok(meta) = std::fs::metadata(&entry) else {
-            continue;
-        };
+    for (entry, meta) in files {
         if !meta.is_file() {
             continue;
         }
@@ -389,5 +423,60 @@ mod tests {
             r.verdict.detail(),
             "command `sh -c echo lots` printed \"lots\", not a number"
         );
+    }
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::*;
+
+    /// The one-directory fast path finds what the glob crate finds.
+    #[test]
+    fn fast_path_agrees_with_the_glob_crate() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for f in ["a.json", "b.json", ".hidden.json", "c.txt"] {
+            std::fs::write(d.join(f), "x").unwrap();
+        }
+        std::fs::create_dir(d.join("sub.json")).unwrap();
+        std::fs::create_dir(d.join("nested")).unwrap();
+        std::fs::write(d.join("nested/z.json"), "x").unwrap();
+        let names = |pattern: &str| {
+            let mut v: Vec<String> = matching_files(pattern)
+                .unwrap()
+                .into_iter()
+                .map(|(p, _)| p.display().to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        let via_crate = |pattern: &str| {
+            let mut v: Vec<String> = glob::glob(pattern)
+                .unwrap()
+                .flatten()
+                .map(|p| p.display().to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        for pat in ["*.json", "?.json", "[ab].json", "*"] {
+            let full = format!("{}/{pat}", d.display());
+            assert_eq!(names(&full), via_crate(&full), "{pat}");
+        }
+        // A wildcard in a directory component falls back to the glob crate.
+        let nested = format!("{}/*/z.json", d.display());
+        assert_eq!(
+            names(&nested),
+            vec![format!("{}/nested/z.json", d.display())]
+        );
+        // A missing directory is no files, not an error.
+        assert!(names(&format!("{}/missing/*.json", d.display())).is_empty());
+        // Directories match but are not output files.
+        let r = newest_file(
+            &format!("{}/*.json", d.display()),
+            Duration::from_secs(60),
+            SystemTime::now(),
+        );
+        assert!(r.verdict.is_ok(), "{r:?}");
     }
 }

@@ -87,7 +87,6 @@ impl Probes {
     pub fn new() -> Self {
         let http = reqwest::Client::builder()
             .pool_idle_timeout(std::time::Duration::from_secs(30))
-            .pool_max_idle_per_host(4)
             .redirect(reqwest::redirect::Policy::limited(3))
             .user_agent(concat!("akashic/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -110,6 +109,29 @@ impl Probes {
             CheckKind::Port { addr, timeout } => port::probe(addr, *timeout).await,
             CheckKind::Artifact(a) => artifact::probe(a, history, Clocks::now()).await,
         }
+    }
+}
+
+/// Whether a check only reads file metadata: cheap and synchronous, so the daemon runs a
+/// tick's worth of them as one batch on one blocking thread instead of a task each.
+pub fn is_file_check(kind: &CheckKind) -> bool {
+    matches!(
+        kind,
+        CheckKind::LogStale { .. } | CheckKind::Artifact(ArtifactSpec::Glob { .. })
+    )
+}
+
+/// Runs a file check synchronously (call it off the async threads); `None` for other kinds.
+pub fn run_file_check(kind: &CheckKind, now: SystemTime) -> Option<ProbeResult> {
+    match kind {
+        CheckKind::LogStale { path, max_age } => {
+            let meta = std::fs::metadata(path).map(|m| m.modified().ok());
+            Some(log_stale::judge(path, meta, *max_age, now))
+        }
+        CheckKind::Artifact(ArtifactSpec::Glob { pattern, max_age }) => {
+            Some(artifact::newest_file(pattern, *max_age, now))
+        }
+        _ => None,
     }
 }
 
