@@ -1,7 +1,7 @@
 //! The template path's classifier: weighs what each line of evidence means into one taxonomy category.
 
 use super::evidence::{normalize, Evidence};
-use super::signals::{signals, Origin, Signal};
+use super::signals::{signals, Origin, Signal, L_ABORT, L_EXIT, L_RESTARTS};
 use crate::core::category::Category;
 use crate::incident::model::ProcessState;
 use std::collections::{BTreeMap, HashMap};
@@ -61,6 +61,9 @@ struct Item {
     factor: f32,
     signals: Vec<Signal>,
 }
+
+/// Labels that describe how a process ended rather than why.
+const SYMPTOMS: [&str; 4] = [L_ABORT, L_EXIT, L_EXITED, L_RESTARTS];
 
 pub const L_STALL: &str =
     "the process stayed up but stopped making progress, with no error or outside cause in evidence";
@@ -176,8 +179,8 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
                 .push((s.weight * share * it.factor, i));
         }
     }
-    let mut scores: BTreeMap<Category, f32> = BTreeMap::new();
-    for ((cat, _), v) in contrib.iter_mut() {
+    let mut totals: BTreeMap<(Category, &'static str), f32> = BTreeMap::new();
+    for (key, v) in contrib.iter_mut() {
         v.sort_by(|a, b| b.0.total_cmp(&a.0));
         // diminishing returns: many lines of one kind weigh at most twice the strongest
         let total: f32 = v
@@ -185,7 +188,27 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             .enumerate()
             .map(|(k, (c, _))| c * 0.5f32.powi(k as i32))
             .sum();
-        *scores.entry(*cat).or_default() += total;
+        totals.insert(*key, total);
+    }
+    // An abort, an exit or a restart loop is how a failure ends, not why: when another category
+    // explains it, the symptom counts for less.
+    let explained = totals
+        .iter()
+        .filter(|((c, l), _)| *c != Category::Crash && !SYMPTOMS.contains(l))
+        .fold(BTreeMap::<Category, f32>::new(), |mut m, ((c, _), t)| {
+            *m.entry(*c).or_default() += t;
+            m
+        })
+        .values()
+        .any(|t| *t >= MIN_SCORE);
+    let mut scores: BTreeMap<Category, f32> = BTreeMap::new();
+    for ((cat, label), total) in &totals {
+        let w = if explained && SYMPTOMS.contains(label) {
+            0.4
+        } else {
+            1.0
+        };
+        *scores.entry(*cat).or_default() += total * w;
     }
     if process.running == Some(false) && !ev.checks.iter().any(|c| c.kind == "exited") {
         *scores.entry(Category::Crash).or_default() += 0.5;
@@ -460,5 +483,20 @@ mod tests {
             ..up
         };
         assert_eq!(classify(&e, &hung).category, Category::Deadlock);
+    }
+
+    #[test]
+    fn an_abort_explained_by_a_failed_allocation_is_resource_exhaustion() {
+        let log = "memory allocation of 8589934592 bytes failed\nsystemd[1]: x.service: Main process exited, code=killed, status=6/ABRT\nsystemd[1]: x.service: Scheduled restart job, restart counter is at 4.\nmemory allocation of 8589934592 bytes failed\nsystemd[1]: x.service: Main process exited, code=killed, status=6/ABRT\n";
+        let down = ProcessState {
+            running: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(
+            classify(&ev(log), &down).category,
+            Category::ResourceExhaustion
+        );
+        let panic = "thread 'main' panicked at src/main.rs:10:5: index out of bounds\nsystemd[1]: x.service: Main process exited, code=killed, status=6/ABRT\n";
+        assert_eq!(classify(&ev(panic), &down).category, Category::Crash);
     }
 }

@@ -23,9 +23,11 @@ pub const SAME_PATTERN_DAYS: i64 = 90;
 /// Related priors listed beside the same-pattern ones.
 pub const MAX_RELATED: usize = 3;
 /// Log groups shown to the model.
-pub const PROMPT_LOG_LINES: usize = 14;
+pub const PROMPT_LOG_LINES: usize = 12;
+/// Characters of one log line shown to the model (small servers have small context windows).
+pub const PROMPT_LINE_CHARS: usize = 300;
 /// Characters of forensics shown to the model.
-pub const PROMPT_FORENSICS_CHARS: usize = 1500;
+pub const PROMPT_FORENSICS_CHARS: usize = 1200;
 /// A model may pick another supported category when it scores at least this share of the template's.
 pub const CATEGORY_SHARE: f32 = 0.6;
 
@@ -238,7 +240,7 @@ pub fn prompts_for(
     };
     let log_lines: Vec<Value> = lines
         .iter()
-        .map(|g| serde_json::json!({"text": fence(&g.text), "count": g.count}))
+        .map(|g| serde_json::json!({"text": fence(&g.text.chars().take(PROMPT_LINE_CHARS).collect::<String>()), "count": g.count}))
         .collect();
     let forensics = ev
         .forensics

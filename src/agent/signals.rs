@@ -63,6 +63,7 @@ pub const L_ABORT: &str = "the process aborted (SIGABRT, exit 134)";
 pub const L_127: &str = "a command was not found (exit 127): PATH or install problem";
 pub const L_126: &str = "a command could not be executed (exit 126): permissions";
 pub const L_EXIT: &str = "the process exited with a non-zero status";
+pub const L_RESTARTS: &str = "the supervisor keeps restarting the process";
 pub const L_BUSY: &str =
     "a thread spinning on the CPU while the service made no progress (busy loop)";
 pub const L_HOT: &str = "the hottest frames of a CPU profile";
@@ -159,8 +160,8 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         r(
             Crash,
             2.5,
-            "the supervisor keeps restarting the process",
-            r"(?i)restart(?:ed|ing)? too (?:quickly|often)|crash ?loop|Back-off restarting|start request repeated too quickly|respawning too fast|exited too quickly|throttling respawn|unstable restarts|too many restarts|restart loop|restarted \d+ times",
+            L_RESTARTS,
+            r"(?i)restart(?:ed|ing)? too (?:quickly|often)|crash ?loop|Back-off restarting|start request repeated too quickly|respawning too fast|exited too quickly|throttling respawn|Scheduled restart job|restart counter is at \d+|unstable restarts|too many restarts|restart loop|restarted \d+ times",
         ),
         // deadlock and hangs
         r(

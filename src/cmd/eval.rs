@@ -13,7 +13,7 @@ use std::time::Duration;
 async fn reachable(cfg: &LlmConfig) -> bool {
     let url = format!("{}/models", cfg.base_url.trim_end_matches('/'));
     let Ok(client) = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
+        .timeout(cfg.timeout.min(Duration::from_secs(30)))
         .build()
     else {
         return false;
