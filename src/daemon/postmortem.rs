@@ -2,9 +2,10 @@
 //! stores it with the incident, writes it as Markdown and files it into memory.
 
 use crate::agent;
-use crate::config::Config;
+use crate::config::{Config, RestartSpec, ServiceConfig};
 use crate::incident::{IncidentStore, TimelineEvent};
 use crate::memory::{priors::MemoryPriors, Memory, MemoryDoc};
+use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -65,10 +66,13 @@ pub async fn write_one(
         Some(pm) => pm,
         None => {
             let svc = cfg.service(&inc.service);
-            let evidence = match memory {
+            let mut evidence = match memory {
                 Some(m) => agent::gather(&inc, svc, &MemoryPriors { memory: m }).await,
                 None => agent::gather(&inc, svc, &agent::NoPriors).await,
             };
+            evidence
+                .changes
+                .extend(noticed_changes(cfg, svc, inc.detected_at));
             let pm = agent::draft(&inc, &evidence, cfg.llm.as_ref()).await;
             let path = markdown_path(&cfg.daemon.state_dir, id);
             write_atomic(&path, &agent::render_markdown(&pm))?;
@@ -116,6 +120,61 @@ async fn rewrite_digests(cfg: &Config, store: &IncidentStore, memory: Option<&Me
     info!(files = written.len(), "digests rewritten");
 }
 
+/// How far back a config or program change counts as "around the incident".
+const CHANGE_WINDOW: chrono::Duration = chrono::Duration::days(7);
+
+/// Changes akashic can see itself, beside `git log`: the config file and the service's program
+/// (the first word of a child's command, found on PATH) modified in the week before detection.
+pub fn noticed_changes(
+    cfg: &Config,
+    svc: Option<&ServiceConfig>,
+    detected_at: DateTime<Utc>,
+) -> Vec<agent::Change> {
+    let mut out = Vec::new();
+    let mut consider = |path: &Path, kind: &str, what: &str| {
+        let Some(at) = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(DateTime::<Utc>::from)
+        else {
+            return;
+        };
+        if at <= detected_at && detected_at - at <= CHANGE_WINDOW {
+            out.push(agent::Change {
+                at: Some(at),
+                kind: kind.into(),
+                summary: format!("{what} {} modified", path.display()),
+                files: vec![path.display().to_string()],
+            });
+        }
+    };
+    consider(&cfg.path, "config", "akashic config");
+    if let Some(RestartSpec::Child(c)) = svc.and_then(|s| s.restart.as_ref()) {
+        if let Some(program) = c
+            .command
+            .first()
+            .and_then(|p| resolve_program(p, c.cwd.as_deref()))
+        {
+            consider(&program, "binary", "program");
+        }
+    }
+    out
+}
+
+/// A program name as the child would find it: a path as given (from its cwd), else the first hit on PATH.
+fn resolve_program(program: &str, cwd: Option<&Path>) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = Path::new(program);
+        return Some(match cwd {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
+        });
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
 /// Writes a file whole or not at all.
 fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
@@ -124,4 +183,34 @@ fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("md.tmp");
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recently_changed_config_and_program_are_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let prog = dir.path().join("bot.sh");
+        std::fs::write(&prog, "#!/bin/sh\n").unwrap();
+        let toml = format!(
+            "[[service]]\nname = \"bot\"\n[service.restart]\nkind = \"child\"\ncommand = [\"{}\"]\n[[service.check]]\nkind = \"port\"\naddr = \"127.0.0.1:9\"\n",
+            prog.display()
+        );
+        let path = dir.path().join("akashic.toml");
+        std::fs::write(&path, &toml).unwrap();
+        let cfg = crate::config::load(&path).unwrap();
+        let now = Utc::now();
+        let changes = noticed_changes(&cfg, cfg.service("bot"), now);
+        let kinds: Vec<&str> = changes.iter().map(|c| c.kind.as_str()).collect();
+        assert_eq!(kinds, vec!["config", "binary"], "{changes:?}");
+        // Changes after detection, or long before it, are not around the incident.
+        assert!(
+            noticed_changes(&cfg, cfg.service("bot"), now - chrono::Duration::hours(1)).is_empty()
+        );
+        assert!(
+            noticed_changes(&cfg, cfg.service("bot"), now + chrono::Duration::days(8)).is_empty()
+        );
+    }
 }
