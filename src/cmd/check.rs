@@ -37,7 +37,7 @@ pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
                         CheckOut {
                             kind: c.kind.name().to_string(),
                             ok: r.verdict.is_ok(),
-                            detail: format!("{}: {}", describe(&c.kind), r.verdict.detail()),
+                            detail: with_target(&describe(&c.kind), r.verdict.detail()),
                         }
                     }
                 }))
@@ -76,4 +76,14 @@ pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
     } else {
         crate::exit::FAILURE
     })
+}
+
+/// The check's target before its detail, unless the detail names it already.
+fn with_target(target: &str, detail: &str) -> String {
+    let bare = target.split_once(' ').map(|(_, t)| t).unwrap_or(target);
+    if detail.contains(bare) {
+        detail.to_string()
+    } else {
+        format!("{target}: {detail}")
+    }
 }

@@ -19,7 +19,14 @@ pub fn run(args: &DemoArgs) -> CmdResult {
         Some(inc) => {
             out("");
             out(super::show::render(&inc));
-            out(format!("Try next:\n  akashic --config {c} incidents\n  akashic --config {c} show {id}\n  akashic --config {c} watch     # run the fleet again, in the foreground", c = cfg.display(), id = inc.id));
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "akashic".into());
+            out(format!(
+                "Try next (or `cargo install --path .` to have `akashic` on your PATH):\n  {exe} --config {c} incidents\n  {exe} --config {c} show {id}\n  {exe} --config {c} ask \"why did the pipeline stop producing?\"\n  {exe} --config {c} watch     # run the fleet again, in the foreground",
+                c = cfg.display(),
+                id = inc.id
+            ));
             Ok(crate::exit::OK)
         }
         None => {

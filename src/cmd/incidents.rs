@@ -17,6 +17,10 @@ pub fn run(flag: Option<&Path>, service: Option<&str>, json: bool) -> CmdResult 
         out("no incidents");
         return Ok(crate::exit::OK);
     }
+    out(format!(
+        "{:<29} {:<20} {:<19}  {:<9} {:<22} {}",
+        "ID", "SERVICE", "DETECTED (UTC)", "STATE", "CATEGORY", "FIRST FAILED CHECK"
+    ));
     for i in &incidents {
         let category = i
             .postmortem
@@ -29,7 +33,7 @@ pub fn run(flag: Option<&Path>, service: Option<&str>, json: bool) -> CmdResult 
             .map(|f| f.detail.as_str())
             .unwrap_or("");
         out(format!(
-            "{}  {:<20} {}  {:<9} {:<22} {}",
+            "{:<29} {:<20} {}  {:<9} {:<22} {}",
             i.id,
             i.service,
             i.detected_at.format("%Y-%m-%d %H:%M:%S"),

@@ -32,11 +32,12 @@ pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
             let alive = crate::process::pid_alive(h.pid);
             // Frozen: the process is there but has not ticked for three ticks (and at least 5 s).
             let limit = (3.0 * h.tick_ms as f64 / 1000.0).max(5.0);
-            let state = match (alive, age <= limit) {
-                (true, true) => "running",
-                (true, false) => "frozen",
-                (false, _) => "stopped",
+            let state = match (h.stopped_at.is_some(), alive, age <= limit) {
+                (true, _, _) | (false, false, _) => "stopped",
+                (false, true, true) => "running",
+                (false, true, false) => "frozen",
             };
+            let alive = alive && h.stopped_at.is_none();
             DaemonOut {
                 state,
                 alive: alive && age <= limit,

@@ -6,6 +6,13 @@ use std::time::Duration;
 
 pub fn run(flag: Option<&Path>, stop_after: Option<Duration>) -> CmdResult {
     let cfg = load_config(flag)?;
+    if cfg.services.is_empty() {
+        eprintln!(
+            "error: {} defines no [[service]]: nothing to watch; add one (see config/akashic.example.toml)",
+            cfg.path.display()
+        );
+        return Ok(crate::exit::CONFIG);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(8)

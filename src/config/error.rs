@@ -14,7 +14,7 @@ pub struct Issue {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {}", path.display())]
+    #[error("cannot read config file {}: {source}; start from config/akashic.example.toml, or pass --config FILE", path.display())]
     Read {
         path: PathBuf,
         #[source]

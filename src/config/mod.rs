@@ -9,6 +9,7 @@ pub mod validate;
 pub use error::{ConfigError, Issue};
 pub use model::*;
 
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// The config path: `--config`, else `$AKASHIC_CONFIG`, else the platform config dir.
@@ -48,41 +49,136 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }])
     })?;
     let unknown = locate::unknown_keys(&doc);
-    if !unknown.is_empty() {
-        return Err(invalid(
-            unknown
-                .iter()
-                .map(|k| Issue {
-                    line: locate::line_of(&doc, text, k),
-                    key: k.to_string(),
-                    message: "unknown key; check its spelling against config/akashic.example.toml"
-                        .into(),
-                })
-                .collect(),
-        ));
-    }
-    let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
-        invalid(vec![Issue {
-            line: e.span().map(|s| locate::line_at(text, s.start)),
-            key: String::new(),
-            message: e.message().trim().to_string(),
-        }])
-    })?;
+    let unknown_issues: Vec<Issue> = unknown
+        .iter()
+        .map(|k| Issue {
+            line: locate::line_of(&doc, text, k),
+            key: k.to_string(),
+            message: unknown_key_message(k),
+        })
+        .collect();
+    let raw: raw::RawConfig = if unknown.is_empty() {
+        toml::from_str(text).map_err(|e| {
+            invalid(vec![Issue {
+                line: e.span().map(|s| locate::line_at(text, s.start)),
+                key: String::new(),
+                message: e.message().trim().to_string(),
+            }])
+        })?
+    } else {
+        // Keep going without the unknown keys, so the other problems are reported too.
+        match without_keys(text, &unknown) {
+            Ok(raw) => raw,
+            Err(message) => {
+                let mut issues = unknown_issues;
+                issues.push(Issue {
+                    line: None,
+                    key: String::new(),
+                    message,
+                });
+                return Err(invalid(issues));
+            }
+        }
+    };
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    validate::validate(raw, &abs).map_err(|problems| {
-        let mut issues: Vec<Issue> = problems
-            .into_iter()
-            .map(|p| Issue {
-                line: locate::line_of(&doc, text, &p.key),
-                key: p.key.to_string(),
-                message: p.message,
-            })
-            .collect();
-        // In file order, so the list reads top to bottom.
-        issues.sort_by_key(|i| i.line.unwrap_or(usize::MAX));
-        invalid(issues)
-    })
+    validate::validate(raw, &abs)
+        .map_err(|problems| {
+            let mut issues: Vec<Issue> = problems
+                .into_iter()
+                .map(|p| Issue {
+                    line: locate::line_of(&doc, text, &p.key),
+                    key: p.key.to_string(),
+                    message: p.message,
+                })
+                .collect();
+            issues.extend(unknown_issues.clone());
+            // In file order, so the list reads top to bottom.
+            issues.sort_by_key(|i| i.line.unwrap_or(usize::MAX));
+            invalid(issues)
+        })
+        .and_then(|cfg| {
+            if unknown_issues.is_empty() {
+                Ok(cfg)
+            } else {
+                Err(invalid(unknown_issues.clone()))
+            }
+        })
 }
 
 #[cfg(test)]
 mod tests;
+
+/// "unknown key", with the known key it most likely meant.
+fn unknown_key_message(key: &locate::KeyPath) -> String {
+    let name = match key.0.last() {
+        Some(locate::Seg::Key(k)) => k.as_str(),
+        _ => "",
+    };
+    let all = [
+        raw::schema::ROOT,
+        raw::schema::DAEMON,
+        raw::schema::MEMORY,
+        raw::schema::LLM,
+        raw::schema::NOTIFY,
+        raw::schema::SERVICE,
+        raw::schema::BUDGET,
+        raw::schema::RESTART,
+        raw::schema::CHECK,
+    ];
+    let best = all
+        .iter()
+        .flat_map(|keys| keys.iter())
+        .map(|k| (edit_distance(name, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min();
+    match best {
+        Some((_, k)) => {
+            format!("unknown key; did you mean `{k}`? (see config/akashic.example.toml)")
+        }
+        None => "unknown key; check its spelling against config/akashic.example.toml".into(),
+    }
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The raw config with the unknown keys taken out.
+fn without_keys(text: &str, unknown: &[locate::KeyPath]) -> Result<raw::RawConfig, String> {
+    let mut table: toml::Table =
+        toml::from_str(text).map_err(|e| e.message().trim().to_string())?;
+    for key in unknown {
+        remove_path(&mut table, &key.0);
+    }
+    raw::RawConfig::deserialize(table).map_err(|e| e.message().trim().to_string())
+}
+
+fn remove_path(table: &mut toml::Table, path: &[locate::Seg]) {
+    use locate::Seg;
+    match path {
+        [Seg::Key(k)] => {
+            table.remove(k);
+        }
+        [Seg::Key(k), rest @ ..] => match (table.get_mut(k), rest) {
+            (Some(toml::Value::Table(t)), _) => remove_path(t, rest),
+            (Some(toml::Value::Array(a)), [Seg::Index(i), rest @ ..]) => {
+                if let Some(toml::Value::Table(t)) = a.get_mut(*i) {
+                    remove_path(t, rest);
+                }
+            }
+            _ => {}
+        },
+        _ => {}
+    }
+}

@@ -71,8 +71,8 @@ fn unknown_keys_are_all_named_with_their_lines() {
     assert_eq!(
         err(&text),
         "invalid config /etc/akashic/akashic.toml (2 problems)
-  /etc/akashic/akashic.toml:3: daemon.tik: unknown key; check its spelling against config/akashic.example.toml
-  /etc/akashic/akashic.toml:15: service[0].check[0].max_agee: unknown key; check its spelling against config/akashic.example.toml"
+  /etc/akashic/akashic.toml:3: daemon.tik: unknown key; did you mean `tick`? (see config/akashic.example.toml)
+  /etc/akashic/akashic.toml:15: service[0].check[0].max_agee: unknown key; did you mean `max_age`? (see config/akashic.example.toml)"
     );
 }
 
@@ -213,5 +213,20 @@ fn llm_and_memory_sections_are_checked() {
   /etc/akashic/akashic.toml:15: llm: missing `model`; add the model name the server serves, e.g. model = \"local\"
   /etc/akashic/akashic.toml:16: llm.base_url: base_url \"localhost:8080\" must start with http:// or https://, e.g. \"http://127.0.0.1:8080/v1\"
   /etc/akashic/akashic.toml:19: memory.backend: unknown memory backend \"pinecone\"; use \"embedded\" or \"qdrant\""
+    );
+}
+
+#[test]
+fn unknown_keys_do_not_hide_the_other_problems() {
+    let text = GOOD
+        .replace("[daemon]", "[daemon]\nforensic_budget = \"2s\"")
+        .replace("\"10m\"", "\"10x\"")
+        .replace("kind = \"child\"", "kind = \"child\"\nzzzzzz = 1");
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (3 problems)
+  /etc/akashic/akashic.toml:3: daemon.forensic_budget: unknown key; did you mean `forensics_budget`? (see config/akashic.example.toml)
+  /etc/akashic/akashic.toml:10: service[0].restart.zzzzzz: unknown key; check its spelling against config/akashic.example.toml
+  /etc/akashic/akashic.toml:15: service[0].check[0].max_age: invalid duration \"10x\"; write a number and a unit, like \"90s\", \"10m\" or \"2h\""
     );
 }

@@ -157,7 +157,18 @@ pub fn validate(raw: RawConfig, path: &Path) -> Result<Config, Vec<Problem>> {
                 seen.insert(name.clone(), i);
             }
         }
-        if let Some(svc) = validate_service(&mut cx, s, &at, tick) {
+        if let Some(mut svc) = validate_service(&mut cx, s, &at, tick) {
+            // A child's output is kept even when `stdout` is not set: its own errors belong in post-mortems.
+            if let Some(RestartSpec::Child(c)) = &mut svc.restart {
+                if c.stdout.is_none() {
+                    c.stdout = Some(
+                        daemon
+                            .state_dir
+                            .join("logs")
+                            .join(format!("{}.log", svc.name)),
+                    );
+                }
+            }
             services.push(svc);
         }
     }

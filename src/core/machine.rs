@@ -292,7 +292,7 @@ impl Machine {
             "no restart is configured for this service".into()
         } else {
             format!(
-                "restart budget spent ({} restarts within {})",
+                "restart budget spent ({} restart attempts within {})",
                 self.params.budget_max,
                 humantime::format_duration(self.params.budget_within)
             )

@@ -240,7 +240,7 @@ fn crash_loop_backs_off_then_escalates_without_a_storm() {
         [Action::Escalate { incident, reason }] => {
             assert_eq!(incident, "inc-3");
             assert!(
-                reason.ends_with("restart budget spent (3 restarts within 1h)"),
+                reason.ends_with("restart budget spent (3 restart attempts within 1h)"),
                 "{reason}"
             );
         }

@@ -28,6 +28,9 @@ pub struct Heartbeat {
     pub started_at: DateTime<Utc>,
     pub at: DateTime<Utc>,
     pub tick_ms: u64,
+    /// Set by a clean stop: the services are as they were then.
+    #[serde(default)]
+    pub stopped_at: Option<DateTime<Utc>>,
     pub services: Vec<ServiceStatus>,
 }
 

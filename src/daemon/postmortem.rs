@@ -12,7 +12,13 @@ use tokio::sync::Notify;
 use tracing::{error, info, warn, Instrument};
 
 /// Drains the queue on start (incidents left by a previous run) and whenever notified.
-pub async fn worker(cfg: Config, store: Arc<IncidentStore>, notify: Arc<Notify>) {
+/// `stop` ends it between post-mortems: one being written is finished first.
+pub async fn worker(
+    cfg: Config,
+    store: Arc<IncidentStore>,
+    notify: Arc<Notify>,
+    stop: Arc<Notify>,
+) {
     let memory = match Memory::open(&cfg) {
         Ok(m) => Some(m),
         Err(e) => {
@@ -29,6 +35,9 @@ pub async fn worker(cfg: Config, store: Arc<IncidentStore>, notify: Arc<Notify>)
             }
         };
         for id in pending {
+            if stop_requested(&stop) {
+                return;
+            }
             let span = tracing::info_span!("postmortem", incident = %id);
             if let Err(e) = write_one(&cfg, &store, memory.as_ref(), &id)
                 .instrument(span)
@@ -38,12 +47,20 @@ pub async fn worker(cfg: Config, store: Arc<IncidentStore>, notify: Arc<Notify>)
             }
         }
         // Woken by a new incident, or after a while to retry what is still queued.
-        let _ = tokio::time::timeout(RETRY_EVERY, notify.notified()).await;
+        tokio::select! {
+            _ = stop.notified() => return,
+            _ = tokio::time::timeout(RETRY_EVERY, notify.notified()) => {}
+        }
     }
 }
 
 /// How often queued post-mortems (e.g. memory briefly locked by `akashic ask`) are retried.
 const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether a stop was asked for, without waiting.
+fn stop_requested(stop: &Notify) -> bool {
+    futures::FutureExt::now_or_never(stop.notified()).is_some()
+}
 
 /// Where a post-mortem's Markdown goes.
 pub fn markdown_path(state_dir: &Path, id: &str) -> PathBuf {

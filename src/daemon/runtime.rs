@@ -116,10 +116,12 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         }
     };
 
+    let worker_stop = Arc::new(Notify::new());
     let worker = tokio::spawn(crate::daemon::postmortem::worker(
         cfg.clone(),
         store.clone(),
         shared.postmortems.clone(),
+        worker_stop.clone(),
     ));
 
     let now = Instant::now();
@@ -146,12 +148,12 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         let resumed = resume_open_incident(&mut svc, &store, now);
         if let Some(b) = svc.backend.clone() {
             if let Err(e) = b.ensure_started().await {
-                error!(service = %svc.cfg.name, error = %format!("{e:#}"), "cannot start service");
+                error!(service = %svc.cfg.name, error = %chain(&e), "cannot start service");
                 let idx = svcs.len();
                 let _ = shared.events.send(Event::Done {
                     svc: idx,
                     obs: Observation::Exited {
-                        detail: format!("could not start: {e:#}"),
+                        detail: format!("could not start: {}", chain(&e)),
                     },
                     pid: None,
                 });
@@ -332,17 +334,31 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     if let Some(t) = control_task {
         t.abort();
     }
-    worker.abort();
+    // A post-mortem being written is given a moment to finish (it stays queued if not).
+    let stopping = tokio::time::Instant::now();
+    worker_stop.notify_one();
+    if tokio::time::timeout(Duration::from_secs(15), worker)
+        .await
+        .is_err()
+    {
+        warn!("post-mortem worker did not finish in 15s; its incident stays queued for the next start");
+    } else if stopping.elapsed() > Duration::from_millis(100) {
+        info!("post-mortem finished before stopping");
+    }
     let _ = std::fs::remove_file(&sock);
     for svc in &svcs {
         if let Some(b) = &svc.backend {
             if let Err(e) = b.shutdown().await {
-                warn!(service = %svc.cfg.name, error = %format!("{e:#}"), "stopping service failed");
+                warn!(service = %svc.cfg.name, error = %chain(&e), "stopping service failed");
             }
         }
     }
-    write_heartbeat(&state_dir, started_at, tick, &svcs, Instant::now());
-    let _ = std::fs::remove_file(heartbeat::path_in(&state_dir));
+    // The last heartbeat says the stop was clean, and keeps the services' last states.
+    let mut last = heartbeat_of(started_at, tick, &svcs, Instant::now());
+    last.stopped_at = Some(Utc::now());
+    if let Err(e) = heartbeat::write(&state_dir, &last) {
+        warn!(error = %e, "cannot write the last heartbeat");
+    }
     info!("akashic stopped");
     Ok(())
 }
@@ -350,10 +366,14 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
 /// Opens the store; a lock held by a previous akashic that is still exiting is waited for (10 s at most).
 async fn open_store(state_dir: &std::path::Path) -> anyhow::Result<IncidentStore> {
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut told = false;
     loop {
         match IncidentStore::open(state_dir) {
             Err(crate::incident::StoreError::Locked { pid, .. }) if Instant::now() < deadline => {
-                info!(holder = %pid, "incident store is locked; waiting for the other akashic to exit");
+                if !told {
+                    info!(holder = %pid, "incident store is locked; waiting up to 10s for the other akashic to exit");
+                    told = true;
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             other => return Ok(other?),
@@ -408,6 +428,18 @@ const STAGGER_SLOTS: usize = 8;
 fn stagger(si: usize, ci: usize, interval: Duration) -> Duration {
     let slot = (si.wrapping_mul(7919).wrapping_add(ci.wrapping_mul(104_729))) % STAGGER_SLOTS;
     interval.mul_f64(slot as f64 / STAGGER_SLOTS as f64)
+}
+
+/// An error with its causes, `a: b: c` (thiserror's Display shows only the first).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
 }
 
 fn push_deadline(deadlines: &mut BinaryHeap<Reverse<(Instant, usize)>>, svc: &Svc, si: usize) {
@@ -702,7 +734,7 @@ async fn do_restart(
     let wall = Utc::now();
     let (ok, detail) = match &res {
         Ok(what) => (true, what.clone()),
-        Err(e) => (false, format!("{e:#}")),
+        Err(e) => (false, chain(e)),
     };
     let update = shared.store.update(incident, |i| {
         if ok {
@@ -712,6 +744,7 @@ async fn do_restart(
             i.timeline
                 .push(event("restart", format!("restart #{attempt}: {detail}")));
         } else {
+            i.action = format!("restart failed: {detail}");
             i.timeline.push(event(
                 "restart_failed",
                 format!("restart #{attempt} failed: {detail}"),
@@ -738,11 +771,24 @@ fn write_heartbeat(
     svcs: &[Svc],
     now: Instant,
 ) {
-    let hb = Heartbeat {
+    let hb = heartbeat_of(started_at, tick, svcs, now);
+    if let Err(e) = heartbeat::write(state_dir, &hb) {
+        warn!(error = %e, "cannot write heartbeat");
+    }
+}
+
+fn heartbeat_of(
+    started_at: chrono::DateTime<Utc>,
+    tick: Duration,
+    svcs: &[Svc],
+    now: Instant,
+) -> Heartbeat {
+    Heartbeat {
         pid: std::process::id(),
         started_at,
         at: Utc::now(),
         tick_ms: tick.as_millis() as u64,
+        stopped_at: None,
         services: svcs
             .iter()
             .map(|s| ServiceStatus {
@@ -768,8 +814,5 @@ fn write_heartbeat(
                     .collect(),
             })
             .collect(),
-    };
-    if let Err(e) = heartbeat::write(state_dir, &hb) {
-        warn!(error = %e, "cannot write heartbeat");
     }
 }
