@@ -89,7 +89,7 @@ pub async fn write_one(
             };
             evidence
                 .changes
-                .extend(noticed_changes(cfg, svc, inc.detected_at));
+                .extend(noticed_changes(svc, inc.detected_at));
             let pm = agent::draft(&inc, &evidence, cfg.llm.as_ref()).await;
             let path = markdown_path(&cfg.daemon.state_dir, id);
             write_atomic(&path, &agent::render_markdown(&pm))?;
@@ -137,13 +137,13 @@ async fn rewrite_digests(cfg: &Config, store: &IncidentStore, memory: Option<&Me
     info!(files = written.len(), "digests rewritten");
 }
 
-/// How far back a config or program change counts as "around the incident".
+/// How far back a program change counts as "around the incident".
 const CHANGE_WINDOW: chrono::Duration = chrono::Duration::days(7);
 
-/// Changes akashic can see itself, beside `git log`: the config file and the service's program
-/// (the first word of a child's command, found on PATH) modified in the week before detection.
+/// Changes akashic can see itself, beside `git log`: the service's program (the first word of a
+/// child's command, found on PATH) modified in the week before detection. akashic's own config
+/// is not one: its thresholds do not make a service fail.
 pub fn noticed_changes(
-    cfg: &Config,
     svc: Option<&ServiceConfig>,
     detected_at: DateTime<Utc>,
 ) -> Vec<agent::Change> {
@@ -165,7 +165,6 @@ pub fn noticed_changes(
             });
         }
     };
-    consider(&cfg.path, "config", "akashic config");
     if let Some(RestartSpec::Child(c)) = svc.and_then(|s| s.restart.as_ref()) {
         if let Some(program) = c
             .command
@@ -207,7 +206,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_recently_changed_config_and_program_are_noticed() {
+    fn a_recently_changed_program_is_noticed() {
         let dir = tempfile::tempdir().unwrap();
         let prog = dir.path().join("bot.sh");
         std::fs::write(&prog, "#!/bin/sh\n").unwrap();
@@ -219,15 +218,11 @@ mod tests {
         std::fs::write(&path, &toml).unwrap();
         let cfg = crate::config::load(&path).unwrap();
         let now = Utc::now();
-        let changes = noticed_changes(&cfg, cfg.service("bot"), now);
+        let changes = noticed_changes(cfg.service("bot"), now);
         let kinds: Vec<&str> = changes.iter().map(|c| c.kind.as_str()).collect();
-        assert_eq!(kinds, vec!["config", "binary"], "{changes:?}");
+        assert_eq!(kinds, vec!["binary"], "{changes:?}");
         // Changes after detection, or long before it, are not around the incident.
-        assert!(
-            noticed_changes(&cfg, cfg.service("bot"), now - chrono::Duration::hours(1)).is_empty()
-        );
-        assert!(
-            noticed_changes(&cfg, cfg.service("bot"), now + chrono::Duration::days(8)).is_empty()
-        );
+        assert!(noticed_changes(cfg.service("bot"), now - chrono::Duration::hours(1)).is_empty());
+        assert!(noticed_changes(cfg.service("bot"), now + chrono::Duration::days(8)).is_empty());
     }
 }
