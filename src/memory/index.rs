@@ -44,6 +44,16 @@ struct RowFilter {
     until: i64,
 }
 
+impl RowFilter {
+    /// Every row passes: the scan can skip the per-row test.
+    fn is_all(&self) -> bool {
+        self.service.is_none()
+            && self.category.is_none()
+            && self.since == i64::MIN
+            && self.until == i64::MAX
+    }
+}
+
 impl VectorIndex {
     /// An empty index for vectors of `dim` dimensions.
     pub fn new(dim: usize) -> Self {
@@ -162,16 +172,10 @@ impl VectorIndex {
     /// Streams the i8 rows for approximate scores with error bounds, then re-scores in f32 only
     /// the rows whose upper bound reaches the k-th best lower bound: no true top-k row is skipped.
     pub fn search_quantized(&self, query: &[f32], k: usize, filter: &Filter) -> Vec<(&str, f32)> {
-        if k == 0 || query.len() != self.dim || self.dim == 0 {
-            return Vec::new();
-        }
-        let Some(rf) = self.resolve(filter) else {
+        let Some(rf) = self.start(query, k, filter) else {
             return Vec::new();
         };
-        let unfiltered = rf.service.is_none()
-            && rf.category.is_none()
-            && rf.since == i64::MIN
-            && rf.until == i64::MAX;
+        let unfiltered = rf.is_all();
         let (qq, q_scale, q_err, q_norm) = quantize(query);
         let qq: Vec<i16> = qq.into_iter().map(i16::from).collect();
         let mut lower = TopK::new(k);
@@ -212,16 +216,10 @@ impl VectorIndex {
 
     /// The plain exact scan over the f32 rows.
     pub fn search_exact(&self, query: &[f32], k: usize, filter: &Filter) -> Vec<(&str, f32)> {
-        if k == 0 || query.len() != self.dim || self.dim == 0 {
-            return Vec::new();
-        }
-        let Some(rf) = self.resolve(filter) else {
+        let Some(rf) = self.start(query, k, filter) else {
             return Vec::new();
         };
-        let unfiltered = rf.service.is_none()
-            && rf.category.is_none()
-            && rf.since == i64::MIN
-            && rf.until == i64::MAX;
+        let unfiltered = rf.is_all();
         let mut top = TopK::new(k);
         for (row, v) in self.data.chunks_exact(self.dim).enumerate() {
             if !unfiltered && !self.passes(row, &rf) {
@@ -233,6 +231,15 @@ impl VectorIndex {
             .into_iter()
             .map(|(score, row)| (self.ids[row as usize].as_str(), score))
             .collect()
+    }
+
+    /// The resolved filter of a search, or `None` when no row can answer it
+    /// (k = 0, a query of another dimension, an empty index, an unknown service).
+    fn start(&self, query: &[f32], k: usize, filter: &Filter) -> Option<RowFilter> {
+        if k == 0 || query.len() != self.dim || self.dim == 0 {
+            return None;
+        }
+        self.resolve(filter)
     }
 
     fn resolve(&self, filter: &Filter) -> Option<RowFilter> {
