@@ -1,6 +1,7 @@
 //! akashic: a self-healing, self-explaining watchdog for a fleet of services.
 
 pub mod agent;
+pub mod atomic;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod daemon;
 pub mod demo;
 pub mod digest;
 pub mod doctor;
+pub mod errors;
 pub mod exit;
 pub mod forensics;
 pub mod incident;

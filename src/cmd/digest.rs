@@ -13,7 +13,7 @@ pub fn load_sources(cfg: &Config, now: DateTime<Utc>) -> anyhow::Result<Sources>
     let docs = match crate::memory::Memory::open(cfg) {
         Ok(m) => super::memory::runtime()?.block_on(digest::write::remembered(Some(&m), now)),
         Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), "memory unavailable; the digest uses the incident store only");
+            tracing::warn!(error = %crate::errors::chain(&e), "memory unavailable; the digest uses the incident store only");
             Vec::new()
         }
     };
@@ -39,7 +39,7 @@ pub fn run(flag: Option<&Path>, args: &DigestArgs) -> CmdResult {
         .map_err(anyhow::Error::from)?;
     match &args.out {
         Some(path) => {
-            digest::write_atomic(path, &text).map_err(|source| {
+            crate::atomic::write(path, &text).map_err(|source| {
                 anyhow::Error::from(digest::DigestError::Write {
                     path: path.clone(),
                     source,

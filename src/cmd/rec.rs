@@ -82,7 +82,7 @@ pub fn run(flag: Option<&Path>, cmd: &RecCmd) -> CmdResult {
             src.closed = book.closed;
             let (_, errors) = digest::refresh(&cfg, &src, now);
             for e in errors {
-                tracing::warn!(error = %format!("{e:#}"), "digest not rewritten");
+                tracing::warn!(error = %crate::errors::chain(&e), "digest not rewritten");
             }
             out(format!(
                 "closed {} ({service}, {}): {}\nif `{}` recurs, the digest flags a regression",

@@ -122,11 +122,11 @@ async fn handle(
         Request::Incidents { service } => store
             .list(service.as_deref())
             .map(|v| serde_json::to_value(v).expect("incidents serialize"))
-            .map_err(|e| format!("{e:#}")),
+            .map_err(|e| crate::errors::chain(&e)),
         Request::Show { id } => store
             .get(&id)
             .map(|v| serde_json::to_value(v).expect("incidents serialize"))
-            .map_err(|e| format!("{e:#}")),
+            .map_err(|e| crate::errors::chain(&e)),
         Request::Resume { service } => {
             let (reply, rx) = oneshot::channel();
             to_loop

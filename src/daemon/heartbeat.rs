@@ -40,10 +40,10 @@ pub fn path_in(state_dir: &Path) -> PathBuf {
 
 /// Writes the heartbeat atomically (temp file, then rename).
 pub fn write(state_dir: &Path, hb: &Heartbeat) -> std::io::Result<()> {
-    let path = path_in(state_dir);
-    let tmp = state_dir.join(".heartbeat.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec(hb).expect("heartbeat serializes"))?;
-    std::fs::rename(&tmp, &path)
+    crate::atomic::write(
+        &path_in(state_dir),
+        serde_json::to_vec(hb).expect("heartbeat serializes"),
+    )
 }
 
 pub fn read(state_dir: &Path) -> Option<Heartbeat> {

@@ -22,7 +22,7 @@ pub async fn worker(
     let memory = match Memory::open(&cfg) {
         Ok(m) => Some(m),
         Err(e) => {
-            warn!(error = %format!("{e:#}"), "memory unavailable; post-mortems are written without similar incidents");
+            warn!(error = %crate::errors::chain(&e), "memory unavailable; post-mortems are written without similar incidents");
             None
         }
     };
@@ -30,7 +30,7 @@ pub async fn worker(
         let pending = match store.pending_postmortems() {
             Ok(p) => p,
             Err(e) => {
-                error!(error = %format!("{e:#}"), "cannot read the post-mortem queue");
+                error!(error = %crate::errors::chain(&e), "cannot read the post-mortem queue");
                 Vec::new()
             }
         };
@@ -92,7 +92,7 @@ pub async fn write_one(
                 .extend(noticed_changes(svc, inc.detected_at));
             let pm = agent::draft(&inc, &evidence, cfg.llm.as_ref()).await;
             let path = markdown_path(&cfg.daemon.state_dir, id);
-            write_atomic(&path, &agent::render_markdown(&pm))?;
+            crate::atomic::write(&path, agent::render_markdown(&pm))?;
             store.update(id, |i| {
                 i.postmortem = Some(pm.clone());
                 i.timeline.push(TimelineEvent {
@@ -124,7 +124,7 @@ async fn rewrite_digests(cfg: &Config, store: &IncidentStore, memory: Option<&Me
     let incidents = match store.list(None) {
         Ok(l) => l,
         Err(e) => {
-            warn!(error = %format!("{e:#}"), "digest not rewritten: cannot read incidents");
+            warn!(error = %crate::errors::chain(&e), "digest not rewritten: cannot read incidents");
             return;
         }
     };
@@ -132,7 +132,7 @@ async fn rewrite_digests(cfg: &Config, store: &IncidentStore, memory: Option<&Me
     let src = crate::digest::write::sources(cfg, incidents, docs, now);
     let (written, errors) = crate::digest::refresh(cfg, &src, now);
     for e in errors {
-        warn!(error = %format!("{e:#}"), "digest not rewritten");
+        warn!(error = %crate::errors::chain(&e), "digest not rewritten");
     }
     info!(files = written.len(), "digests rewritten");
 }
@@ -189,16 +189,6 @@ fn resolve_program(program: &str, cwd: Option<&Path>) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(program))
         .find(|p| p.is_file())
-}
-
-/// Writes a file whole or not at all.
-fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("md.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::heartbeat::{self, CheckStatus, Heartbeat, ServiceStatus};
 use super::params_for;
 use crate::config::{CheckKind, Config, ServiceConfig};
 use crate::core::machine::{Action, Machine, Observation, Report};
+use crate::errors::chain;
 use crate::incident::{FailedCheck, Incident, IncidentStore, TimelineEvent};
 use crate::probe::{CounterHistory, ProbeResult, Probes};
 use crate::process::{ExitEvent, ProcessControl};
@@ -386,7 +387,7 @@ fn resume_open_incident(svc: &mut Svc, store: &IncidentStore, now: Instant) -> O
     let open = match store.list(Some(&svc.cfg.name)) {
         Ok(list) => list.into_iter().find(|i| i.is_open())?,
         Err(e) => {
-            warn!(service = %svc.cfg.name, error = %format!("{e:#}"), "cannot read open incidents");
+            warn!(service = %svc.cfg.name, error = %chain(&e), "cannot read open incidents");
             return None;
         }
     };
@@ -428,18 +429,6 @@ const STAGGER_SLOTS: usize = 8;
 fn stagger(si: usize, ci: usize, interval: Duration) -> Duration {
     let slot = (si.wrapping_mul(7919).wrapping_add(ci.wrapping_mul(104_729))) % STAGGER_SLOTS;
     interval.mul_f64(slot as f64 / STAGGER_SLOTS as f64)
-}
-
-/// An error with its causes, `a: b: c` (thiserror's Display shows only the first).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
 
 fn push_deadline(deadlines: &mut BinaryHeap<Reverse<(Instant, usize)>>, svc: &Svc, si: usize) {

@@ -10,4 +10,4 @@ pub use assemble::{assemble, Sources};
 pub use model::{Digest, ServiceDigest};
 pub use recs::{rec_id, ClosedRec, RecBook, RecError};
 pub use render::{render, DEFAULT_MAX_TOKENS};
-pub use write::{refresh, write_atomic, DigestError};
+pub use write::{refresh, DigestError};

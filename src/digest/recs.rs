@@ -78,7 +78,7 @@ impl RecBook {
     pub fn save(&self, state_dir: &Path) -> Result<(), RecError> {
         let path = Self::path_in(state_dir);
         let text = serde_json::to_string_pretty(self).expect("recommendations serialize");
-        super::write::write_atomic(&path, &text).map_err(|source| RecError::Write { path, source })
+        crate::atomic::write(&path, &text).map_err(|source| RecError::Write { path, source })
     }
 
     pub fn get(&self, id: &str) -> Option<&ClosedRec> {

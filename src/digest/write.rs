@@ -22,22 +22,6 @@ pub enum DigestError {
     UnknownService(String),
 }
 
-/// Writes a file whole or not at all: a temp file beside it, then a rename.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "digest".into());
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
-}
-
 /// The daemon's heartbeat if it is recent enough to say how services are now.
 pub fn fresh_heartbeat(state_dir: &Path, now: DateTime<Utc>) -> Option<Heartbeat> {
     let hb = heartbeat::read(state_dir)?;
@@ -79,7 +63,7 @@ pub fn refresh(
     let mut errors = Vec::new();
     for (only, path) in targets {
         let res = markdown(cfg, src, only, now, DEFAULT_MAX_TOKENS).and_then(|text| {
-            write_atomic(&path, &text).map_err(|source| DigestError::Write {
+            crate::atomic::write(&path, &text).map_err(|source| DigestError::Write {
                 path: path.clone(),
                 source,
             })
@@ -108,7 +92,7 @@ pub async fn remembered(
     match m.list(&filter).await {
         Ok(docs) => docs,
         Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), "memory unavailable; the digest uses the incident store only");
+            tracing::warn!(error = %crate::errors::chain(&e), "memory unavailable; the digest uses the incident store only");
             Vec::new()
         }
     }
@@ -124,7 +108,7 @@ pub fn sources(
     let closed = match RecBook::load(&cfg.daemon.state_dir) {
         Ok(b) => b.closed,
         Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), "closed recommendations unreadable; every recommendation shows as open");
+            tracing::warn!(error = %crate::errors::chain(&e), "closed recommendations unreadable; every recommendation shows as open");
             Vec::new()
         }
     };
@@ -134,24 +118,5 @@ pub fn sources(
         memory,
         heartbeat: fresh_heartbeat(&cfg.daemon.state_dir, now),
         closed,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_write_replaces_whole_and_leaves_no_temp() {
-        let tmp = tempfile::tempdir().unwrap();
-        let p = tmp.path().join("a/b/DIGEST.md");
-        write_atomic(&p, "one").unwrap();
-        write_atomic(&p, "two").unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two");
-        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
     }
 }

@@ -32,7 +32,7 @@ impl PriorSource for MemoryPriors<'_> {
                     })
                     .collect(),
                 Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "similar incidents unavailable; drafting without them");
+                    tracing::warn!(error = %crate::errors::chain(&e), "similar incidents unavailable; drafting without them");
                     Vec::new()
                 }
             }

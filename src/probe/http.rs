@@ -55,22 +55,13 @@ async fn read_limited(mut resp: reqwest::Response) -> Result<String, reqwest::Er
 }
 
 fn classify_error(url: &str, e: &reqwest::Error) -> ProbeResult {
-    let mut chain = String::new();
-    let mut src: Option<&dyn std::error::Error> = Some(e);
-    while let Some(s) = src {
-        chain.push_str(&s.to_string());
-        chain.push_str(": ");
-        src = s.source();
-    }
-    if e.is_connect() && (chain.contains("refused") || chain.contains("Connection refused")) {
+    let chain = crate::errors::chain(e);
+    if e.is_connect() && chain.contains("refused") {
         ProbeResult::bad("refused", format!("GET {url}: connection refused"))
     } else if e.is_timeout() {
         ProbeResult::bad("timeout", format!("GET {url} timed out"))
     } else {
-        ProbeResult::bad(
-            "error",
-            format!("GET {url}: {}", chain.trim_end_matches([':', ' '])),
-        )
+        ProbeResult::bad("error", format!("GET {url}: {chain}"))
     }
 }
 

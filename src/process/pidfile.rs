@@ -31,13 +31,8 @@ impl PidFile {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
         let text = serde_json::to_string(self).map_err(|e| err(std::io::Error::other(e)))?;
-        let tmp = path.with_extension("pid.tmp");
-        std::fs::write(&tmp, text + "\n").map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)
+        crate::atomic::write(path, text + "\n").map_err(err)
     }
 
     /// The pid file at `path`, if there is a readable one.

@@ -193,11 +193,9 @@ impl Runner for SystemRunner {
 
 /// Writes the file, then runs the commands.
 pub fn apply_install(plan: &Plan, runner: &dyn Runner) -> Result<(), InstallError> {
-    crate::digest::write_atomic(&plan.file, &plan.contents).map_err(|source| {
-        InstallError::Write {
-            path: plan.file.clone(),
-            source,
-        }
+    crate::atomic::write(&plan.file, &plan.contents).map_err(|source| InstallError::Write {
+        path: plan.file.clone(),
+        source,
     })?;
     for c in &plan.tolerated {
         let _ = runner.run(c);
