@@ -186,9 +186,7 @@ fn resolve_program(program: &str, cwd: Option<&Path>) -> Option<PathBuf> {
             _ => p.to_path_buf(),
         });
     }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
+    crate::service::plist::which(program, &std::env::var("PATH").ok()?)
 }
 
 #[cfg(test)]
