@@ -47,7 +47,22 @@ pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
             }
         }
     };
-    let services = hb.map(|h| h.services).unwrap_or_default();
+    // A running daemon answers with its services as they are now; otherwise (or if it does
+    // not answer within 2 s) they are as it last wrote them.
+    let live = (daemon.state == "running")
+        .then(|| {
+            crate::daemon::control::ask_within(
+                &cfg.daemon.state_dir,
+                &crate::daemon::control::Request::Status,
+                std::time::Duration::from_secs(2),
+            )
+        })
+        .and_then(|r| r.ok().flatten())
+        .and_then(|v| serde_json::from_value::<heartbeat::Heartbeat>(v).ok());
+    let services = match (live, hb) {
+        (Some(l), _) => l.services,
+        (None, h) => h.map(|h| h.services).unwrap_or_default(),
+    };
     if json {
         out_json(&serde_json::json!({ "daemon": daemon, "services": services }));
         return Ok(crate::exit::OK);

@@ -314,7 +314,7 @@ impl Machine {
             .collect()
     }
 
-    fn record(&mut self, r: &Report) {
+    fn record(&mut self, r: Report) {
         if r.check >= self.streak.len() {
             return;
         }
@@ -323,7 +323,8 @@ impl Machine {
         } else {
             self.streak[r.check] + 1
         };
-        self.last[r.check] = Some(r.clone());
+        let check = r.check;
+        self.last[check] = Some(r);
     }
 
     fn tripped(&self, only_liveness: bool) -> bool {
@@ -406,7 +407,7 @@ impl Machine {
                     }
                     return vec![];
                 }
-                self.record(&r);
+                self.record(r);
                 if self.tripped(false) {
                     let failed = self.failed_checks();
                     return self.detect(failed, now);
@@ -519,7 +520,7 @@ impl Machine {
                     }
                     return vec![];
                 }
-                self.record(&r);
+                self.record(r.clone());
                 if let (Verdict::Ok { detail }, Some(role)) =
                     (&r.verdict, self.params.checks.get(r.check))
                 {

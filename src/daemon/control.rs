@@ -14,15 +14,29 @@ use tokio::sync::{mpsc, oneshot};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    Incidents { service: Option<String> },
-    Show { id: String },
-    Resume { service: String },
+    Incidents {
+        service: Option<String>,
+    },
+    Show {
+        id: String,
+    },
+    Resume {
+        service: String,
+    },
+    /// The live heartbeat: the daemon's own state and every service's.
+    Status,
 }
 
-/// A request the main loop must answer (it owns the state machines).
+/// What the main loop is asked (it owns the state machines).
+pub enum LoopAsk {
+    Resume { service: String },
+    Status,
+}
+
+/// A request the main loop must answer.
 pub struct LoopRequest {
-    pub service: String,
-    pub reply: oneshot::Sender<Result<String, String>>,
+    pub ask: LoopAsk,
+    pub reply: oneshot::Sender<Result<serde_json::Value, String>>,
 }
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
@@ -45,6 +59,15 @@ pub enum ControlError {
 
 /// Asks the running daemon; `Ok(None)` when no daemon listens on this state dir.
 pub fn ask(state_dir: &Path, req: &Request) -> Result<Option<serde_json::Value>, ControlError> {
+    ask_within(state_dir, req, Duration::from_secs(10))
+}
+
+/// [`ask`], waiting at most `timeout` for the answer.
+pub fn ask_within(
+    state_dir: &Path,
+    req: &Request,
+    timeout: Duration,
+) -> Result<Option<serde_json::Value>, ControlError> {
     let path = socket_path(state_dir);
     let io = |source| ControlError::Io {
         path: path.clone(),
@@ -62,9 +85,7 @@ pub fn ask(state_dir: &Path, req: &Request) -> Result<Option<serde_json::Value>,
         }
         Err(e) => return Err(io(e)),
     };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(io)?;
+    stream.set_read_timeout(Some(timeout)).map_err(io)?;
     let mut line = serde_json::to_string(req).expect("requests serialize");
     line.push('\n');
     stream.write_all(line.as_bytes()).map_err(io)?;
@@ -127,15 +148,22 @@ async fn handle(
             .get(&id)
             .map(|v| serde_json::to_value(v).expect("incidents serialize"))
             .map_err(|e| crate::errors::chain(&e)),
-        Request::Resume { service } => {
-            let (reply, rx) = oneshot::channel();
-            to_loop
-                .send(LoopRequest { service, reply })
-                .await
-                .map_err(|_| "the daemon is stopping".to_string())?;
-            rx.await
-                .map_err(|_| "the daemon is stopping".to_string())?
-                .map(serde_json::Value::String)
-        }
+        Request::Resume { service } => ask_loop(to_loop, LoopAsk::Resume { service }).await,
+        Request::Status => ask_loop(to_loop, LoopAsk::Status).await,
+    }
+}
+
+async fn ask_loop(
+    to_loop: &mpsc::Sender<LoopRequest>,
+    ask: LoopAsk,
+) -> Result<serde_json::Value, String> {
+    let (reply, rx) = oneshot::channel();
+    to_loop
+        .send(LoopRequest { ask, reply })
+        .await
+        .map_err(|_| "the daemon is stopping".to_string())?;
+    match rx.await {
+        Ok(answer) => answer,
+        Err(_) => Err("the daemon is stopping".to_string()),
     }
 }

@@ -21,7 +21,11 @@ pub struct CheckStatus {
     pub detail: String,
 }
 
-/// What the daemon writes every tick.
+/// The daemon's liveness and each service's state, as `status` and the digest read them.
+/// On disk it is two files: `heartbeat.json` (the [`Beat`], rewritten every tick) and
+/// `services.json` (the services, rewritten when a state or a check's ok-ness changes, once a
+/// minute otherwise, and at a clean stop), so a large fleet does not rewrite every check's
+/// detail every tick. A running daemon answers `status` with live services over its socket.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Heartbeat {
     pub pid: u32,
@@ -34,21 +38,56 @@ pub struct Heartbeat {
     pub services: Vec<ServiceStatus>,
 }
 
+/// What the daemon writes every tick.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Beat {
+    pub pid: u32,
+    pub started_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+    pub tick_ms: u64,
+    #[serde(default)]
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
 pub fn path_in(state_dir: &Path) -> PathBuf {
     state_dir.join("heartbeat.json")
 }
 
-/// Writes the heartbeat atomically (temp file, then rename).
-pub fn write(state_dir: &Path, hb: &Heartbeat) -> std::io::Result<()> {
+pub fn services_path_in(state_dir: &Path) -> PathBuf {
+    state_dir.join("services.json")
+}
+
+/// Writes the beat atomically (temp file, then rename).
+pub fn write_beat(state_dir: &Path, beat: &Beat) -> std::io::Result<()> {
     crate::atomic::write(
         &path_in(state_dir),
-        serde_json::to_vec(hb).expect("heartbeat serializes"),
+        serde_json::to_vec(beat).expect("heartbeat serializes"),
     )
 }
 
+/// Writes the services' states atomically.
+pub fn write_services(state_dir: &Path, services: &[ServiceStatus]) -> std::io::Result<()> {
+    crate::atomic::write(
+        &services_path_in(state_dir),
+        serde_json::to_vec(services).expect("service states serialize"),
+    )
+}
+
+/// The last beat and the services as last written (none if that file is missing).
 pub fn read(state_dir: &Path) -> Option<Heartbeat> {
-    let bytes = std::fs::read(path_in(state_dir)).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    let beat: Beat = serde_json::from_slice(&std::fs::read(path_in(state_dir)).ok()?).ok()?;
+    let services = std::fs::read(services_path_in(state_dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    Some(Heartbeat {
+        pid: beat.pid,
+        started_at: beat.started_at,
+        at: beat.at,
+        tick_ms: beat.tick_ms,
+        stopped_at: beat.stopped_at,
+        services,
+    })
 }
 
 /// The pid of the daemon that last wrote a heartbeat here.

@@ -1,15 +1,16 @@
 //! The daemon's event loop: probes run concurrently, their answers drive the pure state
 //! machines, and the actions those return are carried out off the loop.
 
-use super::control::{self, LoopRequest};
+use super::control::{self, LoopAsk, LoopRequest};
 use super::evidence::{self, Seen};
-use super::heartbeat::{self, CheckStatus, Heartbeat, ServiceStatus};
+use super::heartbeat::{self, Beat, CheckStatus, Heartbeat, ServiceStatus};
 use super::params_for;
 use crate::config::{CheckKind, Config, ServiceConfig};
 use crate::core::machine::{Action, Machine, Observation, Report};
 use crate::errors::chain;
 use crate::incident::{FailedCheck, Incident, IncidentStore, TimelineEvent};
-use crate::probe::{CounterHistory, ProbeResult, Probes};
+use crate::probe::files::FileWatch;
+use crate::probe::{CheckState, ProbeResult, Probes};
 use crate::process::{ExitEvent, ProcessControl};
 use chrono::Utc;
 use std::cmp::Reverse;
@@ -32,12 +33,12 @@ pub struct RunOptions {
 /// Something that happened off the loop.
 enum Event {
     /// The answers of a batch of file checks run together.
-    Batch(Vec<(usize, usize, ProbeResult, CounterHistory)>),
+    Batch(Vec<(usize, usize, ProbeResult, CheckState)>),
     Probe {
         svc: usize,
         check: usize,
         result: ProbeResult,
-        history: CounterHistory,
+        state: CheckState,
     },
     Done {
         svc: usize,
@@ -51,7 +52,8 @@ struct Svc {
     cfg: ServiceConfig,
     machine: Machine,
     backend: Option<Arc<dyn ProcessControl>>,
-    history: Vec<Option<CounterHistory>>,
+    /// Per check; `None` while the check runs.
+    state: Vec<Option<CheckState>>,
     due: Vec<Instant>,
     seen: Seen,
     pid: Option<u32>,
@@ -126,15 +128,20 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     ));
 
     let now = Instant::now();
+    raise_open_files_limit();
+    let file_watch = Arc::new(FileWatch::platform());
     let mut svcs: Vec<Svc> = Vec::new();
     for svc_cfg in &cfg.services {
         let backend: Option<Arc<dyn ProcessControl>> =
             crate::process::backend_for(svc_cfg, &state_dir, exits_tx.clone()).map(Arc::from);
-        let n = svc_cfg.checks.len();
         let mut svc = Svc {
             machine: Machine::new(params_for(svc_cfg), now),
             backend,
-            history: vec![Some(CounterHistory::default()); n],
+            state: svc_cfg
+                .checks
+                .iter()
+                .map(|c| Some(CheckState::new(&c.kind, &file_watch)))
+                .collect(),
             // First runs spread over each check's interval, so a large fleet does not come due at once.
             due: svc_cfg
                 .checks
@@ -176,15 +183,16 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let stop_at = opts.stop_after.map(|d| Instant::now() + d);
     let tick = cfg.daemon.tick;
     let mut next_heartbeat = Instant::now();
+    let mut beats = Beats::new(&state_dir, started_at, tick);
     let probes = Probes::new();
 
     // Due checks and state-machine deadlines, earliest first. A check is pushed back
     // only when its last run returns, so it never runs twice at once.
-    let mut due: BinaryHeap<Reverse<(Instant, usize, usize)>> = BinaryHeap::new();
+    let mut due = DueChecks::default();
     let mut deadlines: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
     for (si, svc) in svcs.iter().enumerate() {
         for ci in 0..svc.cfg.checks.len() {
-            due.push(Reverse((svc.due[ci], si, ci)));
+            due.push(svc.due[ci], si, ci);
         }
         if let Some(d) = svc.machine.next_deadline() {
             deadlines.push(Reverse((d, si)));
@@ -194,44 +202,45 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     loop {
         let now = Instant::now();
         let mut batch = Vec::new();
-        while let Some(Reverse((t, si, ci))) = due.peek().copied() {
-            if t > now {
-                break;
-            }
-            due.pop();
+        for (si, ci) in due.take_due(now) {
             let svc = &mut svcs[si];
-            let Some(history) = svc.history[ci].take() else {
+            let Some(state) = svc.state[ci].take() else {
                 continue;
             };
             svc.due[ci] = now + svc.cfg.checks[ci].interval;
-            if crate::probe::is_file_check(&svc.cfg.checks[ci].kind) {
-                batch.push((si, ci, svc.cfg.checks[ci].kind.clone(), history));
-                continue;
-            }
+            let mut history = match state {
+                CheckState::File(f) => {
+                    batch.push((si, ci, f));
+                    continue;
+                }
+                CheckState::Counter(h) => h,
+            };
             let kind = svc.cfg.checks[ci].kind.clone();
             let tx = shared.events.clone();
             let probes = probes.clone();
             tokio::spawn(async move {
-                let mut history = history;
                 let result = probes.run(&kind, &mut history).await;
                 let _ = tx.send(Event::Probe {
                     svc: si,
                     check: ci,
                     result,
-                    history,
+                    state: CheckState::Counter(history),
                 });
             });
         }
         if !batch.is_empty() {
+            // A tick's file checks run together on one blocking thread: most answer from
+            // what they read before, after the feed says what changed.
             let tx = shared.events.clone();
+            let watch = file_watch.clone();
             tokio::task::spawn_blocking(move || {
-                let wall = std::time::SystemTime::now();
+                let trusted = watch.drain();
+                let (wall, mono) = (std::time::SystemTime::now(), Instant::now());
                 let answers = batch
                     .into_iter()
-                    .map(|(si, ci, kind, history)| {
-                        let result = crate::probe::run_file_check(&kind, wall)
-                            .expect("only file checks are batched");
-                        (si, ci, result, history)
+                    .map(|(si, ci, mut f)| {
+                        let result = f.run(&watch, trusted, wall, mono);
+                        (si, ci, result, CheckState::File(f))
                     })
                     .collect();
                 let _ = tx.send(Event::Batch(answers));
@@ -250,13 +259,13 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
             }
         }
         if next_heartbeat <= now {
-            write_heartbeat(&state_dir, started_at, tick, &svcs, now);
+            beats.tick(&svcs, now);
             next_heartbeat = now + tick;
         }
 
         let mut wake = next_heartbeat;
-        if let Some(Reverse((t, _, _))) = due.peek() {
-            wake = wake.min(*t);
+        if let Some(t) = due.next() {
+            wake = wake.min(t);
         }
         if let Some(Reverse((t, _))) = deadlines.peek() {
             wake = wake.min(*t);
@@ -275,19 +284,20 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                 // Take everything that is waiting, not one event per loop turn.
                 let mut next = Some(ev);
                 while let Some(ev) = next {
-                    let evs = match ev {
-                        Event::Batch(answers) => answers
-                            .into_iter()
-                            .map(|(svc, check, result, history)| Event::Probe { svc, check, result, history })
-                            .collect(),
-                        ev => vec![ev],
-                    };
-                    for ev in evs {
+                    let mut handle = |ev| {
                         let (si, requeue) = handle_event(&mut svcs, ev, &shared);
                         if let Some(ci) = requeue {
-                            due.push(Reverse((svcs[si].due[ci], si, ci)));
+                            due.push(svcs[si].due[ci], si, ci);
                         }
                         push_deadline(&mut deadlines, &svcs[si], si);
+                    };
+                    match ev {
+                        Event::Batch(answers) => {
+                            for (svc, check, result, state) in answers {
+                                handle(Event::Probe { svc, check, result, state });
+                            }
+                        }
+                        ev => handle(ev),
                     }
                     next = events.try_recv().ok();
                 }
@@ -301,19 +311,22 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                 }
             }
             Some(req) = loop_rx.recv() => {
-                let answer = match svcs.iter().position(|s| s.cfg.name == req.service) {
-                    None => Err(format!("no service named {:?} in the config", req.service)),
-                    Some(si) => {
-                        let label = svcs[si].machine.label(Instant::now());
-                        if label != "escalated" {
-                            Err(format!("{} is {label}, not escalated; nothing to resume", req.service))
-                        } else {
-                            let actions = svcs[si].machine.step(Observation::Resume, Instant::now());
-                            execute(&mut svcs[si], si, actions, &shared);
-                            push_deadline(&mut deadlines, &svcs[si], si);
-                            Ok(format!("{} resumed: watching again with a fresh restart budget", req.service))
+                let answer = match req.ask {
+                    LoopAsk::Status => Ok(serde_json::to_value(beats.heartbeat(&svcs, Instant::now())).expect("heartbeat serializes")),
+                    LoopAsk::Resume { service } => match svcs.iter().position(|s| s.cfg.name == service) {
+                        None => Err(format!("no service named {service:?} in the config")),
+                        Some(si) => {
+                            let label = svcs[si].machine.label(Instant::now());
+                            if label != "escalated" {
+                                Err(format!("{service} is {label}, not escalated; nothing to resume"))
+                            } else {
+                                let actions = svcs[si].machine.step(Observation::Resume, Instant::now());
+                                execute(&mut svcs[si], si, actions, &shared);
+                                push_deadline(&mut deadlines, &svcs[si], si);
+                                Ok(format!("{service} resumed: watching again with a fresh restart budget").into())
+                            }
                         }
-                    }
+                    },
                 };
                 let _ = req.reply.send(answer);
             }
@@ -355,13 +368,30 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         }
     }
     // The last heartbeat says the stop was clean, and keeps the services' last states.
-    let mut last = heartbeat_of(started_at, tick, &svcs, Instant::now());
-    last.stopped_at = Some(Utc::now());
-    if let Err(e) = heartbeat::write(&state_dir, &last) {
-        warn!(error = %e, "cannot write the last heartbeat");
-    }
+    beats.stop(&svcs, Instant::now());
     info!("akashic stopped");
     Ok(())
+}
+
+/// File checks keep a directory handle each; lift the soft limit on open files to the hard
+/// one (at most 65,536) so a large fleet does not run out. Without it they stat by path.
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            let want = lim.rlim_max.min(65_536);
+            if lim.rlim_cur < want {
+                lim.rlim_cur = want;
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    warn!("cannot raise the open files limit; file checks may stat by path");
+                }
+            }
+        }
+    }
 }
 
 /// Opens the store; a lock held by a previous akashic that is still exiting is waited for (10 s at most).
@@ -421,6 +451,35 @@ fn resume_open_incident(svc: &mut Svc, store: &IncidentStore, now: Instant) -> O
     }
 }
 
+/// The checks waiting to run, grouped by when they are due. Checks that ran together come
+/// due together again, so a fleet's checks sit in a few groups and taking a tick's worth is
+/// one map operation, not one heap operation per check.
+#[derive(Default)]
+struct DueChecks {
+    groups: std::collections::BTreeMap<Instant, Vec<(usize, usize)>>,
+}
+
+impl DueChecks {
+    fn push(&mut self, at: Instant, si: usize, ci: usize) {
+        self.groups.entry(at).or_default().push((si, ci));
+    }
+
+    /// Removes and returns every check due at `now`.
+    fn take_due(&mut self, now: Instant) -> Vec<(usize, usize)> {
+        let later = self.groups.split_off(&(now + Duration::from_nanos(1)));
+        let due = std::mem::replace(&mut self.groups, later);
+        let mut out = Vec::new();
+        for (_, mut g) in due {
+            out.append(&mut g);
+        }
+        out
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.groups.keys().next().copied()
+    }
+}
+
 /// Slots per interval that a fleet's first check runs are spread over: enough to smooth the
 /// load, few enough that file checks still run in batches.
 const STAGGER_SLOTS: usize = 8;
@@ -445,10 +504,10 @@ fn handle_event(svcs: &mut [Svc], ev: Event, shared: &Shared) -> (usize, Option<
             svc: si,
             check,
             result,
-            history,
+            state,
         } => {
             let svc = &mut svcs[si];
-            svc.history[check] = Some(history);
+            svc.state[check] = Some(state);
             match &svc.cfg.checks[check].kind {
                 CheckKind::Http { .. } => svc.seen.http_status = result.http_status,
                 CheckKind::Port { .. } => svc.seen.port_bound = Some(result.verdict.is_ok()),
@@ -753,55 +812,117 @@ async fn do_restart(
     (obs, pid)
 }
 
-fn write_heartbeat(
-    state_dir: &std::path::Path,
+/// How often the services' states are rewritten when none of them changed (their details,
+/// such as a log's age, still move).
+const SERVICES_REFRESH: Duration = Duration::from_secs(60);
+
+/// Writes the heartbeat every tick, and the services' states when a state, an incident, a
+/// pid or a check's ok-ness changed (or every [`SERVICES_REFRESH`]).
+struct Beats {
+    state_dir: std::path::PathBuf,
     started_at: chrono::DateTime<Utc>,
     tick: Duration,
-    svcs: &[Svc],
-    now: Instant,
-) {
-    let hb = heartbeat_of(started_at, tick, svcs, now);
-    if let Err(e) = heartbeat::write(state_dir, &hb) {
-        warn!(error = %e, "cannot write heartbeat");
+    last: Option<(u64, Instant)>,
+}
+
+impl Beats {
+    fn new(state_dir: &std::path::Path, started_at: chrono::DateTime<Utc>, tick: Duration) -> Self {
+        Beats {
+            state_dir: state_dir.to_path_buf(),
+            started_at,
+            tick,
+            last: None,
+        }
+    }
+
+    fn tick(&mut self, svcs: &[Svc], now: Instant) {
+        let sig = signature(svcs, now);
+        let stale = self.last.is_none_or(|(s, at)| {
+            s != sig || now.saturating_duration_since(at) >= SERVICES_REFRESH
+        });
+        if stale {
+            match heartbeat::write_services(&self.state_dir, &services_of(svcs, now)) {
+                Ok(()) => self.last = Some((sig, now)),
+                Err(e) => warn!(error = %e, "cannot write the services' states"),
+            }
+        }
+        if let Err(e) = heartbeat::write_beat(&self.state_dir, &self.beat(None)) {
+            warn!(error = %e, "cannot write heartbeat");
+        }
+    }
+
+    fn stop(&mut self, svcs: &[Svc], now: Instant) {
+        let services = heartbeat::write_services(&self.state_dir, &services_of(svcs, now));
+        let beat = heartbeat::write_beat(&self.state_dir, &self.beat(Some(Utc::now())));
+        if let Err(e) = services.and(beat) {
+            warn!(error = %e, "cannot write the last heartbeat");
+        }
+    }
+
+    fn beat(&self, stopped_at: Option<chrono::DateTime<Utc>>) -> Beat {
+        Beat {
+            pid: std::process::id(),
+            started_at: self.started_at,
+            at: Utc::now(),
+            tick_ms: self.tick.as_millis() as u64,
+            stopped_at,
+        }
+    }
+
+    /// The live view `status` asks for.
+    fn heartbeat(&self, svcs: &[Svc], now: Instant) -> Heartbeat {
+        let b = self.beat(None);
+        Heartbeat {
+            pid: b.pid,
+            started_at: b.started_at,
+            at: b.at,
+            tick_ms: b.tick_ms,
+            stopped_at: None,
+            services: services_of(svcs, now),
+        }
     }
 }
 
-fn heartbeat_of(
-    started_at: chrono::DateTime<Utc>,
-    tick: Duration,
-    svcs: &[Svc],
-    now: Instant,
-) -> Heartbeat {
-    Heartbeat {
-        pid: std::process::id(),
-        started_at,
-        at: Utc::now(),
-        tick_ms: tick.as_millis() as u64,
-        stopped_at: None,
-        services: svcs
-            .iter()
-            .map(|s| ServiceStatus {
-                name: s.cfg.name.clone(),
-                state: s.machine.label(now).to_string(),
-                incident: s.machine.incident().map(str::to_string),
-                pid: s.pid,
-                checks: s
-                    .cfg
-                    .checks
-                    .iter()
-                    .enumerate()
-                    .map(|(ci, c)| {
-                        let last = s.machine.last.get(ci).cloned().flatten();
-                        CheckStatus {
-                            kind: c.kind.name().to_string(),
-                            ok: last.as_ref().map(|r| r.verdict.is_ok()),
-                            detail: last.map(|r| r.verdict.detail().to_string()).unwrap_or_else(
-                                || format!("{}: not run yet", crate::probe::describe(&c.kind)),
-                            ),
-                        }
-                    })
-                    .collect(),
-            })
-            .collect(),
+/// A hash of what `services.json` says apart from the checks' details.
+fn signature(svcs: &[Svc], now: Instant) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for s in svcs {
+        s.machine.label(now).hash(&mut h);
+        s.machine.incident().hash(&mut h);
+        s.pid.hash(&mut h);
+        for r in &s.machine.last {
+            r.as_ref().map(|r| r.verdict.is_ok()).hash(&mut h);
+        }
     }
+    h.finish()
+}
+
+fn services_of(svcs: &[Svc], now: Instant) -> Vec<ServiceStatus> {
+    svcs.iter()
+        .map(|s| ServiceStatus {
+            name: s.cfg.name.clone(),
+            state: s.machine.label(now).to_string(),
+            incident: s.machine.incident().map(str::to_string),
+            pid: s.pid,
+            checks: s
+                .cfg
+                .checks
+                .iter()
+                .enumerate()
+                .map(|(ci, c)| {
+                    let last = s.machine.last.get(ci).and_then(Option::as_ref);
+                    CheckStatus {
+                        kind: c.kind.name().to_string(),
+                        ok: last.map(|r| r.verdict.is_ok()),
+                        detail: last
+                            .map(|r| r.verdict.detail().to_string())
+                            .unwrap_or_else(|| {
+                                format!("{}: not run yet", crate::probe::describe(&c.kind))
+                            }),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
 }

@@ -5,7 +5,8 @@ use super::{Clocks, CounterHistory, ProbeResult};
 use crate::config::ArtifactSpec;
 use crate::core::machine::Progress;
 use chrono::{DateTime, Utc};
-use std::path::Path;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 pub async fn probe(spec: &ArtifactSpec, history: &mut CounterHistory, now: Clocks) -> ProbeResult {
@@ -66,68 +67,103 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// The files matching `pattern` with their metadata. A pattern whose wildcards are all in its
-/// last component (the usual `dir/*.json`) lists that one directory and stats each entry
-/// relative to it; anything else goes through the `glob` crate.
-fn matching_files(pattern: &str) -> Result<Vec<(std::path::PathBuf, std::fs::Metadata)>, String> {
+/// A glob whose wildcards are all in its last component (the usual `dir/*.json`): its
+/// directory and the pattern of that component. `None` for anything else.
+pub(super) fn split_glob(pattern: &str) -> Option<(PathBuf, glob::Pattern)> {
     let p = Path::new(pattern);
-    let wild = |s: &str| s.contains(['*', '?', '[']);
-    if let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) {
-        if !wild(&dir.to_string_lossy()) {
-            let pat =
-                glob::Pattern::new(name).map_err(|e| format!("invalid glob {pattern}: {e}"))?;
-            let entries = match std::fs::read_dir(dir) {
-                Ok(e) => e,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(format!("cannot list {}: {e}", dir.display())),
-            };
+    let (dir, name) = (p.parent()?, p.file_name()?.to_str()?);
+    if dir.to_string_lossy().contains(['*', '?', '[']) {
+        return None;
+    }
+    Some((dir.to_path_buf(), glob::Pattern::new(name).ok()?))
+}
 
-            return Ok(entries
-                .flatten()
-                .filter(|e| e.file_name().to_str().is_some_and(|n| pat.matches(n)))
-                .filter_map(|e| {
-                    // Follows symlinks, like the glob path does.
-                    let meta = match e.file_type() {
-                        Ok(t) if t.is_symlink() => std::fs::metadata(e.path()).ok()?,
-                        _ => e.metadata().ok()?,
-                    };
-                    Some((e.path(), meta))
-                })
-                .collect());
-        }
+/// The regular files in `dir` whose names match `pat`, with their modification times, and
+/// whether any of them is a symlink (followed, like the glob crate does). A missing
+/// directory is no files.
+pub(super) fn list_dir(
+    dir: &Path,
+    pat: &glob::Pattern,
+) -> Result<(Vec<(OsString, SystemTime)>, bool), String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), false)),
+        Err(e) => return Err(format!("cannot list {}: {e}", dir.display())),
+    };
+    let mut symlink = false;
+    let files = entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| pat.matches(n)))
+        .filter_map(|e| {
+            let meta = match e.file_type() {
+                Ok(t) if t.is_symlink() => {
+                    symlink = true;
+                    std::fs::metadata(e.path()).ok()?
+                }
+                _ => e.metadata().ok()?,
+            };
+            Some((e.file_name(), mtime_of_file(&meta)?))
+        })
+        .collect();
+    Ok((files, symlink))
+}
+
+/// A regular file's modification time; `None` for directories and the like.
+pub(super) fn mtime_of_file(meta: &std::fs::Metadata) -> Option<SystemTime> {
+    meta.is_file().then(|| meta.modified().ok()).flatten()
+}
+
+/// The regular files matching `pattern`, by name, with their modification times.
+fn matching_files(pattern: &str) -> Result<Vec<(OsString, SystemTime)>, String> {
+    if let Some((dir, pat)) = split_glob(pattern) {
+        return list_dir(&dir, &pat).map(|(files, _)| files);
     }
     let paths = glob::glob(pattern).map_err(|e| format!("invalid glob {pattern}: {e}"))?;
     Ok(paths
         .flatten()
-        .filter_map(|p| std::fs::metadata(&p).ok().map(|m| (p, m)))
+        .filter_map(|p| {
+            let m = mtime_of_file(&std::fs::metadata(&p).ok()?)?;
+            Some((p.file_name()?.to_os_string(), m))
+        })
         .collect())
 }
 
 /// The newest file matching `pattern` must be younger than `max_age`.
 pub fn newest_file(pattern: &str, max_age: Duration, now: SystemTime) -> ProbeResult {
-    let files = match matching_files(pattern) {
-        Ok(f) => f,
-        Err(e) => return ProbeResult::bad("error", e),
-    };
-    let mut newest: Option<(SystemTime, std::path::PathBuf)> = None;
+    match matching_files(pattern) {
+        Ok(files) => judge_newest(
+            pattern,
+            files.iter().map(|(n, m)| (n.as_os_str(), *m)),
+            max_age,
+            now,
+        ),
+        Err(e) => ProbeResult::bad("error", e),
+    }
+}
+
+/// The pure judgement over the matching files' names and modification times.
+pub(super) fn judge_newest<'a>(
+    pattern: &str,
+    files: impl Iterator<Item = (&'a OsStr, SystemTime)>,
+    max_age: Duration,
+    now: SystemTime,
+) -> ProbeResult {
+    let mut newest: Option<(SystemTime, &OsStr)> = None;
     let mut recent = 0usize;
-    for (entry, meta) in files {
-        if !meta.is_file() {
-            continue;
-        }
-        let Ok(m) = meta.modified() else { continue };
+    for (name, m) in files {
         if now.duration_since(m).unwrap_or_default() <= max_age {
             recent += 1;
         }
-        if newest.as_ref().is_none_or(|(t, _)| m > *t) {
-            newest = Some((m, entry));
+        // Ties go to the greater name, so the answer does not depend on listing order.
+        if newest.is_none_or(|(t, n)| (m, name) > (t, n)) {
+            newest = Some((m, name));
         }
     }
-    let Some((mtime, path)) = newest else {
+    let Some((mtime, name)) = newest else {
         return ProbeResult::bad("missing", format!("no file matches {pattern}"));
     };
     let a = now.duration_since(mtime).unwrap_or_default();
-    let name = file_name(&path);
+    let name = name.to_string_lossy();
     let progress = Progress::At(mtime.into());
     if a > max_age {
         ProbeResult::bad(
@@ -445,7 +481,7 @@ mod glob_tests {
             let mut v: Vec<String> = matching_files(pattern)
                 .unwrap()
                 .into_iter()
-                .map(|(p, _)| p.display().to_string())
+                .map(|(n, _)| n.to_string_lossy().into_owned())
                 .collect();
             v.sort();
             v
@@ -454,7 +490,8 @@ mod glob_tests {
             let mut v: Vec<String> = glob::glob(pattern)
                 .unwrap()
                 .flatten()
-                .map(|p| p.display().to_string())
+                .filter(|p| p.is_file())
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
                 .collect();
             v.sort();
             v
@@ -465,10 +502,7 @@ mod glob_tests {
         }
         // A wildcard in a directory component falls back to the glob crate.
         let nested = format!("{}/*/z.json", d.display());
-        assert_eq!(
-            names(&nested),
-            vec![format!("{}/nested/z.json", d.display())]
-        );
+        assert_eq!(names(&nested), vec!["z.json".to_string()]);
         // A missing directory is no files, not an error.
         assert!(names(&format!("{}/missing/*.json", d.display())).is_empty());
         // Directories match but are not output files.

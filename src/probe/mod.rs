@@ -1,6 +1,7 @@
 //! Probes: one per check kind. Each answers ok or unhealthy with a failure kind and a readable detail.
 
 mod artifact;
+pub mod files;
 mod fmt;
 mod http;
 mod log_stale;
@@ -112,26 +113,22 @@ impl Probes {
     }
 }
 
-/// Whether a check only reads file metadata: cheap and synchronous, so the daemon runs a
-/// tick's worth of them as one batch on one blocking thread instead of a task each.
-pub fn is_file_check(kind: &CheckKind) -> bool {
-    matches!(
-        kind,
-        CheckKind::LogStale { .. } | CheckKind::Artifact(ArtifactSpec::Glob { .. })
-    )
+/// What a check keeps between runs. It travels with the run, so a check never runs twice
+/// at once, and a slow run holds up only its own check.
+pub enum CheckState {
+    /// Counters (sqlite count, command): their samples over the growth window.
+    Counter(CounterHistory),
+    /// `log_stale` and glob checks: what they last read, run in batches off the async threads.
+    File(Box<files::FileCheck>),
 }
 
-/// Runs a file check synchronously (call it off the async threads); `None` for other kinds.
-pub fn run_file_check(kind: &CheckKind, now: SystemTime) -> Option<ProbeResult> {
-    match kind {
-        CheckKind::LogStale { path, max_age } => {
-            let meta = std::fs::metadata(path).map(|m| m.modified().ok());
-            Some(log_stale::judge(path, meta, *max_age, now))
+impl CheckState {
+    /// The state a fresh check of `kind` starts with.
+    pub fn new(kind: &CheckKind, watch: &files::FileWatch) -> Self {
+        match files::FileCheck::new(kind, watch) {
+            Some(f) => CheckState::File(Box::new(f)),
+            None => CheckState::Counter(CounterHistory::default()),
         }
-        CheckKind::Artifact(ArtifactSpec::Glob { pattern, max_age }) => {
-            Some(artifact::newest_file(pattern, *max_age, now))
-        }
-        _ => None,
     }
 }
 

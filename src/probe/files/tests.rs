@@ -1,0 +1,354 @@
+use super::*;
+use crate::core::machine::Progress;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+const MAX_AGE: Duration = Duration::from_secs(60);
+
+/// A feed the test drives: it reports exactly the changes the test queues.
+#[derive(Clone, Default)]
+struct FakeFeed {
+    queue: Arc<Mutex<Vec<Fake>>>,
+    refuse: Arc<AtomicBool>,
+}
+
+#[derive(Clone)]
+enum Fake {
+    Entry(&'static str),
+    Gone,
+    Overflow,
+}
+
+impl FakeFeed {
+    fn push(&self, f: Fake) {
+        self.queue.lock().unwrap().push(f);
+    }
+}
+
+impl ChangeFeed for FakeFeed {
+    fn watch(&mut self, _dir: &Path) -> std::io::Result<WatchId> {
+        if self.refuse.load(Ordering::SeqCst) {
+            return Err(std::io::ErrorKind::NotFound.into());
+        }
+        Ok(1)
+    }
+    fn drain(&mut self, f: &mut dyn FnMut(Change<'_>)) {
+        for c in std::mem::take(&mut *self.queue.lock().unwrap()) {
+            match c {
+                Fake::Entry(n) => f(Change::Entry {
+                    watch: 1,
+                    name: std::ffi::OsStr::new(n),
+                }),
+                Fake::Gone => f(Change::Gone { watch: 1 }),
+                Fake::Overflow => f(Change::Overflow),
+            }
+        }
+    }
+}
+
+fn set_mtime(path: &Path, t: SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+}
+
+fn at(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+}
+
+fn progress_secs(r: &ProbeResult) -> i64 {
+    match r.progress {
+        Some(Progress::At(t)) => t.timestamp() - 1_800_000_000,
+        ref p => panic!("no time progress: {p:?}"),
+    }
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    feed: FakeFeed,
+    watch: FileWatch,
+    mono: Instant,
+}
+
+impl Rig {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let feed = FakeFeed::default();
+        let watch = FileWatch::new(Box::new(feed.clone()));
+        Rig {
+            _dir: dir,
+            root,
+            feed,
+            watch,
+            mono: Instant::now(),
+        }
+    }
+    fn log(&self, name: &str) -> FileCheck {
+        let kind = CheckKind::LogStale {
+            path: self.root.join(name),
+            max_age: MAX_AGE,
+        };
+        FileCheck::new(&kind, &self.watch).unwrap()
+    }
+    fn glob(&self, pattern: &str) -> FileCheck {
+        let kind = CheckKind::Artifact(ArtifactSpec::Glob {
+            pattern: format!("{}/{pattern}", self.root.display()),
+            max_age: MAX_AGE,
+        });
+        FileCheck::new(&kind, &self.watch).unwrap()
+    }
+    /// One batch at wall time `now` (seconds), `after` seconds of monotonic time in.
+    fn run(&self, c: &mut FileCheck, now: u64, after: u64) -> ProbeResult {
+        let trusted = self.watch.drain();
+        c.run(
+            &self.watch,
+            trusted,
+            at(now),
+            self.mono + Duration::from_secs(after),
+        )
+    }
+}
+
+#[test]
+fn a_log_answers_from_its_cache_until_the_feed_names_it() {
+    let rig = Rig::new();
+    let log = rig.root.join("bot.log");
+    std::fs::write(&log, "x").unwrap();
+    set_mtime(&log, at(100));
+    let mut c = rig.log("bot.log");
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 0)), 100);
+
+    // Written again, but the feed has not said so: the cached answer stands.
+    set_mtime(&log, at(105));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 1)), 100);
+    // Another file's change is not this log's.
+    rig.feed.push(Fake::Entry("other.log"));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 2)), 100);
+    // Named: read again.
+    rig.feed.push(Fake::Entry("bot.log"));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 3)), 105);
+}
+
+#[test]
+fn a_stale_answer_is_never_taken_from_the_cache() {
+    let rig = Rig::new();
+    let log = rig.root.join("bot.log");
+    std::fs::write(&log, "x").unwrap();
+    set_mtime(&log, at(100));
+    let mut c = rig.log("bot.log");
+    assert!(rig.run(&mut c, 110, 0).verdict.is_ok());
+    // Written without an event (an mmap write, a network file system); by the cache the
+    // log would now be stale, so the check reads it and finds it fresh.
+    set_mtime(&log, at(150));
+    let r = rig.run(&mut c, 200, 1);
+    assert!(r.verdict.is_ok(), "{r:?}");
+    assert_eq!(progress_secs(&r), 150);
+    // Really stale: said so, with the real age.
+    let r = rig.run(&mut c, 300, 2);
+    assert_eq!(r.verdict.detail(), "log unchanged for 2m30s (max 1m)");
+}
+
+#[test]
+fn everything_is_read_again_after_a_lost_queue_a_lost_watch_and_the_revalidate_period() {
+    let rig = Rig::new();
+    let log = rig.root.join("bot.log");
+    std::fs::write(&log, "x").unwrap();
+    set_mtime(&log, at(100));
+    let mut c = rig.log("bot.log");
+    rig.run(&mut c, 110, 0);
+
+    set_mtime(&log, at(101));
+    rig.feed.push(Fake::Overflow);
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 1)), 101);
+
+    // The directory's watch ended and cannot be set again: every run reads.
+    rig.feed.refuse.store(true, Ordering::SeqCst);
+    rig.feed.push(Fake::Gone);
+    rig.run(&mut c, 110, 2);
+    set_mtime(&log, at(102));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 3)), 102);
+    set_mtime(&log, at(103));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 4)), 103);
+
+    // Watchable again: one more full read, then the cache is trusted.
+    rig.feed.refuse.store(false, Ordering::SeqCst);
+    rig.run(&mut c, 110, 5);
+    rig.run(&mut c, 110, 6);
+    set_mtime(&log, at(104));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 7)), 103);
+    // A whole revalidate period after the last full read: read everything.
+    let later = 6 + REVALIDATE.as_secs();
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, later)), 104);
+}
+
+#[test]
+fn a_glob_reads_only_the_entries_the_feed_names() {
+    let rig = Rig::new();
+    for (n, t) in [("a.json", 100), ("b.json", 90), ("c.txt", 50)] {
+        std::fs::write(rig.root.join(n), "{}").unwrap();
+        set_mtime(&rig.root.join(n), at(t));
+    }
+    let mut c = rig.glob("*.json");
+    let r = rig.run(&mut c, 110, 0);
+    assert_eq!(
+        r.verdict.detail(),
+        "newest output a.json written 10s ago (2 in the last 1m)"
+    );
+
+    // b.json written and named; a.json also changed but unnamed; c.txt does not match.
+    set_mtime(&rig.root.join("b.json"), at(108));
+    set_mtime(&rig.root.join("a.json"), at(109));
+    rig.feed.push(Fake::Entry("b.json"));
+    rig.feed.push(Fake::Entry("c.txt"));
+    let r = rig.run(&mut c, 110, 1);
+    assert_eq!(progress_secs(&r), 108);
+
+    // A new file and a removed one, each named.
+    std::fs::write(rig.root.join("d.json"), "{}").unwrap();
+    set_mtime(&rig.root.join("d.json"), at(110));
+    std::fs::remove_file(rig.root.join("b.json")).unwrap();
+    rig.feed.push(Fake::Entry("d.json"));
+    rig.feed.push(Fake::Entry("b.json"));
+    let r = rig.run(&mut c, 110, 2);
+    assert_eq!(
+        r.verdict.detail(),
+        "newest output d.json written 0.0s ago (2 in the last 1m)"
+    );
+    std::fs::remove_file(rig.root.join("d.json")).unwrap();
+    rig.feed.push(Fake::Entry("d.json"));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 3)), 100);
+}
+
+#[test]
+fn a_symlinked_log_is_read_every_time() {
+    let rig = Rig::new();
+    let real = rig.root.join("real.log");
+    std::fs::write(&real, "x").unwrap();
+    set_mtime(&real, at(100));
+    std::os::unix::fs::symlink(&real, rig.root.join("bot.log")).unwrap();
+    let mut c = rig.log("bot.log");
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 0)), 100);
+    // The link's directory hears nothing of writes to its target.
+    set_mtime(&real, at(105));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 1)), 105);
+}
+
+#[test]
+fn without_a_feed_every_run_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let watch = FileWatch::new(Box::new(NoFeed));
+    let log = dir.path().join("bot.log");
+    std::fs::write(&log, "x").unwrap();
+    set_mtime(&log, at(100));
+    let kind = CheckKind::LogStale {
+        path: log.clone(),
+        max_age: MAX_AGE,
+    };
+    let mut c = FileCheck::new(&kind, &watch).unwrap();
+    let mono = Instant::now();
+    assert_eq!(
+        progress_secs(&c.run(&watch, watch.drain(), at(110), mono)),
+        100
+    );
+    set_mtime(&log, at(104));
+    assert_eq!(
+        progress_secs(&c.run(&watch, watch.drain(), at(110), mono)),
+        104
+    );
+}
+
+/// With the real feed, a check that answers from its cache says exactly what a fresh read
+/// says, through a long run of writes, touches (forwards and backwards), renames, removals,
+/// symlinks and a directory that is removed and made again.
+#[cfg(target_os = "linux")]
+#[test]
+fn with_inotify_cached_answers_equal_fresh_reads() {
+    use crate::probe::artifact::newest_file;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let watch = FileWatch::platform();
+    let log_path = out.join("svc.log");
+    let pattern = format!("{}/*.json", out.display());
+    let mut log = FileCheck::new(
+        &CheckKind::LogStale {
+            path: log_path.clone(),
+            max_age: MAX_AGE,
+        },
+        &watch,
+    )
+    .unwrap();
+    let mut glob = FileCheck::new(
+        &CheckKind::Artifact(ArtifactSpec::Glob {
+            pattern: pattern.clone(),
+            max_age: MAX_AGE,
+        }),
+        &watch,
+    )
+    .unwrap();
+
+    let names = ["a.json", "b.json", "c.json", "svc.log", "x.txt"];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mono = Instant::now();
+    for step in 0..600u64 {
+        let name = names[rnd(names.len() as u64) as usize];
+        let p = out.join(name);
+        let t = at(rnd(200));
+        match rnd(9) {
+            0..=2 => {
+                let _ = std::fs::write(&p, "x");
+                if p.is_file() {
+                    set_mtime(&p, t);
+                }
+            }
+            3 | 4 => {
+                if p.is_file() {
+                    set_mtime(&p, t);
+                }
+            }
+            5 => {
+                let _ = std::fs::remove_file(&p);
+            }
+            6 => {
+                let to = out.join(names[rnd(names.len() as u64) as usize]);
+                let _ = std::fs::rename(&p, to);
+            }
+            7 => {
+                let target = dir.path().join(format!("target-{step}"));
+                std::fs::write(&target, "x").unwrap();
+                set_mtime(&target, t);
+                let _ = std::fs::remove_file(&p);
+                let _ = std::os::unix::fs::symlink(&target, &p);
+            }
+            _ => {
+                if rnd(10) == 0 {
+                    let _ = std::fs::remove_dir_all(&out);
+                    std::fs::create_dir(&out).unwrap();
+                }
+            }
+        }
+        let now = at(150 + rnd(60));
+        let m = mono + Duration::from_millis(step * 10);
+        let trusted = watch.drain();
+        let got = log.run(&watch, trusted, now, m);
+        let meta = std::fs::metadata(&log_path).map(|m| m.modified().ok());
+        let want = log_stale::judge(&log_path, meta, MAX_AGE, now);
+        assert_eq!(got, want, "log, step {step}");
+        let got = glob.run(&watch, trusted, now, m);
+        assert_eq!(
+            got,
+            newest_file(&pattern, MAX_AGE, now),
+            "glob, step {step}"
+        );
+    }
+}
