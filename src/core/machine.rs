@@ -242,6 +242,12 @@ impl Machine {
         }
     }
 
+    /// Watching with every check passing: an answer that is still ok changes nothing here
+    /// (the daemon then keeps such answers from the machine).
+    pub fn steady(&self) -> bool {
+        matches!(self.phase, Phase::Watching { .. }) && self.streak.iter().all(|s| *s == 0)
+    }
+
     /// The open incident, if any.
     pub fn incident(&self) -> Option<&str> {
         match &self.phase {

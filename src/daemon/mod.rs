@@ -2,6 +2,7 @@
 
 pub mod control;
 mod evidence;
+mod files;
 pub mod heartbeat;
 mod params;
 pub mod postmortem;

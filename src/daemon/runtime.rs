@@ -3,14 +3,15 @@
 
 use super::control::{self, LoopAsk, LoopRequest};
 use super::evidence::{self, Seen};
+use super::files::{self, Gate};
 use super::heartbeat::{self, Beat, CheckStatus, Heartbeat, ServiceStatus};
 use super::params_for;
 use crate::config::{CheckKind, Config, ServiceConfig};
 use crate::core::machine::{Action, Machine, Observation, Report};
 use crate::errors::chain;
 use crate::incident::{FailedCheck, Incident, IncidentStore, TimelineEvent};
-use crate::probe::files::FileWatch;
-use crate::probe::{CheckState, ProbeResult, Probes};
+use crate::probe::files::{FileCheck, FileWatch};
+use crate::probe::{CounterHistory, ProbeResult, Probes};
 use crate::process::{ExitEvent, ProcessControl};
 use chrono::Utc;
 use std::cmp::Reverse;
@@ -32,13 +33,18 @@ pub struct RunOptions {
 
 /// Something that happened off the loop.
 enum Event {
-    /// The answers of a batch of file checks run together.
-    Batch(Vec<(usize, usize, ProbeResult, CheckState)>),
+    /// A group of file checks ran: the group comes home with the answers its machines must see.
+    Files {
+        group: usize,
+        batch: files::Group,
+        told: Vec<files::Told>,
+    },
     Probe {
         svc: usize,
         check: usize,
         result: ProbeResult,
-        state: CheckState,
+        /// A counter's samples, coming home; `None` for file checks (their state stays in their group).
+        history: Option<CounterHistory>,
     },
     Done {
         svc: usize,
@@ -52,8 +58,10 @@ struct Svc {
     cfg: ServiceConfig,
     machine: Machine,
     backend: Option<Arc<dyn ProcessControl>>,
-    /// Per check; `None` while the check runs.
-    state: Vec<Option<CheckState>>,
+    /// Per check the loop runs; `None` while it runs, and always for file checks.
+    history: Vec<Option<CounterHistory>>,
+    /// Per check: its file-check group and place in the group's `latest`.
+    files: Vec<Option<(usize, usize)>>,
     due: Vec<Instant>,
     seen: Seen,
     pid: Option<u32>,
@@ -130,6 +138,8 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let now = Instant::now();
     raise_open_files_limit();
     let file_watch = Arc::new(FileWatch::platform());
+    let gate = Arc::new(Gate::new(cfg.services.len()));
+    let mut groups = FileGroups::default();
     let mut svcs: Vec<Svc> = Vec::new();
     for svc_cfg in &cfg.services {
         let backend: Option<Arc<dyn ProcessControl>> =
@@ -137,11 +147,8 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         let mut svc = Svc {
             machine: Machine::new(params_for(svc_cfg), now),
             backend,
-            state: svc_cfg
-                .checks
-                .iter()
-                .map(|c| Some(CheckState::new(&c.kind, &file_watch)))
-                .collect(),
+            history: Vec::new(),
+            files: Vec::new(),
             // First runs spread over each check's interval, so a large fleet does not come due at once.
             due: svc_cfg
                 .checks
@@ -153,6 +160,20 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
             pid: None,
             cfg: svc_cfg.clone(),
         };
+        let si = svcs.len();
+        for (ci, c) in svc_cfg.checks.iter().enumerate() {
+            match FileCheck::new(&c.kind, &file_watch) {
+                Some(probe) => {
+                    svc.history.push(None);
+                    svc.files
+                        .push(Some(groups.add(si, ci, c.interval, probe, now)));
+                }
+                None => {
+                    svc.history.push(Some(CounterHistory::default()));
+                    svc.files.push(None);
+                }
+            }
+        }
         let resumed = resume_open_incident(&mut svc, &store, now);
         if let Some(b) = svc.backend.clone() {
             if let Err(e) = b.ensure_started().await {
@@ -192,7 +213,9 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let mut deadlines: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
     for (si, svc) in svcs.iter().enumerate() {
         for ci in 0..svc.cfg.checks.len() {
-            due.push(svc.due[ci], si, ci);
+            if svc.files[ci].is_none() {
+                due.push(svc.due[ci], si, ci);
+            }
         }
         if let Some(d) = svc.machine.next_deadline() {
             deadlines.push(Reverse((d, si)));
@@ -201,20 +224,12 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
 
     loop {
         let now = Instant::now();
-        let mut batch = Vec::new();
         for (si, ci) in due.take_due(now) {
             let svc = &mut svcs[si];
-            let Some(state) = svc.state[ci].take() else {
+            let Some(mut history) = svc.history[ci].take() else {
                 continue;
             };
             svc.due[ci] = now + svc.cfg.checks[ci].interval;
-            let mut history = match state {
-                CheckState::File(f) => {
-                    batch.push((si, ci, f));
-                    continue;
-                }
-                CheckState::Counter(h) => h,
-            };
             let kind = svc.cfg.checks[ci].kind.clone();
             let tx = shared.events.clone();
             let probes = probes.clone();
@@ -224,26 +239,22 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                     svc: si,
                     check: ci,
                     result,
-                    state: CheckState::Counter(history),
+                    history: Some(history),
                 });
             });
         }
-        if !batch.is_empty() {
-            // A tick's file checks run together on one blocking thread: most answer from
-            // what they read before, after the feed says what changed.
+        // File checks run a group at a time on a blocking thread.
+        for (gi, batch) in groups.take_due(now) {
             let tx = shared.events.clone();
-            let watch = file_watch.clone();
+            let (watch, gate) = (file_watch.clone(), gate.clone());
             tokio::task::spawn_blocking(move || {
-                let trusted = watch.drain();
-                let (wall, mono) = (std::time::SystemTime::now(), Instant::now());
-                let answers = batch
-                    .into_iter()
-                    .map(|(si, ci, mut f)| {
-                        let result = f.run(&watch, trusted, wall, mono);
-                        (si, ci, result, CheckState::File(f))
-                    })
-                    .collect();
-                let _ = tx.send(Event::Batch(answers));
+                let mut batch = batch;
+                let told = batch.run(&watch, &gate);
+                let _ = tx.send(Event::Files {
+                    group: gi,
+                    batch,
+                    told,
+                });
             });
         }
         while let Some(Reverse((t, si))) = deadlines.peek().copied() {
@@ -255,16 +266,19 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
             if svcs[si].machine.next_deadline() == Some(t) {
                 let actions = svcs[si].machine.step(Observation::Tick, now);
                 execute(&mut svcs[si], si, actions, &shared);
-                push_deadline(&mut deadlines, &svcs[si], si);
+                settle(&mut deadlines, &gate, &svcs[si], si);
             }
         }
         if next_heartbeat <= now {
-            beats.tick(&svcs, now);
+            beats.tick(&svcs, &groups, now);
             next_heartbeat = now + tick;
         }
 
         let mut wake = next_heartbeat;
         if let Some(t) = due.next() {
+            wake = wake.min(t);
+        }
+        if let Some(t) = groups.next() {
             wake = wake.min(t);
         }
         if let Some(Reverse((t, _))) = deadlines.peek() {
@@ -289,12 +303,13 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                         if let Some(ci) = requeue {
                             due.push(svcs[si].due[ci], si, ci);
                         }
-                        push_deadline(&mut deadlines, &svcs[si], si);
+                        settle(&mut deadlines, &gate, &svcs[si], si);
                     };
                     match ev {
-                        Event::Batch(answers) => {
-                            for (svc, check, result, state) in answers {
-                                handle(Event::Probe { svc, check, result, state });
+                        Event::Files { group, batch, told } => {
+                            groups.home(group, batch);
+                            for (svc, check, result) in told {
+                                handle(Event::Probe { svc, check, result, history: None });
                             }
                         }
                         ev => handle(ev),
@@ -307,12 +322,12 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                     warn!(service = %exit.service, detail = %exit.detail, "service exited");
                     let actions = svcs[si].machine.step(Observation::Exited { detail: exit.detail }, Instant::now());
                     execute(&mut svcs[si], si, actions, &shared);
-                    push_deadline(&mut deadlines, &svcs[si], si);
+                    settle(&mut deadlines, &gate, &svcs[si], si);
                 }
             }
             Some(req) = loop_rx.recv() => {
                 let answer = match req.ask {
-                    LoopAsk::Status => Ok(serde_json::to_value(beats.heartbeat(&svcs, Instant::now())).expect("heartbeat serializes")),
+                    LoopAsk::Status => Ok(serde_json::to_value(beats.heartbeat(&svcs, &groups, Instant::now())).expect("heartbeat serializes")),
                     LoopAsk::Resume { service } => match svcs.iter().position(|s| s.cfg.name == service) {
                         None => Err(format!("no service named {service:?} in the config")),
                         Some(si) => {
@@ -322,7 +337,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                             } else {
                                 let actions = svcs[si].machine.step(Observation::Resume, Instant::now());
                                 execute(&mut svcs[si], si, actions, &shared);
-                                push_deadline(&mut deadlines, &svcs[si], si);
+                                settle(&mut deadlines, &gate, &svcs[si], si);
                                 Ok(format!("{service} resumed: watching again with a fresh restart budget").into())
                             }
                         }
@@ -368,7 +383,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         }
     }
     // The last heartbeat says the stop was clean, and keeps the services' last states.
-    beats.stop(&svcs, Instant::now());
+    beats.stop(&svcs, &groups, Instant::now());
     info!("akashic stopped");
     Ok(())
 }
@@ -484,16 +499,95 @@ impl DueChecks {
 /// load, few enough that file checks still run in batches.
 const STAGGER_SLOTS: usize = 8;
 
-/// A fixed offset within `interval` for a check, one of `STAGGER_SLOTS`.
-fn stagger(si: usize, ci: usize, interval: Duration) -> Duration {
-    let slot = (si.wrapping_mul(7919).wrapping_add(ci.wrapping_mul(104_729))) % STAGGER_SLOTS;
-    interval.mul_f64(slot as f64 / STAGGER_SLOTS as f64)
+/// A fixed slot for a check's first run, one of `STAGGER_SLOTS`.
+fn stagger_slot(si: usize, ci: usize) -> usize {
+    (si.wrapping_mul(7919).wrapping_add(ci.wrapping_mul(104_729))) % STAGGER_SLOTS
 }
 
-fn push_deadline(deadlines: &mut BinaryHeap<Reverse<(Instant, usize)>>, svc: &Svc, si: usize) {
+/// A fixed offset within `interval` for a check's first run.
+fn stagger(si: usize, ci: usize, interval: Duration) -> Duration {
+    interval.mul_f64(stagger_slot(si, ci) as f64 / STAGGER_SLOTS as f64)
+}
+
+/// The file-check groups: one per interval and first-run slot.
+#[derive(Default)]
+struct FileGroups {
+    /// Each group (`None` while it runs), when it is due, and its `latest` table.
+    slots: Vec<(Option<files::Group>, Instant, files::Latest)>,
+    by_key: std::collections::HashMap<(Duration, usize), usize>,
+}
+
+impl FileGroups {
+    /// Adds a check to its group; returns the group and the check's place in it.
+    fn add(
+        &mut self,
+        si: usize,
+        ci: usize,
+        interval: Duration,
+        probe: FileCheck,
+        now: Instant,
+    ) -> (usize, usize) {
+        let slot = stagger_slot(si, ci);
+        let next = self.slots.len();
+        let gi = *self.by_key.entry((interval, slot)).or_insert(next);
+        if gi == next {
+            let g = files::Group::new(interval);
+            let latest = g.latest.clone();
+            self.slots
+                .push((Some(g), now + stagger(si, ci, interval), latest));
+        }
+        let place = self.slots[gi]
+            .0
+            .as_mut()
+            .expect("groups are home while the daemon starts")
+            .push(si, ci, probe);
+        (gi, place)
+    }
+
+    /// Takes every group that is due and at home; they are due again one interval on.
+    fn take_due(&mut self, now: Instant) -> Vec<(usize, files::Group)> {
+        let mut out = Vec::new();
+        for (gi, (group, due, _)) in self.slots.iter_mut().enumerate() {
+            if *due <= now {
+                if let Some(g) = group.take() {
+                    *due = now + g.interval;
+                    out.push((gi, g));
+                }
+            }
+        }
+        out
+    }
+
+    fn home(&mut self, gi: usize, g: files::Group) {
+        self.slots[gi].0 = Some(g);
+    }
+
+    /// When the next group at home falls due.
+    fn next(&self) -> Option<Instant> {
+        self.slots
+            .iter()
+            .filter(|(g, _, _)| g.is_some())
+            .map(|(_, due, _)| *due)
+            .min()
+    }
+
+    /// A file check's last answer.
+    fn latest(&self, (gi, place): (usize, usize)) -> Option<crate::core::machine::Verdict> {
+        files::lock(&self.slots[gi].2).get(place).cloned().flatten()
+    }
+}
+
+/// After a machine stepped: its next deadline, and whether it must hear every file answer.
+fn settle(
+    deadlines: &mut BinaryHeap<Reverse<(Instant, usize)>>,
+    gate: &Gate,
+    svc: &Svc,
+    si: usize,
+) {
     if let Some(d) = svc.machine.next_deadline() {
         deadlines.push(Reverse((d, si)));
     }
+    gate.set(si, !svc.machine.steady());
 }
 
 /// Feeds one event to its service's machine; returns the service and the check to schedule again.
@@ -504,10 +598,13 @@ fn handle_event(svcs: &mut [Svc], ev: Event, shared: &Shared) -> (usize, Option<
             svc: si,
             check,
             result,
-            state,
+            history,
         } => {
             let svc = &mut svcs[si];
-            svc.state[check] = Some(state);
+            let requeue = history.is_some().then_some(check);
+            if history.is_some() {
+                svc.history[check] = history;
+            }
             match &svc.cfg.checks[check].kind {
                 CheckKind::Http { .. } => svc.seen.http_status = result.http_status,
                 CheckKind::Port { .. } => svc.seen.port_bound = Some(result.verdict.is_ok()),
@@ -520,9 +617,9 @@ fn handle_event(svcs: &mut [Svc], ev: Event, shared: &Shared) -> (usize, Option<
             };
             let actions = svc.machine.step(Observation::Check(report), now);
             execute(svc, si, actions, shared);
-            (si, Some(check))
+            (si, requeue)
         }
-        Event::Batch(_) => unreachable!("batches are split before they reach a machine"),
+        Event::Files { .. } => unreachable!("file groups are split before they reach a machine"),
         Event::Done { svc: si, obs, pid } => {
             let svc = &mut svcs[si];
             if pid.is_some() {
@@ -835,13 +932,13 @@ impl Beats {
         }
     }
 
-    fn tick(&mut self, svcs: &[Svc], now: Instant) {
+    fn tick(&mut self, svcs: &[Svc], groups: &FileGroups, now: Instant) {
         let sig = signature(svcs, now);
         let stale = self.last.is_none_or(|(s, at)| {
             s != sig || now.saturating_duration_since(at) >= SERVICES_REFRESH
         });
         if stale {
-            match heartbeat::write_services(&self.state_dir, &services_of(svcs, now)) {
+            match heartbeat::write_services(&self.state_dir, &services_of(svcs, groups, now)) {
                 Ok(()) => self.last = Some((sig, now)),
                 Err(e) => warn!(error = %e, "cannot write the services' states"),
             }
@@ -851,8 +948,8 @@ impl Beats {
         }
     }
 
-    fn stop(&mut self, svcs: &[Svc], now: Instant) {
-        let services = heartbeat::write_services(&self.state_dir, &services_of(svcs, now));
+    fn stop(&mut self, svcs: &[Svc], groups: &FileGroups, now: Instant) {
+        let services = heartbeat::write_services(&self.state_dir, &services_of(svcs, groups, now));
         let beat = heartbeat::write_beat(&self.state_dir, &self.beat(Some(Utc::now())));
         if let Err(e) = services.and(beat) {
             warn!(error = %e, "cannot write the last heartbeat");
@@ -870,7 +967,7 @@ impl Beats {
     }
 
     /// The live view `status` asks for.
-    fn heartbeat(&self, svcs: &[Svc], now: Instant) -> Heartbeat {
+    fn heartbeat(&self, svcs: &[Svc], groups: &FileGroups, now: Instant) -> Heartbeat {
         let b = self.beat(None);
         Heartbeat {
             pid: b.pid,
@@ -878,7 +975,7 @@ impl Beats {
             at: b.at,
             tick_ms: b.tick_ms,
             stopped_at: None,
-            services: services_of(svcs, now),
+            services: services_of(svcs, groups, now),
         }
     }
 }
@@ -898,7 +995,9 @@ fn signature(svcs: &[Svc], now: Instant) -> u64 {
     h.finish()
 }
 
-fn services_of(svcs: &[Svc], now: Instant) -> Vec<ServiceStatus> {
+/// Each service's state; a file check's detail is its group's latest answer (the machine
+/// hears only changes), any other check's is the machine's last answer.
+fn services_of(svcs: &[Svc], groups: &FileGroups, now: Instant) -> Vec<ServiceStatus> {
     svcs.iter()
         .map(|s| ServiceStatus {
             name: s.cfg.name.clone(),
@@ -911,15 +1010,16 @@ fn services_of(svcs: &[Svc], now: Instant) -> Vec<ServiceStatus> {
                 .iter()
                 .enumerate()
                 .map(|(ci, c)| {
-                    let last = s.machine.last.get(ci).and_then(Option::as_ref);
+                    let last = match s.files[ci] {
+                        Some(at) => groups.latest(at),
+                        None => s.machine.last.get(ci).cloned().flatten().map(|r| r.verdict),
+                    };
                     CheckStatus {
                         kind: c.kind.name().to_string(),
-                        ok: last.map(|r| r.verdict.is_ok()),
-                        detail: last
-                            .map(|r| r.verdict.detail().to_string())
-                            .unwrap_or_else(|| {
-                                format!("{}: not run yet", crate::probe::describe(&c.kind))
-                            }),
+                        ok: last.as_ref().map(|v| v.is_ok()),
+                        detail: last.map(|v| v.detail().to_string()).unwrap_or_else(|| {
+                            format!("{}: not run yet", crate::probe::describe(&c.kind))
+                        }),
                     }
                 })
                 .collect(),

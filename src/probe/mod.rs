@@ -113,25 +113,6 @@ impl Probes {
     }
 }
 
-/// What a check keeps between runs. It travels with the run, so a check never runs twice
-/// at once, and a slow run holds up only its own check.
-pub enum CheckState {
-    /// Counters (sqlite count, command): their samples over the growth window.
-    Counter(CounterHistory),
-    /// `log_stale` and glob checks: what they last read, run in batches off the async threads.
-    File(Box<files::FileCheck>),
-}
-
-impl CheckState {
-    /// The state a fresh check of `kind` starts with.
-    pub fn new(kind: &CheckKind, watch: &files::FileWatch) -> Self {
-        match files::FileCheck::new(kind, watch) {
-            Some(f) => CheckState::File(Box::new(f)),
-            None => CheckState::Counter(CounterHistory::default()),
-        }
-    }
-}
-
 /// A short human description of a check's target, for status lines.
 pub fn describe(kind: &CheckKind) -> String {
     match kind {

@@ -1,0 +1,154 @@
+//! File checks in groups: the daemon schedules a group, not each check, and a group tells the
+//! state machines only what they need to hear.
+//!
+//! Checks with the same interval and first-run slot form a group that runs as one batch on a
+//! blocking thread. Most answers of a large fleet are "still healthy": such an answer goes to
+//! the group's shared `latest` table (which `status` reads) and not to the service's machine,
+//! which only needs a check's answer when it changes between ok and unhealthy, when it is
+//! unhealthy, or while the service is not steadily healthy ([`Gate`]). A slow file system
+//! stalls only the group whose check is on it.
+
+use crate::core::machine::Verdict;
+use crate::probe::files::{FileCheck, FileWatch};
+use crate::probe::ProbeResult;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Per service: whether its machine must see every answer (it is not steadily healthy).
+pub struct Gate(Vec<AtomicBool>);
+
+impl Gate {
+    pub fn new(services: usize) -> Self {
+        Gate((0..services).map(|_| AtomicBool::new(true)).collect())
+    }
+    pub fn set(&self, svc: usize, wants_all: bool) {
+        self.0[svc].store(wants_all, Ordering::Relaxed);
+    }
+    fn wants_all(&self, svc: usize) -> bool {
+        self.0[svc].load(Ordering::Relaxed)
+    }
+}
+
+/// The last answer of every check in a group, as `status` shows them.
+pub type Latest = Arc<Mutex<Vec<Option<Verdict>>>>;
+
+pub fn lock(l: &Latest) -> MutexGuard<'_, Vec<Option<Verdict>>> {
+    l.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct Entry {
+    svc: usize,
+    check: usize,
+    probe: FileCheck,
+    /// Whether the last answer the machine saw was ok.
+    told_ok: Option<bool>,
+}
+
+/// A batch of file checks that run together.
+pub struct Group {
+    pub interval: Duration,
+    entries: Vec<Entry>,
+    pub latest: Latest,
+}
+
+/// An answer a machine must see: service, check, answer.
+pub type Told = (usize, usize, ProbeResult);
+
+impl Group {
+    pub fn new(interval: Duration) -> Self {
+        Group {
+            interval,
+            entries: Vec::new(),
+            latest: Latest::default(),
+        }
+    }
+
+    /// Adds a check; returns its place in `latest`.
+    pub fn push(&mut self, svc: usize, check: usize, probe: FileCheck) -> usize {
+        self.entries.push(Entry {
+            svc,
+            check,
+            probe,
+            told_ok: None,
+        });
+        lock(&self.latest).push(None);
+        self.entries.len() - 1
+    }
+
+    /// Runs every check once; returns the answers the machines must see.
+    pub fn run(&mut self, watch: &FileWatch, gate: &Gate) -> Vec<Told> {
+        let trusted = watch.drain();
+        let (wall, mono) = (std::time::SystemTime::now(), Instant::now());
+        let mut told = Vec::new();
+        let mut answers = Vec::with_capacity(self.entries.len());
+        for e in &mut self.entries {
+            let r = e.probe.run(watch, trusted, wall, mono);
+            let ok = r.verdict.is_ok();
+            if !ok || e.told_ok != Some(ok) || gate.wants_all(e.svc) {
+                e.told_ok = Some(ok);
+                answers.push(Some(r.verdict.clone()));
+                told.push((e.svc, e.check, r));
+            } else {
+                answers.push(Some(r.verdict));
+            }
+        }
+        *lock(&self.latest) = answers;
+        told
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CheckKind;
+    use crate::probe::files::NoFeed;
+
+    fn set_mtime(path: &std::path::Path, t: std::time::SystemTime) {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+
+    #[test]
+    fn machines_hear_changes_failures_and_everything_while_not_steady() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("bot.log");
+        std::fs::write(&log, "x").unwrap();
+        let watch = FileWatch::new(Box::new(NoFeed));
+        let kind = CheckKind::LogStale {
+            path: log.clone(),
+            max_age: Duration::from_secs(60),
+        };
+        let mut g = Group::new(Duration::from_secs(1));
+        let at = g.push(0, 2, FileCheck::new(&kind, &watch).unwrap());
+        let gate = Gate::new(1);
+        let told = |g: &mut Group| g.run(&watch, &gate).len();
+
+        // Not steady yet (a machine starts wanting everything): told.
+        assert_eq!(told(&mut g), 1);
+        gate.set(0, false);
+        // The first answer was told ok; more of the same is not told, but is kept for status.
+        assert_eq!(told(&mut g), 0);
+        assert!(lock(&g.latest)[at].as_ref().unwrap().is_ok());
+        // Stale: told, every time.
+        set_mtime(
+            &log,
+            std::time::SystemTime::now() - Duration::from_secs(3600),
+        );
+        let t = g.run(&watch, &gate);
+        assert_eq!((t.len(), t[0].0, t[0].1), (1, 0, 2));
+        assert_eq!(told(&mut g), 1);
+        // Healthy again: told once.
+        std::fs::write(&log, "y").unwrap();
+        assert_eq!(told(&mut g), 1);
+        assert_eq!(told(&mut g), 0);
+        // The machine wants everything (say, it is confirming a recovery): told.
+        gate.set(0, true);
+        assert_eq!(told(&mut g), 1);
+    }
+}
