@@ -10,6 +10,10 @@
 //! everything afresh at least once a [`REVALIDATE`] period, and wherever events cannot be
 //! trusted (no feed, a directory that cannot be watched, symlinked files, a lost queue) a
 //! check reads everything every time, as a plain poll would.
+//!
+//! An event never stands in for a stat: setting a file's mtime alone (`touch -m -d`, how one
+//! fakes a stale log) arrives as the same `IN_MODIFY` a write does, so an event cannot say the
+//! file is fresh, only that it must be read.
 
 mod at;
 pub mod feed;
