@@ -51,6 +51,8 @@ pub struct Group {
     pub interval: Duration,
     entries: Vec<Entry>,
     pub latest: Latest,
+    /// The table `latest` held before the last run.
+    spare: Vec<Option<Verdict>>,
 }
 
 /// An answer a machine must see: service, check, answer.
@@ -62,6 +64,7 @@ impl Group {
             interval,
             entries: Vec::new(),
             latest: Latest::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -82,7 +85,10 @@ impl Group {
         let trusted = watch.drain();
         let (wall, mono) = (std::time::SystemTime::now(), Instant::now());
         let mut told = Vec::new();
-        let mut answers = Vec::with_capacity(self.entries.len());
+        // The answers fill last run's table (kept to reuse its memory), which is then swapped
+        // in: `status` never waits on a probe, and no run allocates a table.
+        let mut answers = std::mem::take(&mut self.spare);
+        answers.clear();
         for e in &mut self.entries {
             let r = e.probe.run(watch, trusted, wall, mono);
             let ok = r.verdict.is_ok();
@@ -94,7 +100,8 @@ impl Group {
                 answers.push(Some(r.verdict));
             }
         }
-        *lock(&self.latest) = answers;
+        std::mem::swap(&mut *lock(&self.latest), &mut answers);
+        self.spare = answers;
         told
     }
 }

@@ -326,6 +326,17 @@ fn sigterm_stops_cleanly_and_status_tells_the_daemon_apart() {
     });
     assert_eq!(st["daemon"]["state"], "running");
     let child = st["services"][0]["pid"].as_u64().unwrap() as u32;
+    // A running daemon answers with live states, file checks' details included, without
+    // the services' file (rewritten only when a state changes).
+    std::fs::remove_file(f.path("state/services.json")).unwrap();
+    let live = f.json(&["status", "--json"]);
+    let checks = live["services"][0]["checks"].as_array().unwrap().clone();
+    let log = checks.iter().find(|c| c["kind"] == "log_stale").unwrap();
+    assert_eq!(log["ok"], true, "{live:#}");
+    assert!(
+        log["detail"].as_str().unwrap().starts_with("log written"),
+        "{live:#}"
+    );
 
     // A stopped (SIGSTOP) daemon is told apart from a live one.
     f.signal(Signal::SIGSTOP);
