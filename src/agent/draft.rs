@@ -94,7 +94,7 @@ pub async fn draft_with(
                     (parts, if from_model { name } else { "template".into() })
                 }
                 Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "model draft failed; using the template");
+                    tracing::warn!(error = %crate::errors::chain(&e), "model draft failed; using the template");
                     provenance.push("draft: template".into());
                     provenance.push(format!("llm:{}: failed to {}", cfg.model, e));
                     (tpl, "template".to_string())

@@ -199,7 +199,7 @@ pub async fn run(
     for f in files {
         let s = match case::load(f) {
             Ok(c) => run_case(&c, model).await.1,
-            Err(e) => failed(f, format!("{e:#}")),
+            Err(e) => failed(f, crate::errors::chain(&e)),
         };
         progress(&s);
         per_case.push(s);

@@ -23,8 +23,9 @@ pub fn render_markdown(pm: &PostMortem) -> String {
     match prompts::render(prompts::POSTMORTEM, ctx) {
         Ok(s) => s,
         Err(e) => format!(
-            "# Post-mortem {}\n\n(could not render: {e:#})\n",
-            pm.incident_id
+            "# Post-mortem {}\n\n(could not render: {})\n",
+            pm.incident_id,
+            crate::errors::chain(&e)
         ),
     }
 }

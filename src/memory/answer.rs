@@ -172,7 +172,7 @@ pub async fn answer(question: &str, hits: &[Hit], chat: Option<&dyn Chat>) -> An
     match chat.complete(&system, &user).await {
         Err(e) => {
             tracing::warn!(error = %e, "model answer failed; answering extractively");
-            extract(Some(format!("{e:#}")))
+            extract(Some(crate::errors::chain(&e)))
         }
         Ok(text) => match check_citations(&text, hits) {
             Ok(_) => Answer {

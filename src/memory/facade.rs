@@ -158,7 +158,7 @@ impl Memory {
                 return Ok(RememberOutcome {
                     stored,
                     embedded: 0,
-                    not_embedded: Some(format!("{e:#}")),
+                    not_embedded: Some(crate::errors::chain(&e)),
                 });
             }
             Err(e) => return Err(e),
@@ -169,7 +169,7 @@ impl Memory {
         Ok(RememberOutcome {
             stored,
             embedded,
-            not_embedded: reason.map(|e| format!("{e:#}")),
+            not_embedded: reason.map(|e| crate::errors::chain(&e)),
         })
     }
 

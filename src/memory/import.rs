@@ -92,7 +92,7 @@ pub async fn import_docs(
     let mut embedder = match memory.load_embedder().await {
         Ok(e) => Some(e),
         Err(e) => {
-            report.not_embedded = Some(format!("{e:#}"));
+            report.not_embedded = Some(crate::errors::chain(&e));
             None
         }
     };
