@@ -8,8 +8,7 @@
 //! unhealthy, or while the service is not steadily healthy ([`Gate`]). A slow file system
 //! stalls only the group whose check is on it.
 
-use crate::core::machine::Verdict;
-use crate::probe::files::{FileCheck, FileWatch};
+use crate::probe::files::{Answer, FileCheck, FileWatch};
 use crate::probe::ProbeResult;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,9 +31,9 @@ impl Gate {
 }
 
 /// The last answer of every check in a group, as `status` shows them.
-pub type Latest = Arc<Mutex<Vec<Option<Verdict>>>>;
+pub type Latest = Arc<Mutex<Vec<Option<Answer>>>>;
 
-pub fn lock(l: &Latest) -> MutexGuard<'_, Vec<Option<Verdict>>> {
+pub fn lock(l: &Latest) -> MutexGuard<'_, Vec<Option<Answer>>> {
     l.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -52,7 +51,7 @@ pub struct Group {
     entries: Vec<Entry>,
     pub latest: Latest,
     /// The table `latest` held before the last run.
-    spare: Vec<Option<Verdict>>,
+    spare: Vec<Option<Answer>>,
 }
 
 /// An answer a machine must see: service, check, answer.
@@ -90,14 +89,15 @@ impl Group {
         let mut answers = std::mem::take(&mut self.spare);
         answers.clear();
         for e in &mut self.entries {
-            let r = e.probe.run(watch, trusted, wall, mono);
-            let ok = r.verdict.is_ok();
+            let a = e.probe.answer(watch, trusted, wall, mono);
+            let ok = a.is_ok();
             if !ok || e.told_ok != Some(ok) || gate.wants_all(e.svc) {
                 e.told_ok = Some(ok);
-                answers.push(Some(r.verdict.clone()));
-                told.push((e.svc, e.check, r));
+                answers.push(Some(a.clone()));
+                told.push((e.svc, e.check, a.into_result()));
             } else {
-                answers.push(Some(r.verdict));
+                // Still healthy: kept for status, its detail not written.
+                answers.push(Some(a));
             }
         }
         std::mem::swap(&mut *lock(&self.latest), &mut answers);

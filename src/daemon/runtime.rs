@@ -573,7 +573,9 @@ impl FileGroups {
 
     /// A file check's last answer.
     fn latest(&self, (gi, place): (usize, usize)) -> Option<crate::core::machine::Verdict> {
-        files::lock(&self.slots[gi].2).get(place).cloned().flatten()
+        files::lock(&self.slots[gi].2)
+            .get(place)
+            .and_then(|a| a.as_ref().map(|a| a.verdict()))
     }
 }
 

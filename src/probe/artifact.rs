@@ -148,41 +148,55 @@ pub(super) fn judge_newest<'a>(
     max_age: Duration,
     now: SystemTime,
 ) -> ProbeResult {
-    let mut newest: Option<(SystemTime, &OsStr)> = None;
-    let mut recent = 0usize;
-    for (name, m) in files {
-        if now.duration_since(m).unwrap_or_default() <= max_age {
-            recent += 1;
-        }
-        // Ties go to the greater name, so the answer does not depend on listing order.
-        if newest.is_none_or(|(t, n)| (m, name) > (t, n)) {
-            newest = Some((m, name));
-        }
-    }
-    let Some((mtime, name)) = newest else {
+    let Some((mtime, name, recent)) = newest_of(files, max_age, now) else {
         return ProbeResult::bad("missing", format!("no file matches {pattern}"));
     };
     let a = now.duration_since(mtime).unwrap_or_default();
-    let name = name.to_string_lossy();
     let progress = Progress::At(mtime.into());
     if a > max_age {
         ProbeResult::bad(
             "stale",
             format!(
-                "newest output {name} is {} old (max {})",
+                "newest output {} is {} old (max {})",
+                name.to_string_lossy(),
                 age(a),
                 limit(max_age)
             ),
         )
         .with_progress(progress)
     } else {
-        ProbeResult::ok(format!(
-            "newest output {name} written {} ago ({recent} in the last {})",
-            age(a),
-            limit(max_age)
-        ))
-        .with_progress(progress)
+        ProbeResult::ok(newest_detail(name, a, recent, max_age)).with_progress(progress)
     }
+}
+
+/// The newest of `files` (ties go to the greater name, so the answer does not depend on
+/// listing order), and how many are younger than `max_age`.
+pub(super) fn newest_of<'a>(
+    files: impl Iterator<Item = (&'a OsStr, SystemTime)>,
+    max_age: Duration,
+    now: SystemTime,
+) -> Option<(SystemTime, &'a OsStr, usize)> {
+    let mut newest: Option<(SystemTime, &OsStr)> = None;
+    let mut recent = 0usize;
+    for (name, m) in files {
+        if now.duration_since(m).unwrap_or_default() <= max_age {
+            recent += 1;
+        }
+        if newest.is_none_or(|(t, n)| (m, name) > (t, n)) {
+            newest = Some((m, name));
+        }
+    }
+    newest.map(|(m, n)| (m, n, recent))
+}
+
+/// What a healthy glob check says: its newest file `name`, written `a` ago.
+pub(super) fn newest_detail(name: &OsStr, a: Duration, recent: usize, max_age: Duration) -> String {
+    format!(
+        "newest output {} written {} ago ({recent} in the last {})",
+        name.to_string_lossy(),
+        age(a),
+        limit(max_age)
+    )
 }
 
 /// Runs a query that returns one number (a unix timestamp or a count).

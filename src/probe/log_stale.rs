@@ -41,10 +41,15 @@ pub fn judge(
                 )
                 .with_progress(progress)
             } else {
-                ProbeResult::ok(format!("log written {} ago", age(a))).with_progress(progress)
+                ProbeResult::ok(fresh_detail(a)).with_progress(progress)
             }
         }
     }
+}
+
+/// What a healthy log check says, `a` after the log was written.
+pub fn fresh_detail(a: Duration) -> String {
+    format!("log written {} ago", age(a))
 }
 
 #[cfg(test)]

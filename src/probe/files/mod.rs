@@ -22,10 +22,11 @@ mod inotify;
 
 pub use feed::{Change, ChangeFeed, NoFeed, WatchId};
 
-use super::artifact::{judge_newest, list_dir, newest_file, split_glob};
+use super::artifact::{judge_newest, list_dir, newest_detail, newest_file, newest_of, split_glob};
 use super::log_stale;
 use super::ProbeResult;
 use crate::config::{ArtifactSpec, CheckKind};
+use crate::core::machine::{Progress, Verdict};
 use at::{entry_by_path, DirHandle, Entry};
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -330,14 +331,25 @@ impl FileCheck {
         wall: SystemTime,
         mono: Instant,
     ) -> ProbeResult {
+        self.answer(watch, trusted, wall, mono).into_result()
+    }
+
+    /// [`FileCheck::run`], with a healthy answer's detail left unwritten until asked for.
+    pub fn answer(
+        &mut self,
+        watch: &FileWatch,
+        trusted: bool,
+        wall: SystemTime,
+        mono: Instant,
+    ) -> Answer {
         let read = self.plan(watch, trusted, mono);
         let cached = matches!(read, Read::Cache | Read::Changed(_));
-        let r = self.read_and_judge(read, wall, mono);
-        if cached && !r.verdict.is_ok() {
+        let a = self.read_and_judge(read, wall, mono);
+        if cached && !a.is_ok() {
             // Only a healthy answer is taken from the cache.
             return self.read_and_judge(Read::All, wall, mono);
         }
-        r
+        a
     }
 
     fn plan(&mut self, watch: &FileWatch, trusted: bool, mono: Instant) -> Read {
@@ -371,7 +383,7 @@ impl FileCheck {
         }
     }
 
-    fn read_and_judge(&mut self, read: Read, wall: SystemTime, mono: Instant) -> ProbeResult {
+    fn read_and_judge(&mut self, read: Read, wall: SystemTime, mono: Instant) -> Answer {
         if matches!(read, Read::All) {
             self.last_full = Some(mono);
             self.handle = match &self.target {
@@ -404,7 +416,14 @@ impl FileCheck {
                     }
                 };
                 *mtime = seen.as_ref().ok().copied().flatten();
-                log_stale::judge(path, seen, *max_age, wall)
+                match seen {
+                    Ok(Some(m)) if age(wall, m) <= *max_age => Answer::Fresh {
+                        mtime: m,
+                        at: wall,
+                        of: Fresh::Log,
+                    },
+                    seen => Answer::Done(log_stale::judge(path, seen, *max_age, wall)),
+                }
             }
             Target::Glob {
                 pattern,
@@ -440,19 +459,26 @@ impl FileCheck {
                         }
                         Err(e) => {
                             *files = None;
-                            return ProbeResult::bad("error", e);
+                            return Answer::Done(ProbeResult::bad("error", e));
                         }
                     },
                 }
                 let files = files.get_or_insert_default();
-                judge_newest(
-                    pattern,
-                    files.iter().map(|(n, t)| (n.as_os_str(), *t)),
-                    *max_age,
-                    wall,
-                )
+                let listed = || files.iter().map(|(n, t)| (n.as_os_str(), *t));
+                match newest_of(listed(), *max_age, wall) {
+                    Some((m, name, recent)) if age(wall, m) <= *max_age => Answer::Fresh {
+                        mtime: m,
+                        at: wall,
+                        of: Fresh::Newest {
+                            name: name.to_os_string(),
+                            recent,
+                            max_age: *max_age,
+                        },
+                    },
+                    _ => Answer::Done(judge_newest(pattern, listed(), *max_age, wall)),
+                }
             }
-            Target::Walk { pattern, max_age } => newest_file(pattern, *max_age, wall),
+            Target::Walk { pattern, max_age } => Answer::Done(newest_file(pattern, *max_age, wall)),
         }
     }
 }
@@ -483,6 +509,80 @@ fn entry(
     match handle {
         Some(h) => h.entry(name),
         None => entry_by_path(&path()),
+    }
+}
+
+/// How long ago `mtime` was at `now`; a time in the future (a clock step) counts as now.
+fn age(now: SystemTime, mtime: SystemTime) -> Duration {
+    now.duration_since(mtime).unwrap_or_default()
+}
+
+/// A file check's answer. A healthy one keeps what it found and writes its detail only when
+/// asked: a large fleet's answers are mostly "still healthy", and most are never shown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Healthy: the newest modification time found, and when.
+    Fresh {
+        mtime: SystemTime,
+        at: SystemTime,
+        of: Fresh,
+    },
+    /// Anything else, written out.
+    Done(ProbeResult),
+}
+
+/// What a healthy answer was about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fresh {
+    Log,
+    Newest {
+        name: OsString,
+        recent: usize,
+        max_age: Duration,
+    },
+}
+
+impl Answer {
+    pub fn is_ok(&self) -> bool {
+        match self {
+            Answer::Fresh { .. } => true,
+            Answer::Done(r) => r.verdict.is_ok(),
+        }
+    }
+
+    /// The verdict, its detail written now.
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Answer::Done(r) => r.verdict.clone(),
+            Answer::Fresh { mtime, at, of } => {
+                let a = age(*at, *mtime);
+                let detail = match of {
+                    Fresh::Log => log_stale::fresh_detail(a),
+                    Fresh::Newest {
+                        name,
+                        recent,
+                        max_age,
+                    } => newest_detail(name, a, *recent, *max_age),
+                };
+                Verdict::Ok { detail }
+            }
+        }
+    }
+
+    /// The answer as a probe result, as the judges write it.
+    pub fn into_result(self) -> ProbeResult {
+        let progress = match &self {
+            Answer::Fresh { mtime, .. } => Some(Progress::At((*mtime).into())),
+            Answer::Done(_) => None,
+        };
+        match self {
+            Answer::Done(r) => r,
+            fresh => ProbeResult {
+                verdict: fresh.verdict(),
+                progress,
+                http_status: None,
+            },
+        }
     }
 }
 
