@@ -27,11 +27,47 @@ mod linux {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
 
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     /// An `O_PATH` handle on a directory: no read access or atime involved.
     pub struct DirHandle(OwnedFd);
 
+    /// Handles open now. They may use at most half of the open-files limit, so a large
+    /// fleet's file checks never starve its sockets and logs (past it, checks stat by path).
+    static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+    fn budget() -> usize {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: plain syscall on a local struct.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+            return 0;
+        }
+        usize::try_from(lim.rlim_cur / 2).unwrap_or(usize::MAX)
+    }
+
+    impl Drop for DirHandle {
+        fn drop(&mut self) {
+            OPEN.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     impl DirHandle {
         pub fn open(dir: &Path) -> Option<DirHandle> {
+            if OPEN.fetch_add(1, Ordering::Relaxed) >= budget() {
+                OPEN.fetch_sub(1, Ordering::Relaxed);
+                return None;
+            }
+            let Some(h) = Self::open_counted(dir) else {
+                OPEN.fetch_sub(1, Ordering::Relaxed);
+                return None;
+            };
+            Some(h)
+        }
+
+        fn open_counted(dir: &Path) -> Option<DirHandle> {
             let c = CString::new(dir.as_os_str().as_bytes()).ok()?;
             // SAFETY: c is NUL-terminated; the returned fd is owned below.
             let fd = unsafe {

@@ -386,6 +386,8 @@ impl FileCheck {
     fn read_and_judge(&mut self, read: Read, wall: SystemTime, mono: Instant) -> Answer {
         if matches!(read, Read::All) {
             self.last_full = Some(mono);
+            // The old handle goes first: handles are budgeted (see `at`).
+            self.handle = None;
             self.handle = match &self.target {
                 Target::Log { path, .. } => path.parent().and_then(DirHandle::open),
                 Target::Glob { dir, .. } => DirHandle::open(dir),
