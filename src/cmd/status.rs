@@ -1,7 +1,7 @@
 //! `akashic status`: each service's state as the daemon last wrote it, and whether the daemon lives.
 
 use super::{load_config, out, out_json, CmdResult};
-use crate::daemon::heartbeat;
+use crate::daemon::heartbeat::{self, Heartbeat};
 use chrono::Utc;
 use serde::Serialize;
 use std::path::Path;
@@ -27,7 +27,7 @@ pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
             heartbeat_at: None,
             heartbeat_age_s: None,
         },
-        Some(h) => {
+        Some(Heartbeat { beat: h, .. }) => {
             let age = (Utc::now() - h.at).num_milliseconds().max(0) as f64 / 1000.0;
             let alive = crate::process::pid_alive(h.pid);
             // Frozen: the process is there but has not ticked for three ticks (and at least 5 s).

@@ -112,15 +112,6 @@ mod tests {
     use crate::config::CheckKind;
     use crate::probe::files::NoFeed;
 
-    fn set_mtime(path: &std::path::Path, t: std::time::SystemTime) {
-        std::fs::File::options()
-            .write(true)
-            .open(path)
-            .unwrap()
-            .set_modified(t)
-            .unwrap();
-    }
-
     #[test]
     fn machines_hear_changes_failures_and_everything_while_not_steady() {
         let dir = tempfile::tempdir().unwrap();
@@ -143,10 +134,12 @@ mod tests {
         assert_eq!(told(&mut g), 0);
         assert!(lock(&g.latest)[at].as_ref().unwrap().is_ok());
         // Stale: told, every time.
-        set_mtime(
-            &log,
-            std::time::SystemTime::now() - Duration::from_secs(3600),
-        );
+        let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&log)
+            .and_then(|f| f.set_modified(hour_ago))
+            .unwrap();
         let t = g.run(&watch, &gate);
         assert_eq!((t.len(), t[0].0, t[0].1), (1, 0, 2));
         assert_eq!(told(&mut g), 1);

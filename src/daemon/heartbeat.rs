@@ -28,13 +28,8 @@ pub struct CheckStatus {
 /// detail every tick. A running daemon answers `status` with live services over its socket.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Heartbeat {
-    pub pid: u32,
-    pub started_at: DateTime<Utc>,
-    pub at: DateTime<Utc>,
-    pub tick_ms: u64,
-    /// Set by a clean stop: the services are as they were then.
-    #[serde(default)]
-    pub stopped_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub beat: Beat,
     pub services: Vec<ServiceStatus>,
 }
 
@@ -45,6 +40,7 @@ pub struct Beat {
     pub started_at: DateTime<Utc>,
     pub at: DateTime<Utc>,
     pub tick_ms: u64,
+    /// Set by a clean stop: the services are as they were then.
     #[serde(default)]
     pub stopped_at: Option<DateTime<Utc>>,
 }
@@ -80,17 +76,10 @@ pub fn read(state_dir: &Path) -> Option<Heartbeat> {
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
-    Some(Heartbeat {
-        pid: beat.pid,
-        started_at: beat.started_at,
-        at: beat.at,
-        tick_ms: beat.tick_ms,
-        stopped_at: beat.stopped_at,
-        services,
-    })
+    Some(Heartbeat { beat, services })
 }
 
 /// The pid of the daemon that last wrote a heartbeat here.
 pub fn read_pid(state_dir: &Path) -> Option<u32> {
-    read(state_dir).map(|h| h.pid)
+    read(state_dir).map(|h| h.beat.pid)
 }

@@ -970,13 +970,8 @@ impl Beats {
 
     /// The live view `status` asks for.
     fn heartbeat(&self, svcs: &[Svc], groups: &FileGroups, now: Instant) -> Heartbeat {
-        let b = self.beat(None);
         Heartbeat {
-            pid: b.pid,
-            started_at: b.started_at,
-            at: b.at,
-            tick_ms: b.tick_ms,
-            stopped_at: None,
+            beat: self.beat(None),
             services: services_of(svcs, groups, now),
         }
     }

@@ -25,8 +25,8 @@ pub enum DigestError {
 /// The daemon's heartbeat if it is recent enough to say how services are now.
 pub fn fresh_heartbeat(state_dir: &Path, now: DateTime<Utc>) -> Option<Heartbeat> {
     let hb = heartbeat::read(state_dir)?;
-    let max_age = chrono::Duration::milliseconds((hb.tick_ms as i64 * 10).max(10_000));
-    (now - hb.at <= max_age).then_some(hb)
+    let max_age = chrono::Duration::milliseconds((hb.beat.tick_ms as i64 * 10).max(10_000));
+    (now - hb.beat.at <= max_age).then_some(hb)
 }
 
 /// The Markdown digest of one service (`Some`) or of the fleet.
