@@ -3,6 +3,7 @@
 use crate::util::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
+use std::time::{Duration, SystemTime};
 
 fn events(inc: &Value) -> Vec<String> {
     inc["timeline"]
@@ -464,4 +465,94 @@ fn queued_postmortem_from_a_previous_run_is_drafted_on_start() {
         "{:#}",
         inc["postmortem"]
     );
+}
+
+/// File checks answer from what they last read, so a change that makes a file older (an mtime
+/// set back, the newest output removed) must reach them as an event and be read at once: here
+/// well inside the 30 s before a check would read everything again anyway, with `max_age`s of
+/// an hour that only such a change can break.
+#[test]
+fn file_checks_see_a_log_set_back_and_the_newest_output_removed_at_once() {
+    let mut toml = DAEMON.to_string();
+    for name in ["a", "b", "c"] {
+        toml.push_str(&format!(
+            r#"
+[[service]]
+name = "{name}"
+grace = "1s"
+
+[[service.check]]
+kind = "log_stale"
+path = "{{DIR}}/{name}/service.log"
+max_age = "1h"
+
+[[service.check]]
+kind = "artifact"
+glob = "{{DIR}}/{name}/out/*.json"
+max_age = "1h"
+"#
+        ));
+    }
+    let mut f = Fleet::new(&toml);
+    let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+    let set_back = |p: &std::path::Path| {
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .and_then(|f| f.set_modified(two_hours_ago))
+            .unwrap()
+    };
+    for name in ["a", "b", "c"] {
+        std::fs::create_dir_all(f.path(&format!("{name}/out"))).unwrap();
+        std::fs::write(f.path(&format!("{name}/service.log")), "started\n").unwrap();
+        std::fs::write(f.path(&format!("{name}/out/new.json")), "{}").unwrap();
+        std::fs::write(f.path(&format!("{name}/out/old.json")), "{}").unwrap();
+        set_back(&f.path(&format!("{name}/out/old.json")));
+    }
+    f.watch();
+    wait_for("every service healthy", || {
+        let s = f.json(&["status", "--json"]);
+        let states: Vec<_> = s["services"]
+            .as_array()?
+            .iter()
+            .map(|s| s["state"].as_str().unwrap_or_default().to_string())
+            .collect();
+        (states == ["healthy"; 3]).then_some(())
+    });
+
+    let changed = chrono::Utc::now();
+    set_back(&f.path("a/service.log"));
+    std::fs::remove_file(f.path("b/out/new.json")).unwrap();
+    let incs = wait_for("incidents for a and b", || {
+        let incs = f.incidents();
+        (incs.len() >= 2).then_some(incs)
+    });
+    let of = |svc: &str| {
+        incs.iter()
+            .find(|i| i["service"] == svc)
+            .unwrap_or_else(|| panic!("no incident for {svc}: {incs:#?}"))
+    };
+    let a = of("a");
+    assert_eq!(a["failed_checks"][0]["kind"], "log_stale", "{a:#}");
+    assert!(
+        a["failed_checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("log unchanged for 2h"),
+        "{a:#}"
+    );
+    let b = of("b");
+    assert_eq!(b["failed_checks"][0]["kind"], "artifact", "{b:#}");
+    assert!(
+        b["failed_checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("newest output old.json is 2h"),
+        "{b:#}"
+    );
+    for i in [a, b] {
+        let after = (ts(&i["detected_at"]) - changed).num_seconds();
+        assert!(after < 20, "seen {after}s after the change: {i:#}");
+    }
+    assert!(incs.iter().all(|i| i["service"] != "c"), "{incs:#?}");
 }
