@@ -219,6 +219,23 @@ impl Machine {
         m
     }
 
+    /// A machine for a service whose incident was escalated before akashic restarted: it
+    /// stays escalated until `until` (when its restart budget would have refilled; never
+    /// for a service akashic cannot restart) or until a person resumes it.
+    pub fn resume_escalated(
+        params: Params,
+        now: Instant,
+        incident: String,
+        until: Option<Instant>,
+    ) -> Self {
+        let mut m = Machine::new(params, now);
+        m.phase = Phase::Escalated {
+            incident: Some(incident),
+            until: until.filter(|_| m.params.can_restart && m.params.budget_max > 0),
+        };
+        m
+    }
+
     /// The status word shown by `akashic status`.
     pub fn label(&self, now: Instant) -> &'static str {
         match &self.phase {

@@ -422,3 +422,52 @@ fn backoff_doubles_and_is_capped() {
     let v: Vec<u64> = (0..12).map(|n| backoff(n).as_secs()).collect();
     assert_eq!(v, vec![0, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
 }
+
+#[test]
+fn an_escalation_held_across_an_akashic_restart_stays_until_its_budget_refills() {
+    let t0 = Instant::now();
+    let until = t0 + Duration::from_secs(600);
+    let mut m = Machine::resume_escalated(params(), t0, "inc-1".into(), Some(until));
+    assert_eq!(m.label(t0), "escalated");
+    assert_eq!(m.incident(), Some("inc-1"));
+    assert_eq!(m.next_deadline(), Some(until));
+    // Still failing: no new incident, no restart.
+    for s in [1, 10, 100] {
+        assert!(m
+            .step(bad(LOG, "stale"), t0 + Duration::from_secs(s))
+            .is_empty());
+    }
+    assert!(m
+        .step(Observation::Tick, t0 + Duration::from_secs(599))
+        .is_empty());
+    let a = m.step(Observation::Tick, until);
+    assert!(
+        matches!(&a[..], [Action::Note { event: "budget_refilled", incident, .. }] if incident == "inc-1"),
+        "{a:?}"
+    );
+    assert_eq!(m.label(until), "starting");
+}
+
+#[test]
+fn an_observe_only_escalation_held_across_an_akashic_restart_waits_for_a_person() {
+    let t0 = Instant::now();
+    let mut p = params();
+    p.can_restart = false;
+    let mut m = Machine::resume_escalated(p, t0, "inc-1".into(), Some(t0));
+    assert_eq!(m.next_deadline(), None);
+    assert!(m
+        .step(Observation::Tick, t0 + Duration::from_secs(3600))
+        .is_empty());
+    assert_eq!(m.label(t0 + Duration::from_secs(3600)), "escalated");
+    let a = m.step(Observation::Resume, t0 + Duration::from_secs(3601));
+    assert!(
+        matches!(
+            &a[..],
+            [Action::Note {
+                event: "resumed",
+                ..
+            }]
+        ),
+        "{a:?}"
+    );
+}

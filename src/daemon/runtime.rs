@@ -429,12 +429,31 @@ async fn open_store(state_dir: &std::path::Path) -> anyhow::Result<IncidentStore
 
 /// After akashic itself restarted: continue a service's open incident instead of opening another.
 fn resume_open_incident(svc: &mut Svc, store: &IncidentStore, now: Instant) -> Option<Vec<Action>> {
-    let open = match store.list(Some(&svc.cfg.name)) {
-        Ok(list) => list.into_iter().find(|i| i.is_open())?,
+    let list = match store.list(Some(&svc.cfg.name)) {
+        Ok(list) => list,
         Err(e) => {
             warn!(service = %svc.cfg.name, error = %chain(&e), "cannot read open incidents");
             return None;
         }
+    };
+    let Some(open) = list.iter().find(|i| i.is_open()).cloned() else {
+        // The newest incident may be escalated and still held: it stays so, and the
+        // failure it is about opens no second incident.
+        let held = list.into_iter().next().filter(|i| i.escalation_holds())?;
+        let params = params_for(&svc.cfg);
+        let until = held.escalated_at.map(|at| {
+            let left = (at + params.budget_within) - Utc::now();
+            now + left.to_std().unwrap_or_default()
+        });
+        let note = TimelineEvent {
+            at: Utc::now(),
+            event: "akashic_restarted".into(),
+            detail: "akashic itself restarted; the service stays escalated".into(),
+        };
+        let _ = store.update(&held.id, |i| i.timeline.push(note));
+        info!(service = %svc.cfg.name, incident = %held.id, "still escalated");
+        svc.machine = Machine::resume_escalated(params, now, held.id, until);
+        return None;
     };
     let note = TimelineEvent {
         at: Utc::now(),

@@ -85,6 +85,17 @@ impl Incident {
     pub fn is_open(&self) -> bool {
         !self.recovered && self.escalated_at.is_none()
     }
+
+    /// Escalated, and the service not yet let go (no budget refill, no `akashic resume`):
+    /// what a restarted akashic must keep holding instead of opening a new incident.
+    pub fn escalation_holds(&self) -> bool {
+        self.escalated_at.is_some()
+            && !self.recovered
+            && !self
+                .timeline
+                .iter()
+                .any(|e| e.event == "budget_refilled" || e.event == "resumed")
+    }
 }
 
 /// A brief view of a post-mortem for listings.

@@ -556,3 +556,62 @@ max_age = "1h"
     }
     assert!(incs.iter().all(|i| i["service"] != "c"), "{incs:#?}");
 }
+
+/// An escalated incident outlives akashic's own restart: the service stays escalated on the
+/// same incident, and the failure that is still there opens no second one.
+#[test]
+fn an_escalated_incident_is_held_across_an_akashic_restart() {
+    let toml = format!(
+        r#"{DAEMON}
+[[service]]
+name = "quiet"
+grace = "1s"
+
+[[service.check]]
+kind = "log_stale"
+path = "{{DIR}}/quiet.log"
+max_age = "1h"
+"#
+    );
+    let mut f = Fleet::new(&toml);
+    std::fs::write(f.path("quiet.log"), "last words\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(f.path("quiet.log"))
+        .and_then(|l| l.set_modified(SystemTime::now() - Duration::from_secs(7200)))
+        .unwrap();
+    f.watch();
+    let first = wait_for("the escalated incident", || {
+        let s = f.json(&["status", "--json"]);
+        (s["services"][0]["state"] == "escalated").then(|| s["services"][0]["incident"].clone())
+    });
+    f.signal(Signal::SIGTERM);
+    assert_eq!(f.wait_exit(), Some(0));
+
+    f.watch();
+    let status = wait_for(
+        "the same incident, still escalated, after the restart",
+        || {
+            let s = f.json(&["status", "--json"]);
+            (s["daemon"]["state"] == "running" && s["services"][0]["incident"] == first)
+                .then_some(s)
+        },
+    );
+    assert_eq!(status["services"][0]["state"], "escalated", "{status:#}");
+    // Well past grace (1 s at a 250 ms tick), the still-stale log opens nothing new.
+    let beat = |f: &Fleet| f.json(&["status", "--json"])["daemon"]["heartbeat_at"].clone();
+    let (b0, mut seen) = (beat(&f), 0);
+    wait_for("twelve more heartbeats", || {
+        if beat(&f) != b0 {
+            seen += 1;
+        }
+        (seen >= 12).then_some(())
+    });
+    let incs = f.incidents();
+    assert_eq!(incs.len(), 1, "{incs:#?}");
+    let inc = f.show(first.as_str().unwrap());
+    assert!(
+        events(&inc).contains(&"akashic_restarted".to_string()),
+        "{inc:#}"
+    );
+}
