@@ -5,4 +5,6 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 bash scripts/setup-models.sh
+echo "building akashic (a few minutes the first time)..." >&2
+cargo build --quiet
 exec cargo run --quiet -- demo "$@"

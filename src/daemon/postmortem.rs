@@ -171,7 +171,17 @@ pub fn noticed_changes(
             .first()
             .and_then(|p| resolve_program(p, c.cwd.as_deref()))
         {
-            consider(&program, "binary", "program");
+            // akashic's own binary (the demo's services run it) is not the service's change.
+            let own = std::env::current_exe().ok();
+            let same = |p: &Path| {
+                let real = |p: &Path| std::fs::canonicalize(p).ok();
+                own.as_deref()
+                    .and_then(real)
+                    .is_some_and(|o| real(p) == Some(o))
+            };
+            if !same(&program) {
+                consider(&program, "binary", "program");
+            }
         }
     }
     out
@@ -212,5 +222,23 @@ mod tests {
         // Changes after detection, or long before it, are not around the incident.
         assert!(noticed_changes(cfg.service("bot"), now - chrono::Duration::hours(1)).is_empty());
         assert!(noticed_changes(cfg.service("bot"), now + chrono::Duration::days(8)).is_empty());
+    }
+
+    #[test]
+    fn akashics_own_binary_is_not_a_services_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = std::env::current_exe().unwrap();
+        // Freshly "built": modified just now, like the demo's binary after `cargo build`.
+        let toml = format!(
+            "[[service]]\nname = \"demo\"\n[service.restart]\nkind = \"child\"\ncommand = [\"{}\", \"demo-service\"]\n[[service.check]]\nkind = \"port\"\naddr = \"127.0.0.1:9\"\n",
+            own.display()
+        );
+        let path = dir.path().join("akashic.toml");
+        std::fs::write(&path, &toml).unwrap();
+        let cfg = crate::config::load(&path).unwrap();
+        let built = DateTime::<Utc>::from(std::fs::metadata(&own).unwrap().modified().unwrap());
+        assert!(
+            noticed_changes(cfg.service("demo"), built + chrono::Duration::seconds(1)).is_empty()
+        );
     }
 }
