@@ -101,6 +101,49 @@ fn key_in_table<'a>(t: &'a Table, k: &str, best: &mut Option<usize>) -> Option<N
     })
 }
 
+/// The deepest key whose value holds byte `offset` (where a type error points).
+pub fn key_at(doc: &Document<String>, offset: usize) -> Option<KeyPath> {
+    table_at(doc.as_table(), KeyPath::root(), offset)
+}
+
+fn holds(span: Option<std::ops::Range<usize>>, offset: usize) -> bool {
+    span.is_some_and(|s| s.start <= offset && offset < s.end)
+}
+
+fn table_at(t: &Table, path: KeyPath, offset: usize) -> Option<KeyPath> {
+    for (k, item) in t.iter() {
+        let here = path.key(k);
+        let found = match item {
+            Item::Value(v) if holds(v.span(), offset) => {
+                Some(value_at(v, here.clone(), offset).unwrap_or(here))
+            }
+            Item::Table(sub) => table_at(sub, here, offset),
+            Item::ArrayOfTables(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, sub)| table_at(sub, here.index(i), offset)),
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+fn value_at(v: &Value, path: KeyPath, offset: usize) -> Option<KeyPath> {
+    match v {
+        Value::InlineTable(t) => t.iter().find_map(|(k, v)| {
+            holds(v.span(), offset).then(|| value_at(v, path.key(k), offset).unwrap_or(path.key(k)))
+        }),
+        Value::Array(a) => a.iter().enumerate().find_map(|(i, v)| {
+            holds(v.span(), offset)
+                .then(|| value_at(v, path.index(i), offset).unwrap_or(path.index(i)))
+        }),
+        _ => None,
+    }
+}
+
 /// 1-based line number of a byte offset.
 pub fn line_at(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1

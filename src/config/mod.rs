@@ -59,10 +59,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         .collect();
     let raw: raw::RawConfig = if unknown.is_empty() {
         toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| s.start);
+            let key = at.and_then(|o| locate::key_at(&doc, o));
+            let message = e.message().trim().to_string();
             invalid(vec![Issue {
-                line: e.span().map(|s| locate::line_at(text, s.start)),
-                key: String::new(),
-                message: e.message().trim().to_string(),
+                line: at.map(|o| locate::line_at(text, o)),
+                message: match &key {
+                    Some(k) => type_fix(k, message),
+                    None => message,
+                },
+                key: key.map(|k| k.to_string()).unwrap_or_default(),
             }])
         })?
     } else {
@@ -107,6 +113,32 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 
 #[cfg(test)]
 mod tests;
+
+/// A serde type error with the fix for its key.
+fn type_fix(key: &locate::KeyPath, message: String) -> String {
+    let name = match key.0.last() {
+        Some(locate::Seg::Key(k)) => k.as_str(),
+        _ => "",
+    };
+    const DURATIONS: [&str; 11] = [
+        "tick",
+        "max_age",
+        "grace",
+        "timeout",
+        "interval",
+        "within",
+        "recovery_window",
+        "stop_grace",
+        "forensics_budget",
+        "reminder",
+        "budget",
+    ];
+    if DURATIONS.contains(&name) {
+        format!("{message}; write a duration in quotes, like \"10s\" or \"5m\"")
+    } else {
+        format!("{message}; see specs/config.md for what `{name}` takes")
+    }
+}
 
 /// "unknown key", with the known key it most likely meant.
 fn unknown_key_message(key: &locate::KeyPath) -> String {

@@ -198,7 +198,12 @@ fn syntax_and_type_errors_name_the_line() {
     assert_eq!(
         err(&text),
         "invalid config /etc/akashic/akashic.toml (1 problem)
-  /etc/akashic/akashic.toml:12: invalid type: string \"three\", expected u32"
+  /etc/akashic/akashic.toml:12: service[0].check[0].failures: invalid type: string \"three\", expected u32; see specs/config.md for what `failures` takes"
+    );
+    assert_eq!(
+        err("[daemon]\ntick = 1\n"),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:2: daemon.tick: invalid type: integer `1`, expected a string; write a duration in quotes, like \"10s\" or \"5m\""
     );
 }
 
