@@ -338,7 +338,8 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                                 let actions = svcs[si].machine.step(Observation::Resume, Instant::now());
                                 execute(&mut svcs[si], si, actions, &shared);
                                 settle(&mut deadlines, &gate, &svcs[si], si);
-                                Ok(format!("{service} resumed: watching again with a fresh restart budget").into())
+                                let budget = if svcs[si].cfg.restart.is_some() { " with a fresh restart budget" } else { "" };
+                                Ok(format!("{service} resumed: watching again{budget}").into())
                             }
                         }
                     },

@@ -614,4 +614,10 @@ max_age = "1h"
         events(&inc).contains(&"akashic_restarted".to_string()),
         "{inc:#}"
     );
+    // A person lets it go; it has no restart, so no restart budget is promised.
+    let out = f.run(&["resume", "quiet"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "quiet resumed: watching again\n"
+    );
 }
