@@ -663,12 +663,33 @@ impl Machine {
                     })
                     .unwrap_or_default()
             }
-            (Phase::Escalated { .. }, Observation::Check(r)) => {
-                // Keep the latest answers for `status`; they do not drive restarts now.
+            (Phase::Escalated { incident, .. }, Observation::Check(r)) => {
+                // The answers do not drive restarts now; they are kept for `status`, and
+                // when every check passes again (a person fixed it, or it came back by
+                // itself) the incident is resolved and the service watched again. Restarts
+                // stay limited by the budget, which a fresh failure meets in `detect`.
                 if let Some(slot) = self.last.get_mut(r.check) {
                     *slot = Some(r);
                 }
-                vec![]
+                let all_ok = self
+                    .last
+                    .iter()
+                    .all(|r| r.as_ref().is_some_and(|r| r.verdict.is_ok()));
+                match incident {
+                    Some(incident) if all_ok => {
+                        self.streak.iter_mut().for_each(|s| *s = 0);
+                        self.phase = Phase::Watching {
+                            grace_until: now,
+                            recovered_at: Some(now),
+                        };
+                        vec![Action::ConfirmRecovery {
+                            incident,
+                            evidence: "every check passes again, without a restart by akashic"
+                                .into(),
+                        }]
+                    }
+                    _ => vec![],
+                }
             }
 
             // Anything else is stale or irrelevant in this phase.

@@ -471,3 +471,37 @@ fn an_observe_only_escalation_held_across_an_akashic_restart_waits_for_a_person(
         "{a:?}"
     );
 }
+
+#[test]
+fn an_escalated_incident_is_resolved_when_every_check_passes_again() {
+    let c = Clock(Instant::now());
+    let mut p = params();
+    p.can_restart = false;
+    let mut m = Machine::new(p, c.at(0));
+    m.step(ok(HTTP, None), c.at(31));
+    m.step(ok(OUT, Some(31)), c.at(31));
+    m.step(bad(LOG, "stale"), c.at(40));
+    m.step(
+        Observation::Opened {
+            incident: "inc-6".into(),
+        },
+        c.at(40),
+    );
+    // Still failing, or failing elsewhere: held.
+    assert!(m.step(bad(LOG, "stale"), c.at(41)).is_empty());
+    assert!(m.step(bad(OUT, "stale"), c.at(42)).is_empty());
+    assert!(m.step(ok(LOG, Some(43)), c.at(43)).is_empty());
+    assert_eq!(m.label(c.at(43)), "escalated");
+    // A person fixed it: every check passes, and no restart was made.
+    let acts = m.step(ok(OUT, Some(44)), c.at(44));
+    assert!(
+        matches!(&acts[..], [Action::ConfirmRecovery { incident, evidence }]
+            if incident == "inc-6" && evidence.contains("without a restart")),
+        "{acts:?}"
+    );
+    assert_eq!(m.label(c.at(45)), "recovered");
+    assert_eq!(m.incident(), None);
+    // A fresh failure opens a fresh incident (escalated again: nothing to restart with).
+    let acts = m.step(bad(LOG, "stale"), c.at(50));
+    assert_eq!(opened(&acts).map(|(restart, ..)| restart), Some(false));
+}

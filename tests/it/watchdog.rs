@@ -558,7 +558,8 @@ max_age = "1h"
 }
 
 /// An escalated incident outlives akashic's own restart: the service stays escalated on the
-/// same incident, and the failure that is still there opens no second one.
+/// same incident, and the failure that is still there opens no second one. Once every check
+/// passes again the incident is resolved, with no restart by akashic.
 #[test]
 fn an_escalated_incident_is_held_across_an_akashic_restart() {
     let toml = format!(
@@ -574,16 +575,21 @@ max_age = "1h"
 "#
     );
     let mut f = Fleet::new(&toml);
+    let set_back = |p: &std::path::Path| {
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .and_then(|l| l.set_modified(SystemTime::now() - Duration::from_secs(7200)))
+            .unwrap()
+    };
     std::fs::write(f.path("quiet.log"), "last words\n").unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(f.path("quiet.log"))
-        .and_then(|l| l.set_modified(SystemTime::now() - Duration::from_secs(7200)))
-        .unwrap();
+    set_back(&f.path("quiet.log"));
     f.watch();
     let first = wait_for("the escalated incident", || {
         let s = f.json(&["status", "--json"]);
-        (s["services"][0]["state"] == "escalated").then(|| s["services"][0]["incident"].clone())
+        let svc = &s["services"][0];
+        (svc["state"] == "escalated" && svc["incident"].is_string())
+            .then(|| svc["incident"].clone())
     });
     f.signal(Signal::SIGTERM);
     assert_eq!(f.wait_exit(), Some(0));
@@ -614,7 +620,34 @@ max_age = "1h"
         events(&inc).contains(&"akashic_restarted".to_string()),
         "{inc:#}"
     );
-    // A person lets it go; it has no restart, so no restart budget is promised.
+
+    // A person fixes it: the log is written again, every check passes, and the incident
+    // is resolved without a restart by akashic.
+    std::fs::write(f.path("quiet.log"), "back\n").unwrap();
+    let inc = wait_for("the incident resolved", || {
+        let i = f.show(first.as_str().unwrap());
+        (i["recovered"] == true).then_some(i)
+    });
+    assert!(
+        inc["recovery_evidence"]
+            .as_str()
+            .unwrap()
+            .contains("without a restart"),
+        "{inc:#}"
+    );
+    assert_eq!(f.incidents().len(), 1);
+
+    // Stale again: a new incident, escalated (there is nothing to restart with). A person
+    // lets it go; no restart budget is promised to a service without a restart.
+    set_back(&f.path("quiet.log"));
+    wait_for("a second incident", || {
+        (f.incidents().len() == 2).then_some(())
+    });
+    wait_for("it escalated", || {
+        let s = f.json(&["status", "--json"]);
+        (s["services"][0]["state"] == "escalated" && s["services"][0]["incident"] != first)
+            .then_some(())
+    });
     let out = f.run(&["resume", "quiet"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
