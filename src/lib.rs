@@ -12,6 +12,7 @@ pub mod digest;
 pub mod doctor;
 pub mod errors;
 pub mod exit;
+pub mod fnv;
 pub mod forensics;
 pub mod incident;
 pub mod memory;

@@ -997,10 +997,11 @@ impl Beats {
     }
 }
 
-/// A hash of what `services.json` says apart from the checks' details.
+/// A hash of what `services.json` says apart from the checks' details (FNV-1a: it runs every
+/// tick over every check).
 fn signature(svcs: &[Svc], now: Instant) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    let mut h = crate::fnv::Fnv::default();
     for s in svcs {
         s.machine.label(now).hash(&mut h);
         s.machine.incident().hash(&mut h);
@@ -1010,21 +1011,6 @@ fn signature(svcs: &[Svc], now: Instant) -> u64 {
         }
     }
     h.finish()
-}
-
-/// FNV-1a: the signature is hashed every tick over every check, and needs no defence
-/// against chosen keys.
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 /// Each service's state; a file check's detail is its group's latest answer (the machine

@@ -28,17 +28,18 @@ pub enum RecError {
 
 /// A stable, short id: `r-` and 8 hex digits of an FNV-1a hash of service, pattern and text.
 pub fn rec_id(service: &str, pattern: &str, text: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in service
-        .bytes()
-        .chain([0])
-        .chain(pattern.bytes())
-        .chain([0])
-        .chain(text.trim().bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    use std::hash::Hasher;
+    let mut f = crate::fnv::Fnv::default();
+    for part in [
+        service.as_bytes(),
+        &[0],
+        pattern.as_bytes(),
+        &[0],
+        text.trim().as_bytes(),
+    ] {
+        f.write(part);
     }
+    let h = f.finish();
     format!("r-{:08x}", (h >> 32) as u32 ^ (h as u32))
 }
 
@@ -105,6 +106,8 @@ mod tests {
         assert_eq!(a, rec_id("bot", "deadlock", "  Add a watchdog timer "));
         assert_eq!(a.len(), 10);
         assert!(a.starts_with("r-"));
+        // Ids are kept in recommendations.json: this one must never change.
+        assert_eq!(a, "r-80aac17c");
         assert_ne!(a, rec_id("bot2", "deadlock", "Add a watchdog timer"));
         assert_ne!(a, rec_id("bot", "crash", "Add a watchdog timer"));
     }

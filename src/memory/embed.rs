@@ -3,6 +3,7 @@
 use super::doc::normalize;
 use super::error::MemoryError;
 use super::locate::ModelPaths;
+use crate::fnv::fnv1a;
 use std::sync::OnceLock;
 
 /// Turns texts into vectors of one dimension, produced by one model.
@@ -160,14 +161,4 @@ impl Embedder for FailingEmbedder {
             "the failing test embedder always fails".into(),
         ))
     }
-}
-
-/// FNV-1a, 64 bit: stable across runs and platforms.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in bytes {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
 }

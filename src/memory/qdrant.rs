@@ -1,9 +1,9 @@
 //! The Qdrant backend (gRPC, `qdrant-client`): one shared collection for a fleet of machines.
 
 use super::doc::{normalize, Filter, Hit, MemoryDoc, Record, Vector};
-use super::embed::fnv1a;
 use super::error::MemoryError;
 use super::store::{check_batch, check_query, VectorStore};
+use crate::fnv::fnv1a;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use qdrant_client::qdrant::{
