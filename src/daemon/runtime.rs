@@ -136,7 +136,9 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     ));
 
     let now = Instant::now();
-    raise_open_files_limit();
+    if !crate::probe::files::raise_open_files_limit() {
+        warn!("cannot raise the open files limit; file checks may stat by path");
+    }
     let file_watch = Arc::new(FileWatch::platform());
     let gate = Arc::new(Gate::new(cfg.services.len()));
     let mut groups = FileGroups::default();
@@ -165,8 +167,9 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
             match FileCheck::new(&c.kind, &file_watch) {
                 Some(probe) => {
                     svc.history.push(None);
+                    let first = svc.due[ci];
                     svc.files
-                        .push(Some(groups.add(si, ci, c.interval, probe, now)));
+                        .push(Some(groups.add(si, ci, c.interval, probe, first)));
                 }
                 None => {
                     svc.history.push(Some(CounterHistory::default()));
@@ -389,27 +392,6 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// File checks keep a directory handle each; lift the soft limit on open files to the hard
-/// one (at most 65,536) so a large fleet does not run out. Without it they stat by path.
-fn raise_open_files_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain syscalls on a local struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            let want = lim.rlim_max.min(65_536);
-            if lim.rlim_cur < want {
-                lim.rlim_cur = want;
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                    warn!("cannot raise the open files limit; file checks may stat by path");
-                }
-            }
-        }
-    }
-}
-
 /// Opens the store; a lock held by a previous akashic that is still exiting is waited for (10 s at most).
 async fn open_store(state_dir: &std::path::Path) -> anyhow::Result<IncidentStore> {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -446,21 +428,19 @@ fn resume_open_incident(svc: &mut Svc, store: &IncidentStore, now: Instant) -> O
             let left = (at + params.budget_within) - Utc::now();
             now + left.to_std().unwrap_or_default()
         });
-        let note = TimelineEvent {
-            at: Utc::now(),
-            event: "akashic_restarted".into(),
-            detail: "akashic itself restarted; the service stays escalated".into(),
-        };
+        let note = event(
+            "akashic_restarted",
+            "akashic itself restarted; the service stays escalated",
+        );
         let _ = store.update(&held.id, |i| i.timeline.push(note));
         info!(service = %svc.cfg.name, incident = %held.id, "still escalated");
         svc.machine = Machine::resume_escalated(params, now, held.id, until);
         return None;
     };
-    let note = TimelineEvent {
-        at: Utc::now(),
-        event: "akashic_restarted".into(),
-        detail: "akashic itself restarted; continuing this incident".into(),
-    };
+    let note = event(
+        "akashic_restarted",
+        "akashic itself restarted; continuing this incident",
+    );
     let _ = store.update(&open.id, |i| i.timeline.push(note));
     info!(service = %svc.cfg.name, incident = %open.id, "continuing open incident");
     let params = params_for(&svc.cfg);
@@ -538,14 +518,15 @@ struct FileGroups {
 }
 
 impl FileGroups {
-    /// Adds a check to its group; returns the group and the check's place in it.
+    /// Adds a check, first due at `first`, to its group; returns the group and the check's
+    /// place in it.
     fn add(
         &mut self,
         si: usize,
         ci: usize,
         interval: Duration,
         probe: FileCheck,
-        now: Instant,
+        first: Instant,
     ) -> (usize, usize) {
         let slot = stagger_slot(si, ci);
         let next = self.slots.len();
@@ -553,8 +534,7 @@ impl FileGroups {
         if gi == next {
             let g = files::Group::new(interval);
             let latest = g.latest.clone();
-            self.slots
-                .push((Some(g), now + stagger(si, ci, interval), latest));
+            self.slots.push((Some(g), first, latest));
         }
         let place = self.slots[gi]
             .0

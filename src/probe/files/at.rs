@@ -14,6 +14,32 @@ pub struct Entry {
     pub mtime: Option<SystemTime>,
 }
 
+/// The open-files limit (soft and hard), if it can be read.
+fn open_files_limit() -> Option<libc::rlimit> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscall on a local struct.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim)
+}
+
+/// File checks keep a directory handle each: lift the soft limit on open files to the hard
+/// one (at most 65,536) so a large fleet does not run out. False when it could not be raised
+/// (checks then stat by path past their share, see `DirHandle::open`).
+pub fn raise_open_files_limit() -> bool {
+    let Some(mut lim) = open_files_limit() else {
+        return false;
+    };
+    let want = lim.rlim_max.min(65_536);
+    if lim.rlim_cur >= want {
+        return true;
+    }
+    lim.rlim_cur = want;
+    // SAFETY: plain syscall on a local struct.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 }
+}
+
 #[cfg(target_os = "linux")]
 pub use linux::DirHandle;
 
@@ -37,15 +63,7 @@ mod linux {
     static OPEN: AtomicUsize = AtomicUsize::new(0);
 
     fn budget() -> usize {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: plain syscall on a local struct.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-            return 0;
-        }
-        usize::try_from(lim.rlim_cur / 2).unwrap_or(usize::MAX)
+        open_files_limit().map_or(0, |l| usize::try_from(l.rlim_cur / 2).unwrap_or(usize::MAX))
     }
 
     impl Drop for DirHandle {
@@ -56,15 +74,12 @@ mod linux {
 
     impl DirHandle {
         pub fn open(dir: &Path) -> Option<DirHandle> {
-            if OPEN.fetch_add(1, Ordering::Relaxed) >= budget() {
+            let over = OPEN.fetch_add(1, Ordering::Relaxed) >= budget();
+            let h = if over { None } else { Self::open_counted(dir) };
+            if h.is_none() {
                 OPEN.fetch_sub(1, Ordering::Relaxed);
-                return None;
             }
-            let Some(h) = Self::open_counted(dir) else {
-                OPEN.fetch_sub(1, Ordering::Relaxed);
-                return None;
-            };
-            Some(h)
+            h
         }
 
         fn open_counted(dir: &Path) -> Option<DirHandle> {

@@ -20,6 +20,7 @@ pub mod feed;
 #[cfg(target_os = "linux")]
 mod inotify;
 
+pub use at::raise_open_files_limit;
 pub use feed::{Change, ChangeFeed, NoFeed, WatchId};
 
 use super::artifact::{judge_newest, list_dir, newest_detail, newest_file, newest_of, split_glob};
@@ -228,7 +229,6 @@ impl FileWatch {
 enum Target {
     Log {
         path: PathBuf,
-        name: OsString,
         max_age: Duration,
         /// The last modification time read; `None` until a stat succeeds.
         mtime: Option<SystemTime>,
@@ -283,7 +283,6 @@ impl FileCheck {
                 };
                 let target = Target::Log {
                     path: path.clone(),
-                    name: path.file_name().unwrap_or_default().to_os_string(),
                     max_age: *max_age,
                     mtime: None,
                 };
@@ -323,7 +322,10 @@ impl FileCheck {
         })
     }
 
-    /// Runs the check. `trusted`: this batch drained the feed (see [`FileWatch::drain`]).
+    /// Runs the check, its answer written out. `trusted`: this batch drained the feed (see
+    /// [`FileWatch::drain`]). The daemon uses [`FileCheck::answer`]; the tests compare this
+    /// with fresh reads.
+    #[cfg(test)]
     pub fn run(
         &mut self,
         watch: &FileWatch,
@@ -334,7 +336,8 @@ impl FileCheck {
         self.answer(watch, trusted, wall, mono).into_result()
     }
 
-    /// [`FileCheck::run`], with a healthy answer's detail left unwritten until asked for.
+    /// Runs the check; a healthy answer's detail is left unwritten until asked for.
+    /// `trusted`: this batch drained the feed (see [`FileWatch::drain`]).
     pub fn answer(
         &mut self,
         watch: &FileWatch,
@@ -398,19 +401,22 @@ impl FileCheck {
         match &mut self.target {
             Target::Log {
                 path,
-                name,
                 max_age,
                 mtime,
             } => {
                 let seen = match read {
                     Read::Cache => Ok(*mtime),
-                    Read::Changed(_) => match entry(handle, name, || path.clone()) {
-                        Ok(Entry { symlink: true, .. }) => {
-                            return self.read_and_judge(Read::All, wall, mono)
+                    Read::Changed(_) => {
+                        match entry(handle, path.file_name().unwrap_or_default(), || {
+                            path.clone()
+                        }) {
+                            Ok(Entry { symlink: true, .. }) => {
+                                return self.read_and_judge(Read::All, wall, mono)
+                            }
+                            Ok(e) => Ok(e.mtime),
+                            Err(e) => Err(e),
                         }
-                        Ok(e) => Ok(e.mtime),
-                        Err(e) => Err(e),
-                    },
+                    }
                     Read::All => {
                         let (seen, link) = stat_log(path);
                         self.symlinked = link;
