@@ -1,6 +1,8 @@
-//! `akashic status`: each service's state as the daemon last wrote it, and whether the daemon lives.
+//! `akashic status`: whether the daemon lives, and each service's state: live from a running
+//! daemon, else as it last wrote them.
 
 use super::{load_config, out, out_json, CmdResult};
+use crate::daemon::control::{self, Request};
 use crate::daemon::heartbeat::{self, Heartbeat};
 use chrono::Utc;
 use serde::Serialize;
@@ -18,8 +20,8 @@ struct DaemonOut {
 
 pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
     let cfg = load_config(flag)?;
-    let hb = heartbeat::read(&cfg.daemon.state_dir);
-    let daemon = match &hb {
+    let beat = heartbeat::read_beat(&cfg.daemon.state_dir);
+    let daemon = match &beat {
         None => DaemonOut {
             state: "not_started",
             alive: false,
@@ -27,7 +29,7 @@ pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
             heartbeat_at: None,
             heartbeat_age_s: None,
         },
-        Some(Heartbeat { beat: h, .. }) => {
+        Some(h) => {
             let age = (Utc::now() - h.at).num_milliseconds().max(0) as f64 / 1000.0;
             let alive = crate::process::pid_alive(h.pid);
             // Frozen: the process is there but has not ticked for three ticks (and at least 5 s).
@@ -49,19 +51,21 @@ pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
     };
     // A running daemon answers with its services as they are now; otherwise (or if it does
     // not answer within 2 s) they are as it last wrote them.
+    // The file is read only when there is no live answer.
     let live = (daemon.state == "running")
         .then(|| {
-            crate::daemon::control::ask_within(
+            control::ask_within(
                 &cfg.daemon.state_dir,
-                &crate::daemon::control::Request::Status,
+                &Request::Status,
                 std::time::Duration::from_secs(2),
             )
         })
         .and_then(|r| r.ok().flatten())
-        .and_then(|v| serde_json::from_value::<heartbeat::Heartbeat>(v).ok());
-    let services = match (live, hb) {
+        .and_then(|v| serde_json::from_value::<Heartbeat>(v).ok());
+    let services = match (live, &beat) {
         (Some(l), _) => l.services,
-        (None, h) => h.map(|h| h.services).unwrap_or_default(),
+        (None, Some(_)) => heartbeat::read_services(&cfg.daemon.state_dir),
+        (None, None) => Vec::new(),
     };
     if json {
         out_json(&serde_json::json!({ "daemon": daemon, "services": services }));

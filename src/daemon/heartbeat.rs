@@ -69,17 +69,29 @@ pub fn write_services(state_dir: &Path, services: &[ServiceStatus]) -> std::io::
     )
 }
 
-/// The last beat and the services as last written (none if that file is missing).
+/// The last beat and the services as last written.
 pub fn read(state_dir: &Path) -> Option<Heartbeat> {
-    let beat: Beat = serde_json::from_slice(&std::fs::read(path_in(state_dir)).ok()?).ok()?;
-    let services = std::fs::read(services_path_in(state_dir))
+    let beat = read_beat(state_dir)?;
+    Some(Heartbeat {
+        beat,
+        services: read_services(state_dir),
+    })
+}
+
+/// The last beat alone.
+pub fn read_beat(state_dir: &Path) -> Option<Beat> {
+    serde_json::from_slice(&std::fs::read(path_in(state_dir)).ok()?).ok()
+}
+
+/// The services as last written (none if that file is missing).
+pub fn read_services(state_dir: &Path) -> Vec<ServiceStatus> {
+    std::fs::read(services_path_in(state_dir))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    Some(Heartbeat { beat, services })
+        .unwrap_or_default()
 }
 
 /// The pid of the daemon that last wrote a heartbeat here.
 pub fn read_pid(state_dir: &Path) -> Option<u32> {
-    read(state_dir).map(|h| h.beat.pid)
+    read_beat(state_dir).map(|b| b.pid)
 }
