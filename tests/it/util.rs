@@ -27,6 +27,16 @@ fn poll<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
     }
 }
 
+/// Sets a file's mtime two hours back, as `touch -m -d '2 hours ago'` does.
+pub fn set_back_2h(path: &Path) {
+    let then = std::time::SystemTime::now() - Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(then))
+        .unwrap_or_else(|e| panic!("set back {}: {e}", path.display()));
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -3,7 +3,6 @@
 use crate::util::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use std::time::{Duration, SystemTime};
 
 fn events(inc: &Value) -> Vec<String> {
     inc["timeline"]
@@ -494,20 +493,12 @@ max_age = "1h"
         ));
     }
     let mut f = Fleet::new(&toml);
-    let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
-    let set_back = |p: &std::path::Path| {
-        std::fs::File::options()
-            .write(true)
-            .open(p)
-            .and_then(|f| f.set_modified(two_hours_ago))
-            .unwrap()
-    };
     for name in ["a", "b", "c"] {
         std::fs::create_dir_all(f.path(&format!("{name}/out"))).unwrap();
         std::fs::write(f.path(&format!("{name}/service.log")), "started\n").unwrap();
         std::fs::write(f.path(&format!("{name}/out/new.json")), "{}").unwrap();
         std::fs::write(f.path(&format!("{name}/out/old.json")), "{}").unwrap();
-        set_back(&f.path(&format!("{name}/out/old.json")));
+        set_back_2h(&f.path(&format!("{name}/out/old.json")));
     }
     f.watch();
     wait_for("every service healthy", || {
@@ -521,7 +512,7 @@ max_age = "1h"
     });
 
     let changed = chrono::Utc::now();
-    set_back(&f.path("a/service.log"));
+    set_back_2h(&f.path("a/service.log"));
     std::fs::remove_file(f.path("b/out/new.json")).unwrap();
     let incs = wait_for("incidents for a and b", || {
         let incs = f.incidents();
@@ -575,15 +566,8 @@ max_age = "1h"
 "#
     );
     let mut f = Fleet::new(&toml);
-    let set_back = |p: &std::path::Path| {
-        std::fs::File::options()
-            .write(true)
-            .open(p)
-            .and_then(|l| l.set_modified(SystemTime::now() - Duration::from_secs(7200)))
-            .unwrap()
-    };
     std::fs::write(f.path("quiet.log"), "last words\n").unwrap();
-    set_back(&f.path("quiet.log"));
+    set_back_2h(&f.path("quiet.log"));
     f.watch();
     let first = wait_for("the escalated incident", || {
         let s = f.json(&["status", "--json"]);
@@ -639,7 +623,7 @@ max_age = "1h"
 
     // Stale again: a new incident, escalated (there is nothing to restart with). A person
     // lets it go; no restart budget is promised to a service without a restart.
-    set_back(&f.path("quiet.log"));
+    set_back_2h(&f.path("quiet.log"));
     wait_for("a second incident", || {
         (f.incidents().len() == 2).then_some(())
     });
