@@ -171,18 +171,18 @@ pub(super) fn judge_newest<'a>(
 
 /// The newest of `files` (ties go to the greater name, so the answer does not depend on
 /// listing order), and how many are younger than `max_age`.
-pub(super) fn newest_of<'a>(
-    files: impl Iterator<Item = (&'a OsStr, SystemTime)>,
+pub(super) fn newest_of<'a, N: AsRef<OsStr> + ?Sized + 'a>(
+    files: impl Iterator<Item = (&'a N, SystemTime)>,
     max_age: Duration,
     now: SystemTime,
-) -> Option<(SystemTime, &'a OsStr, usize)> {
-    let mut newest: Option<(SystemTime, &OsStr)> = None;
+) -> Option<(SystemTime, &'a N, usize)> {
+    let mut newest: Option<(SystemTime, &N)> = None;
     let mut recent = 0usize;
     for (name, m) in files {
         if now.duration_since(m).unwrap_or_default() <= max_age {
             recent += 1;
         }
-        if newest.is_none_or(|(t, n)| (m, name) > (t, n)) {
+        if newest.is_none_or(|(t, n)| (m, name.as_ref()) > (t, n.as_ref())) {
             newest = Some((m, name));
         }
     }

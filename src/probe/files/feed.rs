@@ -12,8 +12,14 @@ pub type WatchId = i32;
 /// One change a feed reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change<'a> {
-    /// An entry of a watched directory was created, written, touched, removed or renamed.
-    Entry { watch: WatchId, name: &'a OsStr },
+    /// An entry of a watched directory changed. `moved`: the name may now be another file's,
+    /// or no file's (created, removed, renamed); otherwise the same file was written or
+    /// touched, which a feed reports only for directories watched with `content`.
+    Entry {
+        watch: WatchId,
+        name: &'a OsStr,
+        moved: bool,
+    },
     /// The watched directory itself went away (removed, moved, unmounted): the watch is over.
     Gone { watch: WatchId },
     /// The feed lost changes (its queue overflowed): nothing it said before can be trusted.
@@ -22,8 +28,10 @@ pub enum Change<'a> {
 
 /// A source of directory changes.
 pub trait ChangeFeed: Send {
-    /// Starts reporting changes to `dir`'s entries.
-    fn watch(&mut self, dir: &Path) -> std::io::Result<WatchId>;
+    /// Starts reporting which names of `dir` are created, removed or renamed, and with
+    /// `content` also which are written or touched. Watching a directory again adds to what
+    /// is reported for it (never takes away) and keeps its watch.
+    fn watch(&mut self, dir: &Path, content: bool) -> std::io::Result<WatchId>;
     /// Hands every change since the last call to `f`; never blocks.
     fn drain(&mut self, f: &mut dyn FnMut(Change<'_>));
 }
@@ -32,7 +40,7 @@ pub trait ChangeFeed: Send {
 pub struct NoFeed;
 
 impl ChangeFeed for NoFeed {
-    fn watch(&mut self, _dir: &Path) -> std::io::Result<WatchId> {
+    fn watch(&mut self, _dir: &Path, _content: bool) -> std::io::Result<WatchId> {
         Err(std::io::ErrorKind::Unsupported.into())
     }
     fn drain(&mut self, _f: &mut dyn FnMut(Change<'_>)) {}

@@ -6,19 +6,23 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// What changes an entry: writes, touches, creation, removal and renames, plus the
-/// directory's own end. `IN_EXCL_UNLINK`: no events from files already unlinked.
-const MASK: u32 = libc::IN_MODIFY
-    | libc::IN_ATTRIB
-    | libc::IN_CLOSE_WRITE
-    | libc::IN_CREATE
+/// What changes which file a name is, plus the directory's own end. `IN_EXCL_UNLINK`: no
+/// events from files already unlinked. `IN_MASK_ADD`: watching again only adds.
+const NAMES: u32 = libc::IN_CREATE
     | libc::IN_DELETE
     | libc::IN_MOVED_FROM
     | libc::IN_MOVED_TO
     | libc::IN_DELETE_SELF
     | libc::IN_MOVE_SELF
     | libc::IN_ONLYDIR
-    | libc::IN_EXCL_UNLINK;
+    | libc::IN_EXCL_UNLINK
+    | libc::IN_MASK_ADD;
+
+/// What changes a file under its name: writes and touches.
+const CONTENT: u32 = libc::IN_MODIFY | libc::IN_ATTRIB | libc::IN_CLOSE_WRITE;
+
+/// Events that move a name.
+const MOVED: u32 = libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO;
 
 /// An inotify instance in non-blocking mode.
 pub struct Inotify {
@@ -42,11 +46,12 @@ impl Inotify {
 }
 
 impl ChangeFeed for Inotify {
-    fn watch(&mut self, dir: &Path) -> std::io::Result<WatchId> {
+    fn watch(&mut self, dir: &Path, content: bool) -> std::io::Result<WatchId> {
         let c = CString::new(dir.as_os_str().as_bytes().to_vec())
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        let mask = if content { NAMES | CONTENT } else { NAMES };
         // SAFETY: fd is open and c is a NUL-terminated path.
-        let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c.as_ptr(), MASK) };
+        let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c.as_ptr(), mask) };
         if wd < 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -101,7 +106,11 @@ impl ChangeFeed for Inotify {
                     }
                     f(Change::Gone { watch: ev.wd });
                 } else if name_len > 0 {
-                    f(Change::Entry { watch: ev.wd, name });
+                    f(Change::Entry {
+                        watch: ev.wd,
+                        name,
+                        moved: ev.mask & MOVED != 0,
+                    });
                 }
                 // Events on the directory itself (a touch of it) change no entry: ignored.
             }
@@ -117,7 +126,11 @@ mod tests {
         let mut seen = Vec::new();
         feed.drain(&mut |c| {
             seen.push(match c {
-                Change::Entry { name, .. } => format!("entry {}", name.to_string_lossy()),
+                Change::Entry { name, moved, .. } => format!(
+                    "{} {}",
+                    if moved { "moved" } else { "entry" },
+                    name.to_string_lossy()
+                ),
                 Change::Gone { .. } => "gone".into(),
                 Change::Overflow => "overflow".into(),
             })
@@ -131,7 +144,7 @@ mod tests {
         let watched = dir.path().join("out");
         std::fs::create_dir(&watched).unwrap();
         let mut feed = Inotify::new().unwrap();
-        feed.watch(&watched).unwrap();
+        feed.watch(&watched, true).unwrap();
         assert!(changes(&mut feed).is_empty());
 
         std::fs::write(watched.join("a.json"), "{}").unwrap();
@@ -143,8 +156,9 @@ mod tests {
             .unwrap();
         std::fs::rename(watched.join("a.json"), watched.join("b.json")).unwrap();
         let seen = changes(&mut feed);
+        assert!(seen.contains(&"moved a.json".to_string()), "{seen:?}");
         assert!(seen.contains(&"entry a.json".to_string()), "{seen:?}");
-        assert!(seen.contains(&"entry b.json".to_string()), "{seen:?}");
+        assert!(seen.contains(&"moved b.json".to_string()), "{seen:?}");
         assert!(!seen.contains(&"gone".to_string()), "{seen:?}");
 
         std::fs::remove_file(watched.join("b.json")).unwrap();
@@ -154,10 +168,42 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_watched_for_names_hears_no_writes_until_watched_for_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("a.log");
+        std::fs::write(&log, "x").unwrap();
+        let mut feed = Inotify::new().unwrap();
+        let w = feed.watch(dir.path(), false).unwrap();
+        let write = || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+            f.write_all(b"more").unwrap();
+            f.set_modified(std::time::SystemTime::now()).unwrap();
+        };
+        write();
+        assert!(changes(&mut feed).is_empty());
+        std::fs::rename(&log, dir.path().join("a.log.1")).unwrap();
+        std::fs::write(&log, "new").unwrap();
+        let seen = changes(&mut feed);
+        assert!(seen.contains(&"moved a.log".to_string()), "{seen:?}");
+        assert!(seen.contains(&"moved a.log.1".to_string()), "{seen:?}");
+        assert!(!seen.iter().any(|s| s.starts_with("entry")), "{seen:?}");
+
+        // Watched again with content: the same watch, and writes are heard now.
+        assert_eq!(feed.watch(dir.path(), true).unwrap(), w);
+        write();
+        assert!(changes(&mut feed).contains(&"entry a.log".to_string()));
+        // Watching again without content takes nothing away.
+        feed.watch(dir.path(), false).unwrap();
+        write();
+        assert!(changes(&mut feed).contains(&"entry a.log".to_string()));
+    }
+
+    #[test]
     fn a_missing_directory_cannot_be_watched() {
         let mut feed = Inotify::new().unwrap();
         let e = feed
-            .watch(Path::new("/nonexistent/akashic/dir"))
+            .watch(Path::new("/nonexistent/akashic/dir"), false)
             .unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
     }

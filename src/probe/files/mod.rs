@@ -1,15 +1,22 @@
 //! File checks (`log_stale`, and `artifact` globs) that remember what they read and read
 //! again only what the operating system says changed.
 //!
-//! Every answer still comes from `stat`: a [`ChangeFeed`] (inotify on Linux) only marks a
-//! check's cached modification times as out of date. The cache can lag the file system
-//! (a missed event) but never run ahead of it, since mtimes only move forward when a
-//! service writes, and every backward change (removal, rename, `touch -d`) is an event.
-//! So an answer from the cache is trusted only when it is healthy; an unhealthy one is
-//! read again from the file system before it is reported. On top of that, each check reads
-//! everything afresh at least once a [`REVALIDATE`] period, and wherever events cannot be
-//! trusted (no feed, a directory that cannot be watched, symlinked files, a lost queue) a
-//! check reads everything every time, as a plain poll would.
+//! Every answer still comes from `stat`; a [`ChangeFeed`] (inotify on Linux) only says what
+//! must be read again:
+//! - A log check keeps a handle on its log and stats it through the handle every run, which
+//!   costs no path walk. The feed only has to say when the log's *name* moves (created,
+//!   removed, renamed onto): then the check opens the name afresh. Its directory is watched
+//!   for name changes only, so a busy log raises no events at all.
+//! - A glob check keeps the matching names and their mtimes, and its directory is watched for
+//!   writes and touches too: a run stats only the names the feed reported.
+//!
+//! Either cache can lag the file system (a missed event) but never run ahead of it, since
+//! mtimes only move forward when a service writes, and every backward change (removal,
+//! rename, `touch -d`) is an event. So an answer from a cache is trusted only when it is
+//! healthy; an unhealthy one is read again from the file system before it is reported. On top
+//! of that, each check reads everything afresh at least once a [`REVALIDATE`] period, and
+//! wherever events cannot be trusted (no feed, a directory that cannot be watched, symlinked
+//! files, a lost queue) a check reads everything every time, as a plain poll would.
 //!
 //! An event never stands in for a stat: setting a file's mtime alone (`touch -m -d`, how one
 //! fakes a stale log) arrives as the same `IN_MODIFY` a write does, so an event cannot say the
@@ -28,9 +35,10 @@ use super::log_stale;
 use super::ProbeResult;
 use crate::config::{ArtifactSpec, CheckKind};
 use crate::core::machine::{Progress, Verdict};
-use at::{entry_by_path, DirHandle, Entry};
+use at::{entry_by_path, DirHandle, Entry, FileHandle, LogStat};
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -42,23 +50,30 @@ pub const REVALIDATE: Duration = Duration::from_secs(60);
 /// Names a glob check collects between two runs before it just lists the directory again.
 const MAX_PENDING_NAMES: usize = 64;
 
-/// What the feed said about one check since the check last ran.
+/// What the feed said about one check since the check last ran. The table keeps one per
+/// check, side by side; a batch takes its checks' out when it drains the feed.
 #[derive(Debug, Default)]
-struct Inbox {
+struct News {
     /// The check's directory is being watched, so silence means "unchanged".
     watched: bool,
     /// Read everything: changes were lost, or too many came to list them.
     all: bool,
-    /// Log checks: the log changed.
-    changed: bool,
-    /// Glob checks: the matching entries that changed.
-    names: Vec<OsString>,
+    /// Log checks: the log's name moved (it may be another file now, or none).
+    moved: bool,
+    /// Glob checks: the matching entries that changed, each with whether its name moved.
+    names: Vec<(OsString, bool)>,
 }
 
-type SharedInbox = Arc<Mutex<Inbox>>;
-
-fn lock(inbox: &SharedInbox) -> std::sync::MutexGuard<'_, Inbox> {
-    inbox.lock().unwrap_or_else(|p| p.into_inner())
+impl News {
+    /// Takes what there is to hear, leaving `watched` as it is.
+    fn take(&mut self) -> News {
+        News {
+            watched: self.watched,
+            all: std::mem::take(&mut self.all),
+            moved: std::mem::take(&mut self.moved),
+            names: std::mem::take(&mut self.names),
+        }
+    }
 }
 
 /// Which entries of a directory a check cares about.
@@ -69,50 +84,62 @@ enum Filter {
 
 struct Subscriber {
     filter: Filter,
-    inbox: SharedInbox,
+    /// The check's place in the table's `news`.
+    news: usize,
 }
 
 struct Dir {
     path: PathBuf,
     watch: Option<WatchId>,
+    /// The watch reports writes and touches too (a glob check needs them).
+    content: bool,
     subscribers: Vec<Subscriber>,
 }
+
+impl Dir {
+    fn wants_content(&self) -> bool {
+        self.subscribers
+            .iter()
+            .any(|s| matches!(s.filter, Filter::Pattern(_)))
+    }
+}
+
+/// Watch numbers are small integers the kernel picks: FNV is plenty for them.
+type ByWatch = HashMap<WatchId, Vec<usize>, BuildHasherDefault<crate::fnv::Fnv>>;
 
 struct Table {
     feed: Box<dyn ChangeFeed>,
     dirs: Vec<Dir>,
     by_path: HashMap<PathBuf, usize>,
     /// Watch to directories (two paths to one directory share a watch).
-    by_watch: HashMap<WatchId, Vec<usize>>,
+    by_watch: ByWatch,
+    news: Vec<News>,
 }
 
 /// Hands one change to the checks it concerns.
-fn file(dirs: &mut [Dir], by_watch: &mut HashMap<WatchId, Vec<usize>>, change: Change<'_>) {
+fn file(dirs: &mut [Dir], by_watch: &mut ByWatch, news: &mut [News], change: Change<'_>) {
     match change {
-        Change::Entry { watch, name } => {
+        Change::Entry { watch, name, moved } => {
             for &dir in by_watch.get(&watch).into_iter().flatten() {
-                let d = &dirs[dir];
-                for s in &d.subscribers {
-                    let wanted = match &s.filter {
-                        Filter::Name(n) => {
-                            if n == name {
-                                lock(&s.inbox).changed = true;
+                for s in &dirs[dir].subscribers {
+                    let n = &mut news[s.news];
+                    match &s.filter {
+                        // A write or touch is read through the log's handle anyway.
+                        Filter::Name(log) => n.moved |= moved && log == name,
+                        Filter::Pattern(p) if name.to_str().is_some_and(|x| p.matches(x)) => {
+                            if n.all {
+                                continue;
                             }
-                            false
+                            if let Some(seen) = n.names.iter_mut().find(|(x, _)| x == name) {
+                                seen.1 |= moved;
+                            } else if n.names.len() >= MAX_PENDING_NAMES {
+                                n.all = true;
+                                n.names.clear();
+                            } else {
+                                n.names.push((name.to_os_string(), moved));
+                            }
                         }
-                        Filter::Pattern(p) => name.to_str().is_some_and(|n| p.matches(n)),
-                    };
-                    if wanted {
-                        let mut inbox = lock(&s.inbox);
-                        if inbox.all || inbox.names.iter().any(|x| x == name) {
-                            continue;
-                        }
-                        if inbox.names.len() >= MAX_PENDING_NAMES {
-                            inbox.all = true;
-                            inbox.names.clear();
-                        } else {
-                            inbox.names.push(name.to_os_string());
-                        }
+                        Filter::Pattern(_) => {}
                     }
                 }
             }
@@ -122,39 +149,50 @@ fn file(dirs: &mut [Dir], by_watch: &mut HashMap<WatchId, Vec<usize>>, change: C
                 let d = &mut dirs[dir];
                 d.watch = None;
                 for s in &d.subscribers {
-                    let mut inbox = lock(&s.inbox);
-                    inbox.watched = false;
-                    inbox.all = true;
+                    let n = &mut news[s.news];
+                    n.watched = false;
+                    n.all = true;
                 }
             }
         }
         Change::Overflow => {
-            for s in dirs.iter().flat_map(|d| &d.subscribers) {
-                lock(&s.inbox).all = true;
+            for n in news {
+                n.all = true;
             }
         }
     }
 }
 
 impl Table {
-    /// Starts watching `dir` if it is not watched yet; true when it is watched afterwards.
+    /// Watches `dir` for what its checks need, if it is not watched for that yet; true when
+    /// it is watched afterwards.
     fn watch(&mut self, dir: usize) -> bool {
         let d = &mut self.dirs[dir];
-        if d.watch.is_some() {
+        let content = d.wants_content();
+        if d.watch.is_some() && (d.content || !content) {
             return true;
         }
-        let Ok(w) = self.feed.watch(&d.path) else {
-            return false;
-        };
-        d.watch = Some(w);
-        for s in &d.subscribers {
-            let mut inbox = lock(&s.inbox);
-            inbox.watched = true;
-            // Changes before the watch began were not seen: read everything once.
-            inbox.all = true;
+        let old = d.watch.take();
+        let new = self.feed.watch(&d.path, content).ok();
+        if old != new {
+            if let Some(o) = old {
+                if let Some(v) = self.by_watch.get_mut(&o) {
+                    v.retain(|&x| x != dir);
+                }
+            }
+            if let Some(w) = new {
+                self.by_watch.entry(w).or_default().push(dir);
+            }
         }
-        self.by_watch.entry(w).or_default().push(dir);
-        true
+        d.watch = new;
+        d.content = content;
+        for s in &d.subscribers {
+            let n = &mut self.news[s.news];
+            n.watched = new.is_some();
+            // Changes before the watch began were not seen: read everything once.
+            n.all = true;
+        }
+        new.is_some()
     }
 }
 
@@ -170,7 +208,8 @@ impl FileWatch {
                 feed,
                 dirs: Vec::new(),
                 by_path: HashMap::new(),
-                by_watch: HashMap::new(),
+                by_watch: ByWatch::default(),
+                news: Vec::new(),
             }),
         }
     }
@@ -180,25 +219,31 @@ impl FileWatch {
         Self::new(feed::platform())
     }
 
-    /// Files everything the feed reported with the checks it concerns. False when another
-    /// batch holds the table: this batch then reads everything from the file system.
-    pub fn drain(&self) -> bool {
+    /// Files everything the feed reported with the checks it concerns, and hands `checks`
+    /// their news (a directory that could not be watched is tried again first). False when
+    /// another batch holds the table: `checks` then read everything from the file system.
+    pub fn drain<'a>(&self, checks: impl IntoIterator<Item = &'a mut FileCheck>) -> bool {
         let Ok(mut t) = self.table.try_lock() else {
             return false;
         };
-        let Table {
-            feed,
-            dirs,
-            by_watch,
-            ..
-        } = &mut *t;
-        feed.drain(&mut |c| file(dirs, by_watch, c));
+        let t = &mut *t;
+        t.feed
+            .drain(&mut |c| file(&mut t.dirs, &mut t.by_watch, &mut t.news, c));
+        for c in checks {
+            if let Some((dir, at)) = c.inbox {
+                if !t.news[at].watched {
+                    // It may exist by now; once watched, the check reads everything once.
+                    t.watch(dir);
+                }
+                c.news = t.news[at].take();
+            }
+        }
         true
     }
 
-    /// Registers a check's interest in `dir`'s entries; returns the directory's number.
-    fn subscribe(&self, dir: &Path, filter: Filter) -> (usize, SharedInbox) {
-        let inbox = SharedInbox::default();
+    /// Registers a check's interest in `dir`'s entries; returns the directory's number and
+    /// the check's place in `news`.
+    fn subscribe(&self, dir: &Path, filter: Filter) -> (usize, usize) {
         let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
         let next = t.dirs.len();
         let i = *t.by_path.entry(dir.to_path_buf()).or_insert(next);
@@ -206,23 +251,15 @@ impl FileWatch {
             t.dirs.push(Dir {
                 path: dir.to_path_buf(),
                 watch: None,
+                content: false,
                 subscribers: Vec::new(),
             });
         }
-        t.dirs[i].subscribers.push(Subscriber {
-            filter,
-            inbox: inbox.clone(),
-        });
+        let at = t.news.len();
+        t.news.push(News::default());
+        t.dirs[i].subscribers.push(Subscriber { filter, news: at });
         t.watch(i);
-        (i, inbox)
-    }
-
-    /// Tries again to watch a directory that is not watched (it may exist by now).
-    fn rewatch(&self, dir: usize) -> bool {
-        match self.table.try_lock() {
-            Ok(mut t) => t.watch(dir),
-            Err(_) => false,
-        }
+        (i, at)
     }
 }
 
@@ -230,8 +267,8 @@ enum Target {
     Log {
         path: PathBuf,
         max_age: Duration,
-        /// The last modification time read; `None` until a stat succeeds.
-        mtime: Option<SystemTime>,
+        /// The log, opened at the last full read; `None`: read by path.
+        file: Option<FileHandle>,
     },
     Glob {
         pattern: String,
@@ -239,7 +276,11 @@ enum Target {
         pat: glob::Pattern,
         max_age: Duration,
         /// The matching regular files and their modification times; `None` until listed.
-        files: Option<HashMap<OsString, SystemTime>>,
+        files: Option<HashMap<Arc<OsStr>, SystemTime>>,
+        /// The directory, opened at the last full read, to stat changed entries relative to it.
+        handle: Option<DirHandle>,
+        /// The newest file, once it is seen written in place, to stat it through a handle.
+        held: Option<(Arc<OsStr>, FileHandle)>,
     },
     /// A glob with wildcards in its directories: read through the glob crate every time.
     Walk { pattern: String, max_age: Duration },
@@ -249,13 +290,13 @@ enum Target {
 /// check, so a check runs once at a time and a slow file system stalls only its own checks.
 pub struct FileCheck {
     target: Target,
-    /// The watched directory's number and this check's inbox; `None`: not watchable (no
-    /// parent directory, or a walk), read every time.
-    inbox: Option<(usize, SharedInbox)>,
+    /// The watched directory's number and this check's place in the table's news; `None`:
+    /// not watchable (no parent directory, or a walk), read every time.
+    inbox: Option<(usize, usize)>,
+    /// What the feed said, handed over by [`FileWatch::drain`].
+    news: News,
     /// Events cannot speak for this target (it is or holds a symlink): read every time.
     symlinked: bool,
-    /// The directory, opened at the last full read, to stat changed entries relative to it.
-    handle: Option<DirHandle>,
     last_full: Option<Instant>,
     /// This check's revalidate period: between half and all of [`REVALIDATE`], fixed per
     /// target, so a fleet's full reads spread out instead of coming all at once.
@@ -264,9 +305,10 @@ pub struct FileCheck {
 
 /// How much a run reads from the file system.
 enum Read {
-    Cache,
-    /// The target changed: a log is read again; a glob reads these entries.
-    Changed(Vec<OsString>),
+    /// Nothing moved: a log is read through its handle; a glob answers from its table.
+    Known,
+    /// A glob reads these entries (each with whether its name moved).
+    Changed(Vec<(OsString, bool)>),
     All,
 }
 
@@ -284,7 +326,7 @@ impl FileCheck {
                 let target = Target::Log {
                     path: path.clone(),
                     max_age: *max_age,
-                    mtime: None,
+                    file: None,
                 };
                 (target, inbox)
             }
@@ -298,6 +340,8 @@ impl FileCheck {
                             pat,
                             max_age: *max_age,
                             files: None,
+                            handle: None,
+                            held: None,
                         };
                         (target, Some(inbox))
                     }
@@ -315,8 +359,8 @@ impl FileCheck {
         Some(FileCheck {
             target,
             inbox,
+            news: News::default(),
             symlinked: false,
-            handle: None,
             last_full: None,
             revalidate: spread(&target_key(kind)),
         })
@@ -326,27 +370,16 @@ impl FileCheck {
     /// [`FileWatch::drain`]). The daemon uses [`FileCheck::answer`]; the tests compare this
     /// with fresh reads.
     #[cfg(test)]
-    pub fn run(
-        &mut self,
-        watch: &FileWatch,
-        trusted: bool,
-        wall: SystemTime,
-        mono: Instant,
-    ) -> ProbeResult {
-        self.answer(watch, trusted, wall, mono).into_result()
+    pub fn run(&mut self, trusted: bool, wall: SystemTime, mono: Instant) -> ProbeResult {
+        self.answer(trusted, wall, mono).into_result()
     }
 
     /// Runs the check; a healthy answer's detail is left unwritten until asked for.
-    /// `trusted`: this batch drained the feed (see [`FileWatch::drain`]).
-    pub fn answer(
-        &mut self,
-        watch: &FileWatch,
-        trusted: bool,
-        wall: SystemTime,
-        mono: Instant,
-    ) -> Answer {
-        let read = self.plan(watch, trusted, mono);
-        let cached = matches!(read, Read::Cache | Read::Changed(_));
+    /// `trusted`: this batch drained the feed and handed this check its news (see
+    /// [`FileWatch::drain`]).
+    pub fn answer(&mut self, trusted: bool, wall: SystemTime, mono: Instant) -> Answer {
+        let read = self.plan(trusted, mono);
+        let cached = !matches!(read, Read::All);
         let a = self.read_and_judge(read, wall, mono);
         if cached && !a.is_ok() {
             // Only a healthy answer is taken from the cache.
@@ -355,23 +388,16 @@ impl FileCheck {
         a
     }
 
-    fn plan(&mut self, watch: &FileWatch, trusted: bool, mono: Instant) -> Read {
-        let Some((dir, inbox)) = &self.inbox else {
+    fn plan(&mut self, trusted: bool, mono: Instant) -> Read {
+        let News {
+            watched,
+            all,
+            moved,
+            names,
+        } = std::mem::take(&mut self.news);
+        if self.inbox.is_none() {
             return Read::All;
-        };
-        let (watched, all, changed, names) = {
-            let mut i = lock(inbox);
-            let i = &mut *i;
-            (
-                i.watched,
-                std::mem::take(&mut i.all),
-                std::mem::take(&mut i.changed),
-                std::mem::take(&mut i.names),
-            )
-        };
-        // A directory that could not be watched may exist by now; once watched, the next
-        // run reads everything once more (the watch asks for it), then trusts the feed.
-        let watched = watched || watch.rewatch(*dir);
+        }
         let due = self
             .last_full
             .is_none_or(|t| mono.saturating_duration_since(t) >= self.revalidate);
@@ -379,51 +405,35 @@ impl FileCheck {
             return Read::All;
         }
         match &self.target {
-            Target::Log { mtime: None, .. } | Target::Glob { files: None, .. } => Read::All,
-            Target::Log { .. } if changed => Read::Changed(Vec::new()),
+            Target::Log { file: None, .. } | Target::Glob { files: None, .. } => Read::All,
+            Target::Log { .. } if moved => Read::All,
             Target::Glob { .. } if !names.is_empty() => Read::Changed(names),
-            _ => Read::Cache,
+            _ => Read::Known,
         }
     }
 
     fn read_and_judge(&mut self, read: Read, wall: SystemTime, mono: Instant) -> Answer {
-        if matches!(read, Read::All) {
+        let all = matches!(read, Read::All);
+        if all {
             self.last_full = Some(mono);
-            // The old handle goes first: handles are budgeted (see `at`).
-            self.handle = None;
-            self.handle = match &self.target {
-                Target::Log { path, .. } => path.parent().and_then(DirHandle::open),
-                Target::Glob { dir, .. } => DirHandle::open(dir),
-                Target::Walk { .. } => None,
-            };
         }
-        let handle = self.handle.as_ref();
         match &mut self.target {
             Target::Log {
                 path,
                 max_age,
-                mtime,
+                file,
             } => {
-                let seen = match read {
-                    Read::Cache => Ok(*mtime),
-                    Read::Changed(_) => {
-                        match entry(handle, path.file_name().unwrap_or_default(), || {
-                            path.clone()
-                        }) {
-                            Ok(Entry { symlink: true, .. }) => {
-                                return self.read_and_judge(Read::All, wall, mono)
-                            }
-                            Ok(e) => Ok(e.mtime),
-                            Err(e) => Err(e),
-                        }
-                    }
-                    Read::All => {
-                        let (seen, link) = stat_log(path);
+                let seen = match file.as_ref().filter(|_| !all).map(FileHandle::stat) {
+                    Some(read) => read.map(|s| s.mtime),
+                    None => {
+                        // The old handle goes first: handles are budgeted (see `at`).
+                        *file = None;
+                        let (seen, link, handle) = read_log(path);
                         self.symlinked = link;
+                        *file = handle;
                         seen
                     }
                 };
-                *mtime = seen.as_ref().ok().copied().flatten();
                 match seen {
                     Ok(Some(m)) if age(wall, m) <= *max_age => Answer::Fresh {
                         mtime: m,
@@ -439,19 +449,45 @@ impl FileCheck {
                 pat,
                 max_age,
                 files,
+                handle,
+                held,
             } => {
+                let mut written = Vec::new();
                 match read {
-                    Read::Cache => {}
+                    Read::Known => {}
                     Read::Changed(names) => {
                         let files = files.get_or_insert_default();
-                        for name in names {
-                            match entry(handle, &name, || dir.join(&name)) {
-                                Ok(Entry { symlink: true, .. }) => self.symlinked = true,
-                                Ok(Entry { mtime: Some(t), .. }) => {
-                                    files.insert(name, t);
+                        for (name, moved) in names {
+                            let seen = match held {
+                                Some((h, f)) if !moved && **h == *name => {
+                                    // The same file as when it was opened, and regular.
+                                    f.stat().map(|s| Entry {
+                                        symlink: false,
+                                        mtime: s.mtime,
+                                    })
                                 }
                                 _ => {
-                                    files.remove(&name);
+                                    if held.as_ref().is_some_and(|(h, _)| **h == *name) {
+                                        *held = None;
+                                    }
+                                    entry(handle.as_ref(), &name, || dir.join(&name))
+                                }
+                            };
+                            match seen {
+                                Ok(Entry { symlink: true, .. }) => self.symlinked = true,
+                                Ok(Entry { mtime: Some(t), .. }) => {
+                                    match files.get_mut(name.as_os_str()) {
+                                        Some(at) => *at = t,
+                                        None => {
+                                            files.insert(Arc::from(name.as_os_str()), t);
+                                        }
+                                    }
+                                    if !moved {
+                                        written.push(name);
+                                    }
+                                }
+                                _ => {
+                                    files.remove(name.as_os_str());
                                 }
                             }
                         }
@@ -460,30 +496,56 @@ impl FileCheck {
                             return self.read_and_judge(Read::All, wall, mono);
                         }
                     }
-                    Read::All => match list_dir(dir, pat) {
-                        Ok((listed, link)) => {
-                            self.symlinked = link;
-                            *files = Some(listed.into_iter().collect());
+                    Read::All => {
+                        // The old handles go first: handles are budgeted (see `at`).
+                        *held = None;
+                        *handle = None;
+                        *handle = DirHandle::open(dir);
+                        match list_dir(dir, pat) {
+                            Ok((listed, link)) => {
+                                self.symlinked = link;
+                                *files = Some(
+                                    listed.into_iter().map(|(n, t)| (Arc::from(n), t)).collect(),
+                                );
+                            }
+                            Err(e) => {
+                                *files = None;
+                                return Answer::Done(ProbeResult::bad("error", e));
+                            }
                         }
-                        Err(e) => {
-                            *files = None;
-                            return Answer::Done(ProbeResult::bad("error", e));
-                        }
-                    },
+                    }
                 }
                 let files = files.get_or_insert_default();
-                let listed = || files.iter().map(|(n, t)| (n.as_os_str(), *t));
-                match newest_of(listed(), *max_age, wall) {
-                    Some((m, name, recent)) if age(wall, m) <= *max_age => Answer::Fresh {
-                        mtime: m,
-                        at: wall,
-                        of: Fresh::Newest {
-                            name: name.to_os_string(),
-                            recent,
-                            max_age: *max_age,
-                        },
-                    },
-                    _ => Answer::Done(judge_newest(pattern, listed(), *max_age, wall)),
+                match newest_of(files.iter().map(|(n, t)| (n, *t)), *max_age, wall) {
+                    Some((m, name, recent)) if age(wall, m) <= *max_age => {
+                        let name = name.clone();
+                        // The newest file is written in place (an output that grows): stat
+                        // it through a handle from now on, until its name moves.
+                        if written.iter().any(|w| **w == *name)
+                            && held.as_ref().is_none_or(|(h, _)| *h != name)
+                        {
+                            *held = None;
+                            *held = handle
+                                .as_ref()
+                                .and_then(|d| d.open_file(&name))
+                                .map(|f| (name.clone(), f));
+                        }
+                        Answer::Fresh {
+                            mtime: m,
+                            at: wall,
+                            of: Fresh::Newest {
+                                name,
+                                recent,
+                                max_age: *max_age,
+                            },
+                        }
+                    }
+                    _ => Answer::Done(judge_newest(
+                        pattern,
+                        files.iter().map(|(n, t)| (&**n, *t)),
+                        *max_age,
+                        wall,
+                    )),
                 }
             }
             Target::Walk { pattern, max_age } => Answer::Done(newest_file(pattern, *max_age, wall)),
@@ -544,7 +606,7 @@ pub enum Answer {
 pub enum Fresh {
     Log,
     Newest {
-        name: OsString,
+        name: Arc<OsStr>,
         recent: usize,
         max_age: Duration,
     },
@@ -590,6 +652,36 @@ impl Answer {
                 progress,
                 http_status: None,
             },
+        }
+    }
+}
+
+/// Reads a log afresh by path: its mtime, whether it is a symlink, and a handle to read the
+/// same file by next time (none for a symlink, whose target may change under it).
+fn read_log(
+    path: &Path,
+) -> (
+    std::io::Result<Option<SystemTime>>,
+    bool,
+    Option<FileHandle>,
+) {
+    match FileHandle::open(path) {
+        Ok(Some(h)) => match h.stat() {
+            Ok(LogStat {
+                symlink: false,
+                mtime,
+            }) => (Ok(mtime), false, Some(h)),
+            Ok(LogStat { symlink: true, .. }) => {
+                let (seen, link) = stat_log(path);
+                (seen, link, None)
+            }
+            Err(e) => (Err(e), false, None),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Err(e), false, None),
+        // No handle to spare, or one could not be opened: read by path.
+        _ => {
+            let (seen, link) = stat_log(path);
+            (seen, link, None)
         }
     }
 }

@@ -9,11 +9,16 @@ const MAX_AGE: Duration = Duration::from_secs(60);
 struct FakeFeed {
     queue: Arc<Mutex<Vec<Fake>>>,
     refuse: Arc<AtomicBool>,
+    /// Every watch asked for: the directory's name, and whether with content.
+    asked: Arc<Mutex<Vec<(String, bool)>>>,
 }
 
 #[derive(Clone)]
 enum Fake {
+    /// The named file was written or touched.
     Entry(&'static str),
+    /// The name was created, removed or renamed.
+    Moved(&'static str),
     Gone,
     Overflow,
 }
@@ -25,7 +30,12 @@ impl FakeFeed {
 }
 
 impl ChangeFeed for FakeFeed {
-    fn watch(&mut self, _dir: &Path) -> std::io::Result<WatchId> {
+    fn watch(&mut self, dir: &Path, content: bool) -> std::io::Result<WatchId> {
+        let name = dir.file_name().unwrap_or_default().to_string_lossy();
+        self.asked
+            .lock()
+            .unwrap()
+            .push((name.into_owned(), content));
         if self.refuse.load(Ordering::SeqCst) {
             return Err(std::io::ErrorKind::NotFound.into());
         }
@@ -34,9 +44,10 @@ impl ChangeFeed for FakeFeed {
     fn drain(&mut self, f: &mut dyn FnMut(Change<'_>)) {
         for c in std::mem::take(&mut *self.queue.lock().unwrap()) {
             match c {
-                Fake::Entry(n) => f(Change::Entry {
+                Fake::Entry(n) | Fake::Moved(n) => f(Change::Entry {
                     watch: 1,
                     name: std::ffi::OsStr::new(n),
+                    moved: matches!(c, Fake::Moved(_)),
                 }),
                 Fake::Gone => f(Change::Gone { watch: 1 }),
                 Fake::Overflow => f(Change::Overflow),
@@ -52,6 +63,15 @@ fn set_mtime(path: &Path, t: SystemTime) {
         .unwrap()
         .set_modified(t)
         .unwrap();
+}
+
+/// Puts a new file with mtime `t` under `path`'s name (write beside, rename onto), as log
+/// rotation or an atomic writer does; the fake feed hears of it only if the test says so.
+fn replace(path: &Path, t: SystemTime) {
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, "x").unwrap();
+    set_mtime(&tmp, t);
+    std::fs::rename(&tmp, path).unwrap();
 }
 
 fn at(secs: u64) -> SystemTime {
@@ -103,18 +123,13 @@ impl Rig {
     }
     /// One batch at wall time `now` (seconds), `after` seconds of monotonic time in.
     fn run(&self, c: &mut FileCheck, now: u64, after: u64) -> ProbeResult {
-        let trusted = self.watch.drain();
-        c.run(
-            &self.watch,
-            trusted,
-            at(now),
-            self.mono + Duration::from_secs(after),
-        )
+        let trusted = self.watch.drain([&mut *c]);
+        c.run(trusted, at(now), self.mono + Duration::from_secs(after))
     }
 }
 
 #[test]
-fn a_log_answers_from_its_cache_until_the_feed_names_it() {
+fn a_log_is_read_through_its_handle_until_the_feed_says_its_name_moved() {
     let rig = Rig::new();
     let log = rig.root.join("bot.log");
     std::fs::write(&log, "x").unwrap();
@@ -122,34 +137,70 @@ fn a_log_answers_from_its_cache_until_the_feed_names_it() {
     let mut c = rig.log("bot.log");
     assert_eq!(progress_secs(&rig.run(&mut c, 110, 0)), 100);
 
-    // Written again, but the feed has not said so: the cached answer stands.
+    // Written, with no event at all: the handle reads the file every run.
     set_mtime(&log, at(105));
-    assert_eq!(progress_secs(&rig.run(&mut c, 110, 1)), 100);
-    // Another file's change is not this log's.
-    rig.feed.push(Fake::Entry("other.log"));
-    assert_eq!(progress_secs(&rig.run(&mut c, 110, 2)), 100);
-    // Named: read again.
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 1)), 105);
+    // Rotated: another file under the name. Until the feed says the name moved, the
+    // handle reads the file it was opened on; a write event does not reopen it.
+    replace(&log, at(107));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 2)), 105);
     rig.feed.push(Fake::Entry("bot.log"));
+    rig.feed.push(Fake::Moved("other.log"));
     assert_eq!(progress_secs(&rig.run(&mut c, 110, 3)), 105);
+    rig.feed.push(Fake::Moved("bot.log"));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 4)), 107);
+    // And from then on the new file is the one read.
+    set_mtime(&log, at(108));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 5)), 108);
+}
+
+#[test]
+fn a_logs_directory_is_watched_for_names_and_a_globs_for_writes_too() {
+    let rig = Rig::new();
+    let _log = rig.log("bot.log");
+    let name = rig.root.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(*rig.feed.asked.lock().unwrap(), [(name.clone(), false)]);
+    // A glob in the same directory needs writes: the watch is widened, once.
+    let _glob = rig.glob("*.json");
+    let _log2 = rig.log("other.log");
+    assert_eq!(
+        *rig.feed.asked.lock().unwrap(),
+        [(name.clone(), false), (name, true)]
+    );
 }
 
 #[test]
 fn a_stale_answer_is_never_taken_from_the_cache() {
     let rig = Rig::new();
-    let log = rig.root.join("bot.log");
-    std::fs::write(&log, "x").unwrap();
-    set_mtime(&log, at(100));
-    let mut c = rig.log("bot.log");
+    let out = rig.root.join("a.json");
+    std::fs::write(&out, "x").unwrap();
+    set_mtime(&out, at(100));
+    let mut c = rig.glob("*.json");
     assert!(rig.run(&mut c, 110, 0).verdict.is_ok());
     // Written without an event (an mmap write, a network file system); by the cache the
-    // log would now be stale, so the check reads it and finds it fresh.
-    set_mtime(&log, at(150));
+    // output would now be stale, so the check reads it and finds it fresh.
+    set_mtime(&out, at(150));
     let r = rig.run(&mut c, 200, 1);
     assert!(r.verdict.is_ok(), "{r:?}");
     assert_eq!(progress_secs(&r), 150);
     // Really stale: said so, with the real age.
     let r = rig.run(&mut c, 300, 2);
-    assert_eq!(r.verdict.detail(), "log unchanged for 2m30s (max 1m)");
+    assert_eq!(
+        r.verdict.detail(),
+        "newest output a.json is 2m30s old (max 1m)"
+    );
+
+    // A log rotated without an event: its handle reads the old file, now stale, so the
+    // check reads the name again and finds the new one.
+    let log = rig.root.join("bot.log");
+    std::fs::write(&log, "x").unwrap();
+    set_mtime(&log, at(100));
+    let mut c = rig.log("bot.log");
+    assert!(rig.run(&mut c, 110, 3).verdict.is_ok());
+    replace(&log, at(190));
+    let r = rig.run(&mut c, 200, 4);
+    assert!(r.verdict.is_ok(), "{r:?}");
+    assert_eq!(progress_secs(&r), 190);
 }
 
 #[test]
@@ -161,7 +212,8 @@ fn everything_is_read_again_after_a_lost_queue_a_lost_watch_and_the_revalidate_p
     let mut c = rig.log("bot.log");
     rig.run(&mut c, 110, 0);
 
-    set_mtime(&log, at(101));
+    // Each `replace` below is unannounced: only a full read (by name) sees it.
+    replace(&log, at(101));
     rig.feed.push(Fake::Overflow);
     assert_eq!(progress_secs(&rig.run(&mut c, 110, 1)), 101);
 
@@ -169,16 +221,16 @@ fn everything_is_read_again_after_a_lost_queue_a_lost_watch_and_the_revalidate_p
     rig.feed.refuse.store(true, Ordering::SeqCst);
     rig.feed.push(Fake::Gone);
     rig.run(&mut c, 110, 2);
-    set_mtime(&log, at(102));
+    replace(&log, at(102));
     assert_eq!(progress_secs(&rig.run(&mut c, 110, 3)), 102);
-    set_mtime(&log, at(103));
+    replace(&log, at(103));
     assert_eq!(progress_secs(&rig.run(&mut c, 110, 4)), 103);
 
-    // Watchable again: one more full read, then the cache is trusted.
+    // Watchable again: one more full read, then the feed is trusted.
     rig.feed.refuse.store(false, Ordering::SeqCst);
     rig.run(&mut c, 110, 5);
     rig.run(&mut c, 110, 6);
-    set_mtime(&log, at(104));
+    replace(&log, at(104));
     assert_eq!(progress_secs(&rig.run(&mut c, 110, 7)), 103);
     // A whole revalidate period after the last full read: read everything.
     let later = 6 + REVALIDATE.as_secs();
@@ -211,16 +263,40 @@ fn a_glob_reads_only_the_entries_the_feed_names() {
     std::fs::write(rig.root.join("d.json"), "{}").unwrap();
     set_mtime(&rig.root.join("d.json"), at(110));
     std::fs::remove_file(rig.root.join("b.json")).unwrap();
-    rig.feed.push(Fake::Entry("d.json"));
-    rig.feed.push(Fake::Entry("b.json"));
+    rig.feed.push(Fake::Moved("d.json"));
+    rig.feed.push(Fake::Moved("b.json"));
     let r = rig.run(&mut c, 110, 2);
     assert_eq!(
         r.verdict.detail(),
         "newest output d.json written 0.0s ago (2 in the last 1m)"
     );
     std::fs::remove_file(rig.root.join("d.json")).unwrap();
-    rig.feed.push(Fake::Entry("d.json"));
+    rig.feed.push(Fake::Moved("d.json"));
     assert_eq!(progress_secs(&rig.run(&mut c, 110, 3)), 100);
+}
+
+#[test]
+fn a_glob_stats_its_newest_file_through_a_handle_once_it_is_written_in_place() {
+    let rig = Rig::new();
+    let out = rig.root.join("out.json");
+    std::fs::write(&out, "{}").unwrap();
+    set_mtime(&out, at(100));
+    let mut c = rig.glob("*.json");
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 0)), 100);
+    // Written in place: read by name, then held.
+    set_mtime(&out, at(101));
+    rig.feed.push(Fake::Entry("out.json"));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 1)), 101);
+    // Replaced without word of the move: a write event reads the held file, the old one.
+    replace(&out, at(105));
+    rig.feed.push(Fake::Entry("out.json"));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 2)), 101);
+    // The move is heard: read by name again, the new file.
+    rig.feed.push(Fake::Moved("out.json"));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 3)), 105);
+    set_mtime(&out, at(106));
+    rig.feed.push(Fake::Entry("out.json"));
+    assert_eq!(progress_secs(&rig.run(&mut c, 110, 4)), 106);
 }
 
 #[test]
@@ -250,30 +326,39 @@ fn without_a_feed_every_run_reads() {
     };
     let mut c = FileCheck::new(&kind, &watch).unwrap();
     let mono = Instant::now();
-    assert_eq!(
-        progress_secs(&c.run(&watch, watch.drain(), at(110), mono)),
-        100
-    );
+    let trusted = watch.drain([&mut c]);
+    assert_eq!(progress_secs(&c.run(trusted, at(110), mono)), 100);
     set_mtime(&log, at(104));
-    assert_eq!(
-        progress_secs(&c.run(&watch, watch.drain(), at(110), mono)),
-        104
-    );
+    let trusted = watch.drain([&mut c]);
+    assert_eq!(progress_secs(&c.run(trusted, at(110), mono)), 104);
 }
 
-/// With the real feed, a check that answers from its cache says exactly what a fresh read
+/// With the real feed, a check that answers from what it holds says exactly what a fresh read
 /// says, through a long run of writes, appends, touches (forwards and backwards: setting
 /// only an mtime is an `IN_MODIFY`, like a write), renames, removals, symlinks and a
-/// directory that is removed and made again.
+/// directory that is removed and made again. Once with the log beside the outputs (its
+/// directory watched for writes too), once with the log alone (watched for names only).
 #[cfg(target_os = "linux")]
 #[test]
 fn with_inotify_cached_answers_equal_fresh_reads() {
+    fuzz(true);
+    fuzz(false);
+}
+
+#[cfg(target_os = "linux")]
+fn fuzz(log_beside_outputs: bool) {
     use crate::probe::artifact::newest_file;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
+    let logs = if log_beside_outputs {
+        out.clone()
+    } else {
+        dir.path().join("logs")
+    };
+    std::fs::create_dir_all(&logs).unwrap();
     let watch = FileWatch::platform();
-    let log_path = out.join("svc.log");
+    let log_path = logs.join("svc.log");
     let pattern = format!("{}/*.json", out.display());
     let mut log = FileCheck::new(
         &CheckKind::LogStale {
@@ -306,7 +391,14 @@ fn with_inotify_cached_answers_equal_fresh_reads() {
     let (mut ok, mut appended) = (0, 0);
     for step in 0..600u64 {
         let name = names[rnd(names.len() as u64) as usize];
-        let p = out.join(name);
+        let place = |name: &str| {
+            if name.ends_with(".log") {
+                logs.join(name)
+            } else {
+                out.join(name)
+            }
+        };
+        let p = place(name);
         let t = base - Duration::from_secs(rnd(200));
         match rnd(11) {
             0..=2 => {
@@ -324,7 +416,7 @@ fn with_inotify_cached_answers_equal_fresh_reads() {
                 let _ = std::fs::remove_file(&p);
             }
             6 => {
-                let to = out.join(names[rnd(names.len() as u64) as usize]);
+                let to = place(names[rnd(names.len() as u64) as usize]);
                 let _ = std::fs::rename(&p, to);
             }
             7 => {
@@ -344,19 +436,20 @@ fn with_inotify_cached_answers_equal_fresh_reads() {
             }
             _ => {
                 if rnd(10) == 0 {
-                    let _ = std::fs::remove_dir_all(&out);
-                    std::fs::create_dir(&out).unwrap();
+                    let d = if rnd(2) == 0 { &out } else { &logs };
+                    let _ = std::fs::remove_dir_all(d);
+                    std::fs::create_dir(d).unwrap();
                 }
             }
         }
         let now = SystemTime::now() + Duration::from_secs(rnd(60));
         let m = mono + Duration::from_millis(step * 10);
-        let trusted = watch.drain();
-        let got = log.run(&watch, trusted, now, m);
+        let trusted = watch.drain([&mut log, &mut glob]);
+        let got = log.run(trusted, now, m);
         let meta = std::fs::metadata(&log_path).map(|m| m.modified().ok());
         let want = log_stale::judge(&log_path, meta, MAX_AGE, now);
         assert_eq!(got, want, "log, step {step}");
-        let got = glob.run(&watch, trusted, now, m);
+        let got = glob.run(trusted, now, m);
         assert_eq!(
             got,
             newest_file(&pattern, MAX_AGE, now),
