@@ -81,7 +81,7 @@ impl Group {
 
     /// Runs every check once; returns the answers the machines must see.
     pub fn run(&mut self, watch: &FileWatch, gate: &Gate) -> Vec<Told> {
-        let trusted = watch.drain();
+        let trusted = watch.drain(self.entries.iter_mut().map(|e| &mut e.probe));
         let (wall, mono) = (std::time::SystemTime::now(), Instant::now());
         let mut told = Vec::new();
         // The answers fill last run's table (kept to reuse its memory), which is then swapped
@@ -89,7 +89,7 @@ impl Group {
         let mut answers = std::mem::take(&mut self.spare);
         answers.clear();
         for e in &mut self.entries {
-            let a = e.probe.answer(watch, trusted, wall, mono);
+            let a = e.probe.answer(trusted, wall, mono);
             let ok = a.is_ok();
             if !ok || e.told_ok != Some(ok) || gate.wants_all(e.svc) {
                 e.told_ok = Some(ok);

@@ -922,6 +922,8 @@ struct Beats {
     started_at: chrono::DateTime<Utc>,
     tick: Duration,
     last: Option<(u64, Instant)>,
+    /// This daemon's beat is on disk (ticks since only touch it).
+    written: bool,
 }
 
 impl Beats {
@@ -931,6 +933,7 @@ impl Beats {
             started_at,
             tick,
             last: None,
+            written: false,
         }
     }
 
@@ -945,8 +948,16 @@ impl Beats {
                 Err(e) => warn!(error = %e, "cannot write the services' states"),
             }
         }
-        if let Err(e) = heartbeat::write_beat(&self.state_dir, &self.beat(None)) {
-            warn!(error = %e, "cannot write heartbeat");
+        // The beat is written once, then touched (written again if it went missing).
+        let beat = if self.written {
+            heartbeat::touch_beat(&self.state_dir)
+        } else {
+            Err(std::io::ErrorKind::NotFound.into())
+        };
+        if beat.is_err() {
+            self.written = heartbeat::write_beat(&self.state_dir, &self.beat(None))
+                .inspect_err(|e| warn!(error = %e, "cannot write heartbeat"))
+                .is_ok();
         }
     }
 
