@@ -509,17 +509,19 @@ fn stagger(si: usize, ci: usize, interval: Duration) -> Duration {
     interval.mul_f64(stagger_slot(si, ci) as f64 / STAGGER_SLOTS as f64)
 }
 
-/// The file-check groups: one per interval and first-run slot.
+/// The file-check groups: one per interval and file system. A fleet's file checks run in a
+/// few large batches (each wakes threads once, however many checks it holds), and a file
+/// system that hangs stalls only the checks on it.
 #[derive(Default)]
 struct FileGroups {
     /// Each group (`None` while it runs), when it is due, and its `latest` table.
     slots: Vec<(Option<files::Group>, Instant, files::Latest)>,
-    by_key: std::collections::HashMap<(Duration, usize), usize>,
+    by_key: std::collections::HashMap<(Duration, Option<u64>), usize>,
 }
 
 impl FileGroups {
-    /// Adds a check, first due at `first`, to its group; returns the group and the check's
-    /// place in it.
+    /// Adds a check to its group (which is first due at `first` if the check starts it);
+    /// returns the group and the check's place in it.
     fn add(
         &mut self,
         si: usize,
@@ -528,9 +530,11 @@ impl FileGroups {
         probe: FileCheck,
         first: Instant,
     ) -> (usize, usize) {
-        let slot = stagger_slot(si, ci);
         let next = self.slots.len();
-        let gi = *self.by_key.entry((interval, slot)).or_insert(next);
+        let gi = *self
+            .by_key
+            .entry((interval, probe.device()))
+            .or_insert(next);
         if gi == next {
             let g = files::Group::new(interval);
             let latest = g.latest.clone();

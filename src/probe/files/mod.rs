@@ -366,6 +366,20 @@ impl FileCheck {
         })
     }
 
+    /// The file system the check reads: its directory's, or the nearest existing ancestor's.
+    pub fn device(&self) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let start = match &self.target {
+            Target::Log { path, .. } => path.parent().unwrap_or(path),
+            Target::Glob { dir, .. } => dir,
+            Target::Walk { pattern, .. } => Path::new(pattern),
+        };
+        start
+            .ancestors()
+            .find_map(|d| std::fs::metadata(d).ok())
+            .map(|m| m.dev())
+    }
+
     /// Runs the check, its answer written out. `trusted`: this batch drained the feed (see
     /// [`FileWatch::drain`]). The daemon uses [`FileCheck::answer`]; the tests compare this
     /// with fresh reads.

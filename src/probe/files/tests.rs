@@ -300,6 +300,26 @@ fn a_glob_stats_its_newest_file_through_a_handle_once_it_is_written_in_place() {
 }
 
 #[test]
+fn a_check_knows_the_file_system_it_reads() {
+    use std::os::unix::fs::MetadataExt;
+    let rig = Rig::new();
+    let here = std::fs::metadata(&rig.root).unwrap().dev();
+    assert_eq!(rig.log("bot.log").device(), Some(here));
+    assert_eq!(rig.glob("out/*.json").device(), Some(here));
+    // Not there yet: the nearest folder that is.
+    assert_eq!(rig.log("not/yet/bot.log").device(), Some(here));
+    #[cfg(target_os = "linux")]
+    {
+        let proc = CheckKind::LogStale {
+            path: "/proc/self/status".into(),
+            max_age: MAX_AGE,
+        };
+        let other = FileCheck::new(&proc, &rig.watch).unwrap().device();
+        assert!(other.is_some() && other != Some(here), "{other:?}");
+    }
+}
+
+#[test]
 fn a_symlinked_log_is_read_every_time() {
     let rig = Rig::new();
     let real = rig.root.join("real.log");
