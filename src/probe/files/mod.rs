@@ -39,6 +39,7 @@ use at::{entry_by_path, DirHandle, Entry, FileHandle, LogStat};
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::hash::BuildHasherDefault;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -60,18 +61,84 @@ struct News {
     all: bool,
     /// Log checks: the log's name moved (it may be another file now, or none).
     moved: bool,
-    /// Glob checks: the matching entries that changed, each with whether its name moved.
-    names: Vec<(OsString, bool)>,
+    /// Glob checks: the matching entries that changed.
+    names: Names,
 }
 
-impl News {
-    /// Takes what there is to hear, leaving `watched` as it is.
-    fn take(&mut self) -> News {
-        News {
-            watched: self.watched,
-            all: std::mem::take(&mut self.all),
-            moved: std::mem::take(&mut self.moved),
-            names: std::mem::take(&mut self.names),
+/// Entry names, each with whether it moved, in one buffer: a busy fleet's events are filed
+/// and read without allocating (a check and the table swap buffers, each keeping its room).
+#[derive(Debug, Default)]
+struct Names {
+    bytes: Vec<u8>,
+    /// Each name's end in `bytes`, and whether it moved.
+    ends: Vec<(usize, bool)>,
+}
+
+impl Names {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+    fn iter(&self) -> impl Iterator<Item = (&OsStr, bool)> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(end, moved)| {
+            let name = OsStr::from_bytes(&self.bytes[start..end]);
+            start = end;
+            (name, moved)
+        })
+    }
+    /// Notes a change to `name`; a name noted already keeps one place.
+    fn note(&mut self, name: &OsStr, moved: bool) {
+        let mut start = 0;
+        for (end, m) in &mut self.ends {
+            if &self.bytes[start..*end] == name.as_bytes() {
+                *m |= moved;
+                return;
+            }
+            start = *end;
+        }
+        self.bytes.extend_from_slice(name.as_bytes());
+        self.ends.push((self.bytes.len(), moved));
+    }
+}
+
+/// The last component of a glob. The common shape, one `*` between literal ends (`*.json`,
+/// `report-*.csv`), is matched by its ends; anything else by the glob crate.
+enum NamePattern {
+    Star { prefix: String, suffix: String },
+    Glob(glob::Pattern),
+}
+
+impl NamePattern {
+    fn new(p: &glob::Pattern) -> Self {
+        let s = p.as_str();
+        match s.split_once('*') {
+            Some((prefix, suffix)) if !s.contains(['?', '[', ']']) && !suffix.contains('*') => {
+                NamePattern::Star {
+                    prefix: prefix.into(),
+                    suffix: suffix.into(),
+                }
+            }
+            _ => NamePattern::Glob(p.clone()),
+        }
+    }
+
+    fn matches(&self, name: &OsStr) -> bool {
+        match self {
+            NamePattern::Star { prefix, suffix } => {
+                let n = name.as_bytes();
+                n.len() >= prefix.len() + suffix.len()
+                    && n.starts_with(prefix.as_bytes())
+                    && n.ends_with(suffix.as_bytes())
+                    && name.to_str().is_some()
+            }
+            NamePattern::Glob(p) => name.to_str().is_some_and(|n| p.matches(n)),
         }
     }
 }
@@ -79,7 +146,7 @@ impl News {
 /// Which entries of a directory a check cares about.
 enum Filter {
     Name(OsString),
-    Pattern(glob::Pattern),
+    Pattern(NamePattern),
 }
 
 struct Subscriber {
@@ -126,17 +193,15 @@ fn file(dirs: &mut [Dir], by_watch: &mut ByWatch, news: &mut [News], change: Cha
                     match &s.filter {
                         // A write or touch is read through the log's handle anyway.
                         Filter::Name(log) => n.moved |= moved && log == name,
-                        Filter::Pattern(p) if name.to_str().is_some_and(|x| p.matches(x)) => {
+                        Filter::Pattern(p) if p.matches(name) => {
                             if n.all {
                                 continue;
                             }
-                            if let Some(seen) = n.names.iter_mut().find(|(x, _)| x == name) {
-                                seen.1 |= moved;
-                            } else if n.names.len() >= MAX_PENDING_NAMES {
+                            if n.names.len() >= MAX_PENDING_NAMES {
                                 n.all = true;
                                 n.names.clear();
                             } else {
-                                n.names.push((name.to_os_string(), moved));
+                                n.names.note(name, moved);
                             }
                         }
                         Filter::Pattern(_) => {}
@@ -235,7 +300,12 @@ impl FileWatch {
                     // It may exist by now; once watched, the check reads everything once.
                     t.watch(dir);
                 }
-                c.news = t.news[at].take();
+                let n = &mut t.news[at];
+                c.news.watched = n.watched;
+                c.news.all = std::mem::take(&mut n.all);
+                c.news.moved = std::mem::take(&mut n.moved);
+                // The check's buffer was emptied when it last ran: swapped, both keep room.
+                std::mem::swap(&mut c.news.names, &mut n.names);
             }
         }
         true
@@ -307,8 +377,8 @@ pub struct FileCheck {
 enum Read {
     /// Nothing moved: a log is read through its handle; a glob answers from its table.
     Known,
-    /// A glob reads these entries (each with whether its name moved).
-    Changed(Vec<(OsString, bool)>),
+    /// A glob reads the entries named in its news.
+    Changed,
     All,
 }
 
@@ -333,7 +403,7 @@ impl FileCheck {
             CheckKind::Artifact(ArtifactSpec::Glob { pattern, max_age }) => {
                 match split_glob(pattern) {
                     Some((dir, pat)) => {
-                        let inbox = watch.subscribe(&dir, Filter::Pattern(pat.clone()));
+                        let inbox = watch.subscribe(&dir, Filter::Pattern(NamePattern::new(&pat)));
                         let target = Target::Glob {
                             pattern: pattern.clone(),
                             dir,
@@ -394,39 +464,50 @@ impl FileCheck {
     pub fn answer(&mut self, trusted: bool, wall: SystemTime, mono: Instant) -> Answer {
         let read = self.plan(trusted, mono);
         let cached = !matches!(read, Read::All);
-        let a = self.read_and_judge(read, wall, mono);
+        // The names this run reads, emptied and given back to the news after (keeping room).
+        let mut names = std::mem::take(&mut self.news.names);
+        let mut a = self.read_and_judge(read, &names, wall, mono);
         if cached && !a.is_ok() {
             // Only a healthy answer is taken from the cache.
-            return self.read_and_judge(Read::All, wall, mono);
+            a = self.read_and_judge(Read::All, &names, wall, mono);
         }
+        names.clear();
+        self.news.names = names;
         a
     }
 
     fn plan(&mut self, trusted: bool, mono: Instant) -> Read {
-        let News {
-            watched,
-            all,
-            moved,
-            names,
-        } = std::mem::take(&mut self.news);
-        if self.inbox.is_none() {
-            return Read::All;
-        }
+        let n = &mut self.news;
+        let watched = std::mem::take(&mut n.watched);
+        let all = std::mem::take(&mut n.all);
+        let moved = std::mem::take(&mut n.moved);
         let due = self
             .last_full
             .is_none_or(|t| mono.saturating_duration_since(t) >= self.revalidate);
-        if !trusted || !watched || all || self.symlinked || due {
-            return Read::All;
+        let read = if self.inbox.is_none() || !trusted || !watched || all || self.symlinked || due {
+            Read::All
+        } else {
+            match &self.target {
+                Target::Log { file: None, .. } | Target::Glob { files: None, .. } => Read::All,
+                Target::Log { .. } if moved => Read::All,
+                Target::Glob { .. } if !n.names.is_empty() => Read::Changed,
+                _ => Read::Known,
+            }
+        };
+        if !matches!(read, Read::Changed) {
+            n.names.clear();
         }
-        match &self.target {
-            Target::Log { file: None, .. } | Target::Glob { files: None, .. } => Read::All,
-            Target::Log { .. } if moved => Read::All,
-            Target::Glob { .. } if !names.is_empty() => Read::Changed(names),
-            _ => Read::Known,
-        }
+        read
     }
 
-    fn read_and_judge(&mut self, read: Read, wall: SystemTime, mono: Instant) -> Answer {
+    /// `names`: the entries a glob's news named (read when `read` is `Changed`).
+    fn read_and_judge(
+        &mut self,
+        read: Read,
+        names: &Names,
+        wall: SystemTime,
+        mono: Instant,
+    ) -> Answer {
         let all = matches!(read, Read::All);
         if all {
             self.last_full = Some(mono);
@@ -466,12 +547,11 @@ impl FileCheck {
                 handle,
                 held,
             } => {
-                let mut written = Vec::new();
                 match read {
                     Read::Known => {}
-                    Read::Changed(names) => {
+                    Read::Changed => {
                         let files = files.get_or_insert_default();
-                        for (name, moved) in names {
+                        for (name, moved) in names.iter() {
                             let seen = match held {
                                 Some((h, f)) if !moved && **h == *name => {
                                     // The same file as when it was opened, and regular.
@@ -484,30 +564,25 @@ impl FileCheck {
                                     if held.as_ref().is_some_and(|(h, _)| **h == *name) {
                                         *held = None;
                                     }
-                                    entry(handle.as_ref(), &name, || dir.join(&name))
+                                    entry(handle.as_ref(), name, || dir.join(name))
                                 }
                             };
                             match seen {
                                 Ok(Entry { symlink: true, .. }) => self.symlinked = true,
-                                Ok(Entry { mtime: Some(t), .. }) => {
-                                    match files.get_mut(name.as_os_str()) {
-                                        Some(at) => *at = t,
-                                        None => {
-                                            files.insert(Arc::from(name.as_os_str()), t);
-                                        }
+                                Ok(Entry { mtime: Some(t), .. }) => match files.get_mut(name) {
+                                    Some(at) => *at = t,
+                                    None => {
+                                        files.insert(Arc::from(name), t);
                                     }
-                                    if !moved {
-                                        written.push(name);
-                                    }
-                                }
+                                },
                                 _ => {
-                                    files.remove(name.as_os_str());
+                                    files.remove(name);
                                 }
                             }
                         }
                         if self.symlinked {
                             // A symlink appeared: list properly (it follows links).
-                            return self.read_and_judge(Read::All, wall, mono);
+                            return self.read_and_judge(Read::All, names, wall, mono);
                         }
                     }
                     Read::All => {
@@ -535,7 +610,7 @@ impl FileCheck {
                         let name = name.clone();
                         // The newest file is written in place (an output that grows): stat
                         // it through a handle from now on, until its name moves.
-                        if written.iter().any(|w| **w == *name)
+                        if names.iter().any(|(n, moved)| !moved && n == &*name)
                             && held.as_ref().is_none_or(|(h, _)| *h != name)
                         {
                             *held = None;

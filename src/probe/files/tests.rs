@@ -480,3 +480,68 @@ fn fuzz(log_beside_outputs: bool) {
     // The run exercised what it claims to: appends, and healthy answers from the cache.
     assert!(appended > 50 && ok > 50, "{appended} appends, {ok} ok");
 }
+
+#[test]
+fn a_star_pattern_matches_exactly_what_the_glob_crate_matches() {
+    let patterns = [
+        "*.json",
+        "report-*.csv",
+        "*",
+        "out*",
+        "a*a",
+        ".*",
+        "*.tar.gz",
+        "x?.json",
+        "[ab]*.json",
+        "*.j*n",
+        "*[.]json",
+    ];
+    let names = [
+        "a.json",
+        ".json",
+        "json",
+        "a.jsonx",
+        "report-1.csv",
+        "report-.csv",
+        "report.csv",
+        "out",
+        "outer",
+        "a",
+        "aa",
+        "aba",
+        ".hidden",
+        "x.tar.gz",
+        "x1.json",
+        "a1.json",
+        "b.json",
+        "",
+        "a.jon",
+    ];
+    let mut fast = 0;
+    for p in patterns {
+        let glob = glob::Pattern::new(p).unwrap();
+        let ours = NamePattern::new(&glob);
+        fast += usize::from(matches!(ours, NamePattern::Star { .. }));
+        for n in names {
+            assert_eq!(ours.matches(OsStr::new(n)), glob.matches(n), "{p} vs {n:?}");
+        }
+    }
+    // The shapes with one star and no brackets or question marks take the fast path.
+    assert_eq!(fast, 7);
+}
+
+#[test]
+fn names_keep_one_place_each_and_remember_a_move() {
+    let mut n = Names::default();
+    n.note(OsStr::new("a.json"), false);
+    n.note(OsStr::new("b.json"), false);
+    n.note(OsStr::new("a.json"), true);
+    n.note(OsStr::new("a.json"), false);
+    let seen: Vec<_> = n.iter().map(|(x, m)| (x.to_owned(), m)).collect();
+    assert_eq!(
+        seen,
+        [("a.json".into(), true), ("b.json".into(), false)] as [(OsString, bool); 2]
+    );
+    n.clear();
+    assert!(n.is_empty() && n.iter().next().is_none());
+}
