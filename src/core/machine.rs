@@ -259,6 +259,25 @@ impl Machine {
         }
     }
 
+    /// When [`Machine::label`] next changes with time alone (a grace period or a recovered
+    /// spell ending); `None` when only a step can change it.
+    pub fn label_changes_at(&self, now: Instant) -> Option<Instant> {
+        match &self.phase {
+            Phase::Watching {
+                grace_until,
+                recovered_at,
+            } if self.streak.iter().all(|s| *s == 0) => {
+                let recovered_until = recovered_at.map(|t| t + self.params.recovery_window);
+                [recovered_until, Some(*grace_until)]
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| *t > now)
+                    .min()
+            }
+            _ => None,
+        }
+    }
+
     /// Watching with every check passing: an answer that is still ok changes nothing here
     /// (the daemon then keeps such answers from the machine).
     pub fn steady(&self) -> bool {

@@ -163,6 +163,33 @@ fn seed_scenario_recovery_needs_new_output_after_restart() {
 }
 
 #[test]
+fn the_label_says_when_time_alone_will_change_it() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::new(params(), c.at(0));
+    // Starting until grace ends (30 s).
+    assert_eq!(m.label_changes_at(c.at(1)), Some(c.at(30)));
+    assert_eq!(m.label(c.at(30)), "healthy");
+    assert_eq!(m.label_changes_at(c.at(30)), None);
+    // Failing: only a step changes that.
+    m.step(bad(HTTP, "refused"), c.at(40));
+    assert_eq!(m.label_changes_at(c.at(40)), None);
+    m.step(ok(HTTP, None), c.at(41));
+    // Recovered after a restart: until the recovery window (300 s) is over.
+    m.step(ok(OUT, Some(-5)), c.at(42));
+    m.step(bad(OUT, "stale"), c.at(100));
+    restarted(&mut m, c.at(101), "inc-1", 101);
+    assert_eq!(m.label_changes_at(c.at(105)), None);
+    m.step(ok(HTTP, None), c.at(132));
+    m.step(ok(LOG, Some(130)), c.at(132));
+    m.step(ok(OUT, Some(130)), c.at(132));
+    assert_eq!(m.label(c.at(133)), "recovered");
+    let until = m.label_changes_at(c.at(133)).unwrap();
+    assert_eq!(m.label(until - Duration::from_millis(1)), "recovered");
+    assert_eq!(m.label(until), "healthy");
+    assert_eq!(m.label_changes_at(until), None);
+}
+
+#[test]
 fn restart_that_produces_nothing_escalates_when_the_window_ends() {
     let c = Clock(Instant::now());
     let mut m = Machine::new(params(), c.at(0));

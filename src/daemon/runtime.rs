@@ -207,7 +207,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let stop_at = opts.stop_after.map(|d| Instant::now() + d);
     let tick = cfg.daemon.tick;
     let mut next_heartbeat = Instant::now();
-    let mut beats = Beats::new(&state_dir, started_at, tick);
+    let mut beats = Beats::new(&state_dir, started_at, tick, &svcs, Instant::now());
     let probes = Probes::new();
 
     // Due checks and state-machine deadlines, earliest first. A check is pushed back
@@ -269,7 +269,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
             if svcs[si].machine.next_deadline() == Some(t) {
                 let actions = svcs[si].machine.step(Observation::Tick, now);
                 execute(&mut svcs[si], si, actions, &shared);
-                settle(&mut deadlines, &gate, &svcs[si], si);
+                settle(&mut deadlines, &gate, &mut beats, &svcs[si], si);
             }
         }
         if next_heartbeat <= now {
@@ -306,7 +306,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                         if let Some(ci) = requeue {
                             due.push(svcs[si].due[ci], si, ci);
                         }
-                        settle(&mut deadlines, &gate, &svcs[si], si);
+                        settle(&mut deadlines, &gate, &mut beats, &svcs[si], si);
                     };
                     match ev {
                         Event::Files { group, batch, told } => {
@@ -325,7 +325,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                     warn!(service = %exit.service, detail = %exit.detail, "service exited");
                     let actions = svcs[si].machine.step(Observation::Exited { detail: exit.detail }, Instant::now());
                     execute(&mut svcs[si], si, actions, &shared);
-                    settle(&mut deadlines, &gate, &svcs[si], si);
+                    settle(&mut deadlines, &gate, &mut beats, &svcs[si], si);
                 }
             }
             Some(req) = loop_rx.recv() => {
@@ -340,7 +340,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                             } else {
                                 let actions = svcs[si].machine.step(Observation::Resume, Instant::now());
                                 execute(&mut svcs[si], si, actions, &shared);
-                                settle(&mut deadlines, &gate, &svcs[si], si);
+                                settle(&mut deadlines, &gate, &mut beats, &svcs[si], si);
                                 let budget = if svcs[si].cfg.restart.is_some() { " with a fresh restart budget" } else { "" };
                                 Ok(format!("{service} resumed: watching again{budget}").into())
                             }
@@ -583,10 +583,12 @@ impl FileGroups {
     }
 }
 
-/// After a machine stepped: its next deadline, and whether it must hear every file answer.
+/// After a machine stepped: its next deadline, whether it must hear every file answer, and
+/// whether what `services.json` says of it changed.
 fn settle(
     deadlines: &mut BinaryHeap<Reverse<(Instant, usize)>>,
     gate: &Gate,
+    beats: &mut Beats,
     svc: &Svc,
     si: usize,
 ) {
@@ -594,6 +596,7 @@ fn settle(
         deadlines.push(Reverse((d, si)));
     }
     gate.set(si, !svc.machine.steady());
+    beats.note(si, svc, Instant::now());
 }
 
 /// Feeds one event to its service's machine; returns the service and the check to schedule again.
@@ -920,35 +923,79 @@ async fn do_restart(
 const SERVICES_REFRESH: Duration = Duration::from_secs(60);
 
 /// Writes the heartbeat every tick, and the services' states when a state, an incident, a
-/// pid or a check's ok-ness changed (or every [`SERVICES_REFRESH`]).
+/// pid or a check's ok-ness changed (or every [`SERVICES_REFRESH`]). Changes are noted as
+/// they happen ([`Beats::note`], after each step of a machine), so a tick does not walk the
+/// fleet.
 struct Beats {
     state_dir: std::path::PathBuf,
     started_at: chrono::DateTime<Utc>,
     tick: Duration,
-    last: Option<(u64, Instant)>,
+    /// Each service's signature as last noted.
+    sigs: Vec<u64>,
+    /// A signature changed since `services.json` was last written.
+    changed: bool,
+    /// When a service's label changes with time alone (its grace or recovered spell ends).
+    label_at: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// When `services.json` was last written.
+    last: Option<Instant>,
     /// This daemon's beat is on disk (ticks since only touch it).
     written: bool,
 }
 
 impl Beats {
-    fn new(state_dir: &std::path::Path, started_at: chrono::DateTime<Utc>, tick: Duration) -> Self {
-        Beats {
+    fn new(
+        state_dir: &std::path::Path,
+        started_at: chrono::DateTime<Utc>,
+        tick: Duration,
+        svcs: &[Svc],
+        now: Instant,
+    ) -> Self {
+        let mut b = Beats {
             state_dir: state_dir.to_path_buf(),
             started_at,
             tick,
+            sigs: vec![0; svcs.len()],
+            changed: true,
+            label_at: BinaryHeap::new(),
             last: None,
             written: false,
+        };
+        for (si, svc) in svcs.iter().enumerate() {
+            b.note(si, svc, now);
+        }
+        b
+    }
+
+    /// After service `si`'s machine stepped (or its label's time came).
+    fn note(&mut self, si: usize, svc: &Svc, now: Instant) {
+        let sig = signature(svc, now);
+        if self.sigs[si] != sig {
+            self.sigs[si] = sig;
+            self.changed = true;
+        }
+        if let Some(t) = svc.machine.label_changes_at(now) {
+            self.label_at.push(Reverse((t, si)));
         }
     }
 
     fn tick(&mut self, svcs: &[Svc], groups: &FileGroups, now: Instant) {
-        let sig = signature(svcs, now);
-        let stale = self.last.is_none_or(|(s, at)| {
-            s != sig || now.saturating_duration_since(at) >= SERVICES_REFRESH
-        });
+        while let Some(Reverse((t, si))) = self.label_at.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.label_at.pop();
+            self.note(si, &svcs[si], now);
+        }
+        let stale = self.changed
+            || self
+                .last
+                .is_none_or(|at| now.saturating_duration_since(at) >= SERVICES_REFRESH);
         if stale {
             match heartbeat::write_services(&self.state_dir, &services_of(svcs, groups, now)) {
-                Ok(()) => self.last = Some((sig, now)),
+                Ok(()) => {
+                    self.last = Some(now);
+                    self.changed = false;
+                }
                 Err(e) => warn!(error = %e, "cannot write the services' states"),
             }
         }
@@ -992,18 +1039,15 @@ impl Beats {
     }
 }
 
-/// A hash of what `services.json` says apart from the checks' details (FNV-1a: it runs every
-/// tick over every check).
-fn signature(svcs: &[Svc], now: Instant) -> u64 {
+/// A hash of what `services.json` says of a service apart from its checks' details.
+fn signature(s: &Svc, now: Instant) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = crate::fnv::Fnv::default();
-    for s in svcs {
-        s.machine.label(now).hash(&mut h);
-        s.machine.incident().hash(&mut h);
-        s.pid.hash(&mut h);
-        for r in &s.machine.last {
-            r.as_ref().map(|r| r.verdict.is_ok()).hash(&mut h);
-        }
+    s.machine.label(now).hash(&mut h);
+    s.machine.incident().hash(&mut h);
+    s.pid.hash(&mut h);
+    for r in &s.machine.last {
+        r.as_ref().map(|r| r.verdict.is_ok()).hash(&mut h);
     }
     h.finish()
 }

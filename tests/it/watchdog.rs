@@ -358,6 +358,34 @@ fn sigterm_stops_cleanly_and_status_tells_the_daemon_apart() {
     assert_eq!(st["services"][0]["name"], "web");
 }
 
+/// `services.json` follows a state that changes with time alone: a service with only a
+/// healthy file check goes from starting to healthy when its grace ends, though its machine
+/// hears nothing new (still-healthy file answers are kept from it).
+#[test]
+fn services_json_follows_a_state_that_changes_with_time_alone() {
+    let toml = format!(
+        "{DAEMON}[[service]]\nname = \"quiet\"\ngrace = \"2s\"\n\
+         [[service.check]]\nkind = \"log_stale\"\npath = \"quiet.log\"\nmax_age = \"1h\"\n"
+    );
+    let mut f = Fleet::new(&toml);
+    std::fs::write(f.path("quiet.log"), "x").unwrap();
+    f.watch();
+    let state = |f: &Fleet| {
+        let written = std::fs::read(f.path("state/services.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&written).ok()?;
+        v[0]["state"].as_str().map(str::to_string)
+    };
+    wait_for("services.json to show the service starting", || {
+        (state(&f)? == "starting").then_some(())
+    });
+    // Well before the once-a-minute refresh.
+    let started = std::time::Instant::now();
+    wait_for("services.json to show the service healthy", || {
+        (state(&f)? == "healthy").then_some(())
+    });
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
 /// Bad configs: a clear message naming file, line and key; exit 78; nothing started.
 #[test]
 fn bad_configs_exit_78_with_the_file_line_and_key() {
