@@ -9,9 +9,10 @@ use std::time::SystemTime;
 
 /// What a check needs to know about one entry, without following a symlink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
+pub struct Stat {
     pub symlink: bool,
-    /// A regular file's modification time; `None` for anything else.
+    pub regular: bool,
+    /// The modification time, of whatever kind of file it is.
     pub mtime: Option<SystemTime>,
 }
 
@@ -25,8 +26,9 @@ fn open_files_limit() -> Option<libc::rlimit> {
     (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim)
 }
 
-/// File checks keep a directory handle each: lift the soft limit on open files to the hard
-/// one (at most 65,536) so a large fleet does not run out. False when it could not be raised
+/// File checks keep a handle or two each (a log's, a glob's directory and newest file): lift
+/// the soft limit on open files to the hard one (at most 65,536) so a large fleet does not
+/// run out. False when it could not be raised
 /// (checks then stat by path past their share, see `DirHandle::open`).
 pub fn raise_open_files_limit() -> bool {
     let Some(mut lim) = open_files_limit() else {
@@ -53,14 +55,6 @@ pub use linux::{DirHandle, FileHandle};
 
 #[cfg(not(target_os = "linux"))]
 pub use other::{DirHandle, FileHandle};
-
-/// What a log check reads from one `stat`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogStat {
-    pub symlink: bool,
-    /// The modification time, of whatever kind of file it is.
-    pub mtime: Option<SystemTime>,
-}
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -138,14 +132,16 @@ mod linux {
         }
     }
 
-    fn stat_result(r: libc::c_int, st: &libc::stat) -> std::io::Result<(u32, Option<SystemTime>)> {
+    fn stat_result(r: libc::c_int, st: &libc::stat) -> std::io::Result<Stat> {
         if r != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        Ok((
-            st.st_mode & libc::S_IFMT,
-            mtime_of(st.st_mtime, st.st_mtime_nsec),
-        ))
+        let kind = st.st_mode & libc::S_IFMT;
+        Ok(Stat {
+            symlink: kind == libc::S_IFLNK,
+            regular: kind == libc::S_IFREG,
+            mtime: mtime_of(st.st_mtime, st.st_mtime_nsec),
+        })
     }
 
     /// A handle on a directory, to stat its entries without walking its path again.
@@ -168,7 +164,7 @@ mod linux {
                 .map(FileHandle)
         }
 
-        pub fn entry(&self, name: &OsStr) -> std::io::Result<Entry> {
+        pub fn entry(&self, name: &OsStr) -> std::io::Result<Stat> {
             let c = CString::new(name.as_bytes())
                 .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
             // SAFETY: an all-zero stat is a valid value to be overwritten.
@@ -182,11 +178,7 @@ mod linux {
                     libc::AT_SYMLINK_NOFOLLOW,
                 )
             };
-            let (kind, mtime) = stat_result(r, &st)?;
-            Ok(Entry {
-                symlink: kind == libc::S_IFLNK,
-                mtime: mtime.filter(|_| kind == libc::S_IFREG),
-            })
+            stat_result(r, &st)
         }
     }
 
@@ -200,21 +192,19 @@ mod linux {
             Ok(Counted::open(path, libc::O_NOFOLLOW)?.map(FileHandle))
         }
 
-        pub fn stat(&self) -> std::io::Result<LogStat> {
+        pub fn stat(&self) -> std::io::Result<Stat> {
             // SAFETY: an all-zero stat is a valid value to be overwritten.
             let mut st: libc::stat = unsafe { std::mem::zeroed() };
             // SAFETY: valid fd, writable stat buffer.
             let r = unsafe { libc::fstat(self.0 .0.as_raw_fd(), &mut st) };
-            let (kind, mtime) = stat_result(r, &st)?;
-            Ok(LogStat {
-                symlink: kind == libc::S_IFLNK,
-                mtime,
-            })
+            stat_result(r, &st)
         }
     }
 
-    /// A `stat` time as a `SystemTime`, before 1970 included.
-    fn mtime_of(secs: libc::time_t, nsecs: i64) -> Option<SystemTime> {
+    /// A `stat` time as a `SystemTime`, before 1970 included. (Generic: the fields' widths
+    /// differ between targets.)
+    fn mtime_of(secs: impl Into<i64>, nsecs: impl Into<i64>) -> Option<SystemTime> {
+        let (secs, nsecs) = (secs.into(), nsecs.into());
         let nanos = std::time::Duration::from_nanos(u64::try_from(nsecs).ok()?);
         let base = if secs >= 0 {
             SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs as u64))
@@ -239,7 +229,7 @@ mod other {
         pub fn open_file(&self, _name: &OsStr) -> Option<FileHandle> {
             match *self {}
         }
-        pub fn entry(&self, _name: &OsStr) -> std::io::Result<Entry> {
+        pub fn entry(&self, _name: &OsStr) -> std::io::Result<Stat> {
             match *self {}
         }
     }
@@ -251,18 +241,19 @@ mod other {
         pub fn open(_path: &Path) -> std::io::Result<Option<FileHandle>> {
             Ok(None)
         }
-        pub fn stat(&self) -> std::io::Result<LogStat> {
+        pub fn stat(&self) -> std::io::Result<Stat> {
             match *self {}
         }
     }
 }
 
 /// An entry by path, for when there is no handle.
-pub fn entry_by_path(path: &Path) -> std::io::Result<Entry> {
+pub fn entry_by_path(path: &Path) -> std::io::Result<Stat> {
     let m = std::fs::symlink_metadata(path)?;
-    Ok(Entry {
+    Ok(Stat {
         symlink: m.file_type().is_symlink(),
-        mtime: m.is_file().then(|| m.modified().ok()).flatten(),
+        regular: m.is_file(),
+        mtime: m.modified().ok(),
     })
 }
 
@@ -301,13 +292,7 @@ mod tests {
         let Some(h) = FileHandle::open(&log).unwrap() else {
             return; // no handles on this platform
         };
-        let by_path = |p: &Path| {
-            let m = std::fs::symlink_metadata(p).unwrap();
-            LogStat {
-                symlink: m.file_type().is_symlink(),
-                mtime: m.modified().ok(),
-            }
-        };
+        let by_path = |p: &Path| entry_by_path(p).unwrap();
         assert_eq!(h.stat().unwrap(), by_path(&log));
         let link = FileHandle::open(&dir.path().join("link")).unwrap().unwrap();
         assert!(link.stat().unwrap().symlink);

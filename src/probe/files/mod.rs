@@ -11,12 +11,15 @@
 //!   writes and touches too: a run stats only the names the feed reported.
 //!
 //! Either cache can lag the file system (a missed event) but never run ahead of it, since
-//! mtimes only move forward when a service writes, and every backward change (removal,
-//! rename, `touch -d`) is an event. So an answer from a cache is trusted only when it is
-//! healthy; an unhealthy one is read again from the file system before it is reported. On top
-//! of that, each check reads everything afresh at least once a [`REVALIDATE`] period, and
-//! wherever events cannot be trusted (no feed, a directory that cannot be watched, symlinked
-//! files, a lost queue) a check reads everything every time, as a plain poll would.
+//! mtimes only move forward when a service writes, and every backward change in the watched
+//! directory (removal, rename, `touch -d`) is an event. So an answer from a cache is trusted
+//! only when it is healthy; an unhealthy one is read again from the file system before it is
+//! reported. What no event reports (an ancestor directory renamed or a symlinked parent
+//! swapped, permissions changed above, a writer on another machine of a network file system)
+//! is caught by a full read: each check reads everything afresh at least once a
+//! [`REVALIDATE`] period, and wherever events cannot be trusted (no feed, a directory that
+//! cannot be watched, symlinked files, a lost queue) a check reads everything every time, as
+//! a plain poll would.
 //!
 //! An event never stands in for a stat: setting a file's mtime alone (`touch -m -d`, how one
 //! fakes a stale log) arrives as the same `IN_MODIFY` a write does, so an event cannot say the
@@ -35,7 +38,7 @@ use super::log_stale;
 use super::ProbeResult;
 use crate::config::{ArtifactSpec, CheckKind};
 use crate::core::machine::{Progress, Verdict};
-use at::{entry_by_path, DirHandle, Entry, FileHandle, LogStat};
+use at::{entry_by_path, DirHandle, FileHandle, Stat};
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::hash::BuildHasherDefault;
@@ -75,9 +78,6 @@ struct Names {
 }
 
 impl Names {
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
     fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
@@ -93,18 +93,23 @@ impl Names {
             (name, moved)
         })
     }
-    /// Notes a change to `name`; a name noted already keeps one place.
-    fn note(&mut self, name: &OsStr, moved: bool) {
+    /// Notes a change to `name`; a name noted already keeps one place. False when the name
+    /// is new and [`MAX_PENDING_NAMES`] are noted already.
+    fn note(&mut self, name: &OsStr, moved: bool) -> bool {
         let mut start = 0;
         for (end, m) in &mut self.ends {
             if &self.bytes[start..*end] == name.as_bytes() {
                 *m |= moved;
-                return;
+                return true;
             }
             start = *end;
         }
+        if self.ends.len() >= MAX_PENDING_NAMES {
+            return false;
+        }
         self.bytes.extend_from_slice(name.as_bytes());
         self.ends.push((self.bytes.len(), moved));
+        true
     }
 }
 
@@ -161,14 +166,11 @@ struct Dir {
     /// The watch reports writes and touches too (a glob check needs them).
     content: bool,
     subscribers: Vec<Subscriber>,
-}
-
-impl Dir {
-    fn wants_content(&self) -> bool {
-        self.subscribers
-            .iter()
-            .any(|s| matches!(s.filter, Filter::Pattern(_)))
-    }
+    /// How many subscribers are globs.
+    globs: usize,
+    /// The drain that last tried to watch it, so a directory that cannot be watched is
+    /// tried once a drain, not once per check in it.
+    tried: u64,
 }
 
 /// Watch numbers are small integers the kernel picks: FNV is plenty for them.
@@ -181,6 +183,8 @@ struct Table {
     /// Watch to directories (two paths to one directory share a watch).
     by_watch: ByWatch,
     news: Vec<News>,
+    /// Drains so far.
+    drains: u64,
 }
 
 /// Hands one change to the checks it concerns.
@@ -194,14 +198,10 @@ fn file(dirs: &mut [Dir], by_watch: &mut ByWatch, news: &mut [News], change: Cha
                         // A write or touch is read through the log's handle anyway.
                         Filter::Name(log) => n.moved |= moved && log == name,
                         Filter::Pattern(p) if p.matches(name) => {
-                            if n.all {
-                                continue;
-                            }
-                            if n.names.len() >= MAX_PENDING_NAMES {
+                            if !n.all && !n.names.note(name, moved) {
+                                // Too many to list: just list the directory again.
                                 n.all = true;
                                 n.names.clear();
-                            } else {
-                                n.names.note(name, moved);
                             }
                         }
                         Filter::Pattern(_) => {}
@@ -233,7 +233,7 @@ impl Table {
     /// it is watched afterwards.
     fn watch(&mut self, dir: usize) -> bool {
         let d = &mut self.dirs[dir];
-        let content = d.wants_content();
+        let content = d.globs > 0;
         if d.watch.is_some() && (d.content || !content) {
             return true;
         }
@@ -275,6 +275,7 @@ impl FileWatch {
                 by_path: HashMap::new(),
                 by_watch: ByWatch::default(),
                 news: Vec::new(),
+                drains: 0,
             }),
         }
     }
@@ -294,10 +295,12 @@ impl FileWatch {
         let t = &mut *t;
         t.feed
             .drain(&mut |c| file(&mut t.dirs, &mut t.by_watch, &mut t.news, c));
+        t.drains += 1;
         for c in checks {
             if let Some((dir, at)) = c.inbox {
-                if !t.news[at].watched {
-                    // It may exist by now; once watched, the check reads everything once.
+                if !t.news[at].watched && t.dirs[dir].tried != t.drains {
+                    // It may exist by now; once watched, its checks read everything once.
+                    t.dirs[dir].tried = t.drains;
                     t.watch(dir);
                 }
                 let n = &mut t.news[at];
@@ -323,12 +326,23 @@ impl FileWatch {
                 watch: None,
                 content: false,
                 subscribers: Vec::new(),
+                globs: 0,
+                tried: 0,
             });
         }
         let at = t.news.len();
         t.news.push(News::default());
-        t.dirs[i].subscribers.push(Subscriber { filter, news: at });
-        t.watch(i);
+        let d = &mut t.dirs[i];
+        d.globs += usize::from(matches!(filter, Filter::Pattern(_)));
+        d.subscribers.push(Subscriber { filter, news: at });
+        // Whether this widened the watch or found it as it needs it, the check is watched
+        // (or not) from here, and its first run reads everything.
+        let watched = t.watch(i);
+        t.news[at] = News {
+            watched,
+            all: true,
+            ..News::default()
+        };
         (i, at)
     }
 }
@@ -553,13 +567,8 @@ impl FileCheck {
                         let files = files.get_or_insert_default();
                         for (name, moved) in names.iter() {
                             let seen = match held {
-                                Some((h, f)) if !moved && **h == *name => {
-                                    // The same file as when it was opened, and regular.
-                                    f.stat().map(|s| Entry {
-                                        symlink: false,
-                                        mtime: s.mtime,
-                                    })
-                                }
+                                // The same file as when it was opened.
+                                Some((h, f)) if !moved && **h == *name => f.stat(),
                                 _ => {
                                     if held.as_ref().is_some_and(|(h, _)| **h == *name) {
                                         *held = None;
@@ -568,8 +577,12 @@ impl FileCheck {
                                 }
                             };
                             match seen {
-                                Ok(Entry { symlink: true, .. }) => self.symlinked = true,
-                                Ok(Entry { mtime: Some(t), .. }) => match files.get_mut(name) {
+                                Ok(Stat { symlink: true, .. }) => self.symlinked = true,
+                                Ok(Stat {
+                                    regular: true,
+                                    mtime: Some(t),
+                                    ..
+                                }) => match files.get_mut(name) {
                                     Some(at) => *at = t,
                                     None => {
                                         files.insert(Arc::from(name), t);
@@ -664,7 +677,7 @@ fn entry(
     handle: Option<&DirHandle>,
     name: &std::ffi::OsStr,
     path: impl FnOnce() -> PathBuf,
-) -> std::io::Result<Entry> {
+) -> std::io::Result<Stat> {
     match handle {
         Some(h) => h.entry(name),
         None => entry_by_path(&path()),
@@ -754,25 +767,15 @@ fn read_log(
     bool,
     Option<FileHandle>,
 ) {
-    match FileHandle::open(path) {
-        Ok(Some(h)) => match h.stat() {
-            Ok(LogStat {
-                symlink: false,
-                mtime,
-            }) => (Ok(mtime), false, Some(h)),
-            Ok(LogStat { symlink: true, .. }) => {
-                let (seen, link) = stat_log(path);
-                (seen, link, None)
-            }
-            Err(e) => (Err(e), false, None),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Err(e), false, None),
-        // No handle to spare, or one could not be opened: read by path.
-        _ => {
-            let (seen, link) = stat_log(path);
-            (seen, link, None)
-        }
+    match FileHandle::open(path).map(|h| h.map(|h| (h.stat(), h))) {
+        Ok(Some((Ok(s), h))) if !s.symlink => return (Ok(s.mtime), false, Some(h)),
+        Ok(Some((Err(e), _))) => return (Err(e), false, None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Err(e), false, None),
+        // A symlink, no handle to spare, or one could not be opened: read by path.
+        _ => {}
     }
+    let (seen, link) = stat_log(path);
+    (seen, link, None)
 }
 
 /// Stats a log without following a symlink first, so a symlinked log is known to be one.

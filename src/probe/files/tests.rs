@@ -128,6 +128,8 @@ impl Rig {
     }
 }
 
+/// Linux: elsewhere there are no handles and every run reads by path.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_log_is_read_through_its_handle_until_the_feed_says_its_name_moved() {
     let rig = Rig::new();
@@ -152,6 +154,44 @@ fn a_log_is_read_through_its_handle_until_the_feed_says_its_name_moved() {
     // And from then on the new file is the one read.
     set_mtime(&log, at(108));
     assert_eq!(progress_secs(&rig.run(&mut c, 110, 5)), 108);
+}
+
+/// Every check in a directory uses the one watch, however it joined: logs that came after
+/// the first still read through their handles.
+#[cfg(target_os = "linux")]
+#[test]
+fn checks_that_join_a_watched_directory_are_watched_too() {
+    let rig = Rig::new();
+    let mut checks: Vec<_> = ["a.log", "b.log", "c.log"]
+        .into_iter()
+        .map(|n| {
+            std::fs::write(rig.root.join(n), "x").unwrap();
+            set_mtime(&rig.root.join(n), at(100));
+            rig.log(n)
+        })
+        .collect();
+    for c in &mut checks {
+        assert_eq!(progress_secs(&rig.run(c, 110, 0)), 100);
+    }
+    // Replaced without word: every check still reads the file it holds.
+    for n in ["a.log", "b.log", "c.log"] {
+        replace(&rig.root.join(n), at(105));
+    }
+    for c in &mut checks {
+        assert_eq!(progress_secs(&rig.run(c, 110, 1)), 100);
+    }
+}
+
+#[test]
+fn a_directory_that_cannot_be_watched_is_tried_once_a_drain() {
+    let rig = Rig::new();
+    rig.feed.refuse.store(true, Ordering::SeqCst);
+    let mut checks: Vec<_> = (0..5).map(|i| rig.log(&format!("{i}.log"))).collect();
+    rig.feed.asked.lock().unwrap().clear();
+    assert!(rig.watch.drain(checks.iter_mut()));
+    assert_eq!(rig.feed.asked.lock().unwrap().len(), 1);
+    assert!(rig.watch.drain(checks.iter_mut()));
+    assert_eq!(rig.feed.asked.lock().unwrap().len(), 2);
 }
 
 #[test]
@@ -203,6 +243,8 @@ fn a_stale_answer_is_never_taken_from_the_cache() {
     assert_eq!(progress_secs(&r), 190);
 }
 
+/// Linux: elsewhere there are no handles and every run reads by path.
+#[cfg(target_os = "linux")]
 #[test]
 fn everything_is_read_again_after_a_lost_queue_a_lost_watch_and_the_revalidate_period() {
     let rig = Rig::new();
@@ -275,6 +317,8 @@ fn a_glob_reads_only_the_entries_the_feed_names() {
     assert_eq!(progress_secs(&rig.run(&mut c, 110, 3)), 100);
 }
 
+/// Linux: elsewhere there are no handles and every run reads by path.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_glob_stats_its_newest_file_through_a_handle_once_it_is_written_in_place() {
     let rig = Rig::new();
