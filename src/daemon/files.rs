@@ -1,12 +1,12 @@
 //! File checks in groups: the daemon schedules a group, not each check, and a group tells the
 //! state machines only what they need to hear.
 //!
-//! Checks with the same interval and first-run slot form a group that runs as one batch on a
-//! blocking thread. Most answers of a large fleet are "still healthy": such an answer goes to
+//! Checks with the same interval on the same file system form a group that runs as one batch
+//! on a blocking thread. Most answers of a large fleet are "still healthy": such an answer goes to
 //! the group's shared `latest` table (which `status` reads) and not to the service's machine,
 //! which only needs a check's answer when it changes between ok and unhealthy, when it is
 //! unhealthy, or while the service is not steadily healthy ([`Gate`]). A slow file system
-//! stalls only the group whose check is on it.
+//! stalls only the group on it (as file systems were mounted when the daemon started).
 
 use crate::probe::files::{Answer, FileCheck, FileWatch};
 use crate::probe::ProbeResult;

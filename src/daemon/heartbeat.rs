@@ -81,13 +81,21 @@ pub fn read(state_dir: &Path) -> Option<Heartbeat> {
 
 /// Beats once more: sets the beat file's modification time to now, which readers take as
 /// the beat's `at`. One system call and no data written, where rewriting the file would
-/// allocate, write and flush a new one every tick. `NotFound` when there is no beat file.
+/// allocate, write and flush a new one every tick. The time is this machine's clock (not a
+/// file server's, as "now" would be on a network file system). `NotFound` when there is no
+/// beat file.
 pub fn touch_beat(state_dir: &Path) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(path_in(state_dir).as_os_str().as_bytes())
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: a NUL-terminated path; null times mean "now".
-    let r = unsafe { libc::utimensat(libc::AT_FDCWD, path.as_ptr(), std::ptr::null(), 0) };
+    let now = Utc::now();
+    // SAFETY: an all-zero timespec is valid; the fields are set below.
+    let mut times: [libc::timespec; 2] = unsafe { std::mem::zeroed() };
+    times[0].tv_nsec = libc::UTIME_OMIT;
+    times[1].tv_sec = now.timestamp() as libc::time_t;
+    times[1].tv_nsec = now.timestamp_subsec_nanos() as _;
+    // SAFETY: a NUL-terminated path and two valid timespecs (access time left as it is).
+    let r = unsafe { libc::utimensat(libc::AT_FDCWD, path.as_ptr(), times.as_ptr(), 0) };
     if r == 0 {
         Ok(())
     } else {
@@ -95,13 +103,15 @@ pub fn touch_beat(state_dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The last beat alone: as written, with `at` moved on to the last touch.
+/// The last beat alone: as written, its `at` the last touch (unless the daemon stopped).
 pub fn read_beat(state_dir: &Path) -> Option<Beat> {
     let file = std::fs::File::open(path_in(state_dir)).ok()?;
     let touched = file.metadata().and_then(|m| m.modified()).ok();
     let mut beat: Beat = serde_json::from_reader(std::io::BufReader::new(file)).ok()?;
     if let Some(t) = touched.filter(|_| beat.stopped_at.is_none()) {
-        beat.at = beat.at.max(t.into());
+        // The touch, not the written time: a clock stepped back must not keep a frozen
+        // daemon looking fresh until it catches up with a written time in the future.
+        beat.at = t.into();
     }
     Some(beat)
 }
@@ -143,18 +153,27 @@ mod tests {
         );
         write_beat(dir.path(), &beat(false)).unwrap();
         let written = read_beat(dir.path()).unwrap();
-        // The file was made now, so its mtime already says later than `at`.
+        // The file was made now: its mtime is the beat.
         assert!(written.at > beat(false).at);
-        std::fs::File::options()
-            .write(true)
-            .open(path_in(dir.path()))
-            .unwrap()
-            .set_modified(std::time::SystemTime::UNIX_EPOCH)
-            .unwrap();
-        assert_eq!(read_beat(dir.path()).unwrap(), beat(false));
+        let set_back = |t: std::time::SystemTime| {
+            std::fs::File::options()
+                .write(true)
+                .open(path_in(dir.path()))
+                .unwrap()
+                .set_modified(t)
+                .unwrap()
+        };
+        // Earlier than the written `at`: the touch wins all the same.
+        let last_touch: DateTime<Utc> = "2019-06-01T00:00:00Z".parse().unwrap();
+        set_back(last_touch.into());
+        assert_eq!(read_beat(dir.path()).unwrap().at, last_touch);
         touch_beat(dir.path()).unwrap();
         let touched = read_beat(dir.path()).unwrap();
         assert!(touched.at >= written.at, "{touched:?}");
+        assert!(
+            (Utc::now() - touched.at).num_seconds().abs() < 5,
+            "{touched:?}"
+        );
         assert_eq!((touched.pid, touched.stopped_at), (7, None));
 
         write_beat(dir.path(), &beat(true)).unwrap();

@@ -167,9 +167,8 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
             match FileCheck::new(&c.kind, &file_watch) {
                 Some(probe) => {
                     svc.history.push(None);
-                    let first = svc.due[ci];
                     svc.files
-                        .push(Some(groups.add(si, ci, c.interval, probe, first)));
+                        .push(Some(groups.add(si, ci, c.interval, probe, now)));
                 }
                 None => {
                     svc.history.push(Some(CounterHistory::default()));
@@ -495,8 +494,8 @@ impl DueChecks {
     }
 }
 
-/// Slots per interval that a fleet's first check runs are spread over: enough to smooth the
-/// load, few enough that file checks still run in batches.
+/// Slots per interval that first runs are spread over (network and counter checks, and
+/// file-check groups): enough to smooth the load.
 const STAGGER_SLOTS: usize = 8;
 
 /// A fixed slot for a check's first run, one of `STAGGER_SLOTS`.
@@ -520,15 +519,16 @@ struct FileGroups {
 }
 
 impl FileGroups {
-    /// Adds a check to its group (which is first due at `first` if the check starts it);
-    /// returns the group and the check's place in it.
+    /// Adds a check to its group; returns the group and the check's place in it. Groups
+    /// take turns over the first interval from `start` (one of [`STAGGER_SLOTS`] each), so
+    /// two groups do not drain the feed at the same instant.
     fn add(
         &mut self,
         si: usize,
         ci: usize,
         interval: Duration,
         probe: FileCheck,
-        first: Instant,
+        start: Instant,
     ) -> (usize, usize) {
         let next = self.slots.len();
         let gi = *self
@@ -536,6 +536,8 @@ impl FileGroups {
             .entry((interval, probe.device()))
             .or_insert(next);
         if gi == next {
+            let slot = (gi % STAGGER_SLOTS) as f64 / STAGGER_SLOTS as f64;
+            let first = start + interval.mul_f64(slot);
             let g = files::Group::new(interval);
             let latest = g.latest.clone();
             self.slots.push((Some(g), first, latest));
@@ -922,7 +924,7 @@ async fn do_restart(
 /// such as a log's age, still move).
 const SERVICES_REFRESH: Duration = Duration::from_secs(60);
 
-/// Writes the heartbeat every tick, and the services' states when a state, an incident, a
+/// Touches the heartbeat every tick, and writes the services' states when a state, an incident, a
 /// pid or a check's ok-ness changed (or every [`SERVICES_REFRESH`]). Changes are noted as
 /// they happen ([`Beats::note`], after each step of a machine), so a tick does not walk the
 /// fleet.
@@ -936,6 +938,8 @@ struct Beats {
     changed: bool,
     /// When a service's label changes with time alone (its grace or recovered spell ends).
     label_at: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Each service's time in `label_at`, so a machine stepping often pushes it once.
+    label_next: Vec<Option<Instant>>,
     /// When `services.json` was last written.
     last: Option<Instant>,
     /// This daemon's beat is on disk (ticks since only touch it).
@@ -957,6 +961,7 @@ impl Beats {
             sigs: vec![0; svcs.len()],
             changed: true,
             label_at: BinaryHeap::new(),
+            label_next: vec![None; svcs.len()],
             last: None,
             written: false,
         };
@@ -973,8 +978,12 @@ impl Beats {
             self.sigs[si] = sig;
             self.changed = true;
         }
-        if let Some(t) = svc.machine.label_changes_at(now) {
-            self.label_at.push(Reverse((t, si)));
+        let next = svc.machine.label_changes_at(now);
+        if next != self.label_next[si] {
+            self.label_next[si] = next;
+            if let Some(t) = next {
+                self.label_at.push(Reverse((t, si)));
+            }
         }
     }
 
@@ -984,7 +993,11 @@ impl Beats {
                 break;
             }
             self.label_at.pop();
-            self.note(si, &svcs[si], now);
+            // Stale entries (the service's time moved on) are skipped.
+            if self.label_next[si] == Some(t) {
+                self.label_next[si] = None;
+                self.note(si, &svcs[si], now);
+            }
         }
         let stale = self.changed
             || self
