@@ -550,13 +550,16 @@ impl FileGroups {
         (gi, place)
     }
 
-    /// Takes every group that is due and at home; they are due again one interval on.
+    /// Takes every group that is due and at home; they are due again one interval on, on
+    /// their own grid (a late wake-up does not push later runs back), unless a whole
+    /// interval was missed.
     fn take_due(&mut self, now: Instant) -> Vec<(usize, files::Group)> {
         let mut out = Vec::new();
         for (gi, (group, due, _)) in self.slots.iter_mut().enumerate() {
             if *due <= now {
                 if let Some(g) = group.take() {
-                    *due = now + g.interval;
+                    let next = *due + g.interval;
+                    *due = if next > now { next } else { now + g.interval };
                     out.push((gi, g));
                 }
             }
@@ -668,6 +671,7 @@ fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
                 warn!(service = %name, failed = %summary(&failed), "unhealthy: opening incident");
                 let task = OpenTask {
                     si,
+                    detected_at: Utc::now(),
                     cfg: svc.cfg.clone(),
                     backend: svc.backend.clone(),
                     seen: svc.seen.clone(),
@@ -752,6 +756,9 @@ fn summary(failed: &[FailedCheck]) -> String {
 /// Opening an incident: evidence first (bounded), then a durable write, then the restart.
 struct OpenTask {
     si: usize,
+    /// When the machine decided (not when this task got a thread: on a busy runtime that
+    /// can be later).
+    detected_at: chrono::DateTime<Utc>,
     cfg: ServiceConfig,
     backend: Option<Arc<dyn ProcessControl>>,
     seen: Seen,
@@ -763,7 +770,7 @@ struct OpenTask {
 
 impl OpenTask {
     async fn run(self) {
-        let detected_at = Utc::now();
+        let detected_at = self.detected_at;
         let process = evidence::process_state(&self.cfg, self.backend.as_deref(), &self.seen).await;
         let forensics =
             evidence::forensics(process.pid, process.running, self.shared.forensics_budget).await;
