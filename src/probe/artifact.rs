@@ -1,7 +1,7 @@
 //! `artifact`: proof of value production — newest file of a glob, a sqlite timestamp or count, or a command's counter.
 
 use super::fmt::{age, limit};
-use super::{Clocks, CounterHistory, ProbeResult};
+use super::{since, Clocks, CounterHistory, ProbeResult};
 use crate::config::ArtifactSpec;
 use crate::core::machine::Progress;
 use chrono::{DateTime, Utc};
@@ -151,7 +151,7 @@ pub(super) fn judge_newest<'a>(
     let Some((mtime, name, recent)) = newest_of(files, max_age, now) else {
         return ProbeResult::bad("missing", format!("no file matches {pattern}"));
     };
-    let a = now.duration_since(mtime).unwrap_or_default();
+    let a = since(now, mtime);
     let progress = Progress::At(mtime.into());
     if a > max_age {
         ProbeResult::bad(
@@ -179,7 +179,7 @@ pub(super) fn newest_of<'a, N: AsRef<OsStr> + ?Sized + 'a>(
     let mut newest: Option<(SystemTime, &N)> = None;
     let mut recent = 0usize;
     for (name, m) in files {
-        if now.duration_since(m).unwrap_or_default() <= max_age {
+        if since(now, m) <= max_age {
             recent += 1;
         }
         if newest.is_none_or(|(t, n)| (m, name.as_ref()) > (t, n.as_ref())) {
@@ -241,7 +241,7 @@ pub fn judge_timestamp(db: &Path, v: f64, max_age: Duration, now: SystemTime) ->
             ),
         );
     };
-    let a = now.duration_since(SystemTime::from(at)).unwrap_or_default();
+    let a = since(now, at.into());
     let progress = Progress::At(at);
     if a > max_age {
         ProbeResult::bad(

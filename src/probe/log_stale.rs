@@ -1,7 +1,7 @@
 //! `log_stale`: the log's modification time must be younger than `max_age`.
 
 use super::fmt::{age, limit};
-use super::ProbeResult;
+use super::{since, ProbeResult};
 use crate::core::machine::Progress;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -31,8 +31,7 @@ pub fn judge(
             format!("no modification time for {}", path.display()),
         ),
         Ok(Some(mtime)) => {
-            // A clock step backwards (mtime in the future) counts as just written.
-            let a = now.duration_since(mtime).unwrap_or_default();
+            let a = since(now, mtime);
             let progress = Progress::At(mtime.into());
             if a > max_age {
                 ProbeResult::bad(

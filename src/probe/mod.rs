@@ -12,8 +12,14 @@ pub use fmt::age;
 use crate::config::{ArtifactSpec, CheckKind};
 use crate::core::machine::{Progress, Verdict};
 use std::collections::VecDeque;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
+
+/// How long before `now` the time `then` was; a time in the future (a clock stepped back)
+/// counts as now, so it never reads as stale.
+pub(crate) fn since(now: SystemTime, then: SystemTime) -> Duration {
+    now.duration_since(then).unwrap_or_default()
+}
 
 /// What one probe run found.
 #[derive(Debug, Clone, PartialEq)]

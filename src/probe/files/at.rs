@@ -56,13 +56,18 @@ pub use linux::{DirHandle, FileHandle};
 #[cfg(not(target_os = "linux"))]
 pub use other::{DirHandle, FileHandle};
 
+/// A path or name as the C string a system call takes; a NUL inside it is invalid input.
+#[cfg(target_os = "linux")]
+pub(super) fn c_string(s: &OsStr) -> std::io::Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(s.as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+}
+
 #[cfg(target_os = "linux")]
 mod linux {
     use super::*;
-    use std::ffi::CString;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    use std::os::unix::ffi::OsStrExt;
-
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Handles open now. They may use at most half of the open-files limit, so a large
@@ -108,20 +113,17 @@ mod linux {
                 OPEN.fetch_sub(1, Ordering::Relaxed);
                 return Ok(None);
             }
-            let opened = CString::new(path.as_os_str().as_bytes())
-                .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
-                .and_then(|c| {
-                    let at = dir.map_or(libc::AT_FDCWD, |d| d.0.as_raw_fd());
-                    // SAFETY: `at` is AT_FDCWD or an open directory; c is NUL-terminated.
-                    let fd = unsafe {
-                        libc::openat(at, c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC | flags)
-                    };
-                    if fd < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    // SAFETY: fd is fresh and ours.
-                    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-                });
+            let opened = c_string(path.as_os_str()).and_then(|c| {
+                let at = dir.map_or(libc::AT_FDCWD, |d| d.0.as_raw_fd());
+                // SAFETY: `at` is AT_FDCWD or an open directory; c is NUL-terminated.
+                let fd =
+                    unsafe { libc::openat(at, c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC | flags) };
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // SAFETY: fd is fresh and ours.
+                Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+            });
             match opened {
                 Ok(fd) => Ok(Some(Counted(fd))),
                 Err(e) => {
@@ -165,8 +167,7 @@ mod linux {
         }
 
         pub fn entry(&self, name: &OsStr) -> std::io::Result<Stat> {
-            let c = CString::new(name.as_bytes())
-                .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+            let c = c_string(name)?;
             // SAFETY: an all-zero stat is a valid value to be overwritten.
             let mut st: libc::stat = unsafe { std::mem::zeroed() };
             // SAFETY: valid dirfd, NUL-terminated name, writable stat buffer.

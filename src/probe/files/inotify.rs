@@ -1,7 +1,7 @@
 //! Linux: directory changes from inotify, read without blocking.
 
 use super::feed::{Change, ChangeFeed, WatchId};
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -47,8 +47,7 @@ impl Inotify {
 
 impl ChangeFeed for Inotify {
     fn watch(&mut self, dir: &Path, content: bool) -> std::io::Result<WatchId> {
-        let c = CString::new(dir.as_os_str().as_bytes().to_vec())
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        let c = super::at::c_string(dir.as_os_str())?;
         let mask = if content { NAMES | CONTENT } else { NAMES };
         // SAFETY: fd is open and c is a NUL-terminated path.
         let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c.as_ptr(), mask) };

@@ -35,7 +35,7 @@ pub use feed::{Change, ChangeFeed, NoFeed, WatchId};
 
 use super::artifact::{judge_newest, list_dir, newest_detail, newest_file, newest_of, split_glob};
 use super::log_stale;
-use super::ProbeResult;
+use super::{since, ProbeResult};
 use crate::config::{ArtifactSpec, CheckKind};
 use crate::core::machine::{Progress, Verdict};
 use at::{entry_by_path, DirHandle, FileHandle, Stat};
@@ -544,7 +544,7 @@ impl FileCheck {
                     }
                 };
                 match seen {
-                    Ok(Some(m)) if age(wall, m) <= *max_age => Answer::Fresh {
+                    Ok(Some(m)) if since(wall, m) <= *max_age => Answer::Fresh {
                         mtime: m,
                         at: wall,
                         of: Fresh::Log,
@@ -619,7 +619,7 @@ impl FileCheck {
                 }
                 let files = files.get_or_insert_default();
                 match newest_of(files.iter().map(|(n, t)| (n, *t)), *max_age, wall) {
-                    Some((m, name, recent)) if age(wall, m) <= *max_age => {
+                    Some((m, name, recent)) if since(wall, m) <= *max_age => {
                         let name = name.clone();
                         // The newest file is written in place (an output that grows): stat
                         // it through a handle from now on, until its name moves.
@@ -684,11 +684,6 @@ fn entry(
     }
 }
 
-/// How long ago `mtime` was at `now`; a time in the future (a clock step) counts as now.
-fn age(now: SystemTime, mtime: SystemTime) -> Duration {
-    now.duration_since(mtime).unwrap_or_default()
-}
-
 /// A file check's answer. A healthy one keeps what it found and writes its detail only when
 /// asked: a large fleet's answers are mostly "still healthy", and most are never shown.
 #[derive(Debug, Clone, PartialEq)]
@@ -727,7 +722,7 @@ impl Answer {
         match self {
             Answer::Done(r) => r.verdict.clone(),
             Answer::Fresh { mtime, at, of } => {
-                let a = age(*at, *mtime);
+                let a = since(*at, *mtime);
                 let detail = match of {
                     Fresh::Log => log_stale::fresh_detail(a),
                     Fresh::Newest {
@@ -780,12 +775,9 @@ fn read_log(
 
 /// Stats a log without following a symlink first, so a symlinked log is known to be one.
 fn stat_log(path: &Path) -> (std::io::Result<Option<SystemTime>>, bool) {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            (std::fs::metadata(path).map(|m| m.modified().ok()), true)
-        }
-        Ok(m) => (Ok(m.modified().ok()), false),
-        Err(e) => (Err(e), false),
+    match entry_by_path(path) {
+        Ok(s) if s.symlink => (std::fs::metadata(path).map(|m| m.modified().ok()), true),
+        seen => (seen.map(|s| s.mtime), false),
     }
 }
 
