@@ -80,27 +80,14 @@ pub fn read(state_dir: &Path) -> Option<Heartbeat> {
 }
 
 /// Beats once more: sets the beat file's modification time to now, which readers take as
-/// the beat's `at`. One system call and no data written, where rewriting the file would
-/// allocate, write and flush a new one every tick. The time is this machine's clock (not a
-/// file server's, as "now" would be on a network file system). `NotFound` when there is no
-/// beat file.
+/// the beat's `at`. No data is written, where rewriting the file would allocate, write and
+/// flush a new one every tick. The time is this machine's clock (not a file server's, as
+/// "now" would be on a network file system). `NotFound` when there is no beat file.
 pub fn touch_beat(state_dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(path_in(state_dir).as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    let now = Utc::now();
-    // SAFETY: an all-zero timespec is valid; the fields are set below.
-    let mut times: [libc::timespec; 2] = unsafe { std::mem::zeroed() };
-    times[0].tv_nsec = libc::UTIME_OMIT;
-    times[1].tv_sec = now.timestamp() as libc::time_t;
-    times[1].tv_nsec = now.timestamp_subsec_nanos() as _;
-    // SAFETY: a NUL-terminated path and two valid timespecs (access time left as it is).
-    let r = unsafe { libc::utimensat(libc::AT_FDCWD, path.as_ptr(), times.as_ptr(), 0) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    std::fs::File::options()
+        .write(true)
+        .open(path_in(state_dir))?
+        .set_modified(std::time::SystemTime::now())
 }
 
 /// The last beat alone: as written, its `at` the last touch (unless the daemon stopped).
