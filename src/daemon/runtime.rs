@@ -505,7 +505,12 @@ fn stagger_slot(si: usize, ci: usize) -> usize {
 
 /// A fixed offset within `interval` for a check's first run.
 fn stagger(si: usize, ci: usize, interval: Duration) -> Duration {
-    interval.mul_f64(stagger_slot(si, ci) as f64 / STAGGER_SLOTS as f64)
+    slot_offset(stagger_slot(si, ci), interval)
+}
+
+/// Where `slot` (one of [`STAGGER_SLOTS`], wrapping) starts within `interval`.
+fn slot_offset(slot: usize, interval: Duration) -> Duration {
+    interval.mul_f64((slot % STAGGER_SLOTS) as f64 / STAGGER_SLOTS as f64)
 }
 
 /// The file-check groups: one per interval and file system. A fleet's file checks run in a
@@ -536,8 +541,7 @@ impl FileGroups {
             .entry((interval, probe.device()))
             .or_insert(next);
         if gi == next {
-            let slot = (gi % STAGGER_SLOTS) as f64 / STAGGER_SLOTS as f64;
-            let first = start + interval.mul_f64(slot);
+            let first = start + slot_offset(gi, interval);
             let g = files::Group::new(interval);
             let latest = g.latest.clone();
             self.slots.push((Some(g), first, latest));
