@@ -4,10 +4,9 @@ use crate::config::Config;
 use crate::daemon::control::{self, Request};
 use crate::incident::{Incident, IncidentStore, StoreError};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 
-/// Asks the running daemon, else reads the store itself. A store locked by a daemon that is
-/// still starting (its socket not yet open) is asked again for a few seconds.
+/// Asks the running daemon (it also knows incidents it could not yet write), else reads the
+/// store itself.
 fn read<T: serde::de::DeserializeOwned>(
     cfg: &Config,
     req: &Request,
@@ -15,22 +14,14 @@ fn read<T: serde::de::DeserializeOwned>(
     direct: impl Fn(&IncidentStore) -> Result<T, StoreError>,
 ) -> anyhow::Result<T> {
     let state_dir = &cfg.daemon.state_dir;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(v) = control::ask(state_dir, req)? {
-            return Ok(serde_json::from_value(v)?);
-        }
-        if !IncidentStore::path_in(state_dir).exists() {
-            return Ok(empty);
-        }
-        match IncidentStore::open(state_dir) {
-            Ok(store) => return Ok(direct(&store)?),
-            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(100))
-            }
-            Err(e) => return Err(e.into()),
-        }
+    if let Some(v) = control::ask(state_dir, req)? {
+        return Ok(serde_json::from_value(v)?);
     }
+    if !IncidentStore::path_in(state_dir).exists() {
+        return Ok(empty);
+    }
+    let store = IncidentStore::open_read_only(state_dir)?;
+    Ok(direct(&store)?)
 }
 
 /// Incidents, newest first: from the running daemon, else from the store directly.

@@ -62,13 +62,19 @@ pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
         })
         .and_then(|r| r.ok().flatten())
         .and_then(|v| serde_json::from_value::<Heartbeat>(v).ok());
+    let degraded = live
+        .as_ref()
+        .map(|l| l.degraded.clone())
+        .unwrap_or_default();
     let services = match (live, &beat) {
         (Some(l), _) => l.services,
         (None, Some(_)) => heartbeat::read_services(&cfg.daemon.state_dir),
         (None, None) => Vec::new(),
     };
     if json {
-        out_json(&serde_json::json!({ "daemon": daemon, "services": services }));
+        out_json(
+            &serde_json::json!({ "daemon": daemon, "services": services, "degraded": degraded }),
+        );
         return Ok(crate::exit::OK);
     }
     match (daemon.state, daemon.pid, daemon.heartbeat_age_s) {
@@ -80,6 +86,9 @@ pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
             "akashic: {state} (pid {pid}, last heartbeat {age:.1}s ago)"
         )),
         (state, _, _) => out(format!("akashic: {state}")),
+    }
+    for d in &degraded {
+        out(format!("akashic: degraded: {d}"));
     }
     if daemon.state != "running" && !services.is_empty() {
         out("services as last written (may be out of date):");

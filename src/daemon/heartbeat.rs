@@ -32,6 +32,10 @@ pub struct Heartbeat {
     #[serde(flatten)]
     pub beat: Beat,
     pub services: Vec<ServiceStatus>,
+    /// What keeps the daemon from doing its whole job (e.g. a state_dir that refuses writes),
+    /// live answers only; empty when nothing does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<String>,
 }
 
 /// The daemon's pid and times.
@@ -74,6 +78,7 @@ pub fn write_services(state_dir: &Path, services: &[ServiceStatus]) -> std::io::
 pub fn read(state_dir: &Path) -> Option<Heartbeat> {
     let beat = read_beat(state_dir)?;
     Some(Heartbeat {
+        degraded: Vec::new(),
         beat,
         services: read_services(state_dir),
     })

@@ -4,6 +4,7 @@ pub mod control;
 mod evidence;
 mod files;
 pub mod heartbeat;
+pub mod lock;
 mod params;
 pub mod postmortem;
 mod runtime;

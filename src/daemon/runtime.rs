@@ -97,7 +97,8 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let state_dir = cfg.daemon.state_dir.clone();
     std::fs::create_dir_all(&state_dir)
         .map_err(|e| anyhow::anyhow!("cannot create state_dir {}: {e}", state_dir.display()))?;
-    let store = Arc::new(open_store(&state_dir).await?);
+    let (_lock, store) = open_store(&state_dir).await?;
+    let store = Arc::new(store);
     let started_at = Utc::now();
     let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
     let (exits_tx, mut exits) = mpsc::unbounded_channel::<ExitEvent>();
@@ -208,6 +209,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let mut next_heartbeat = Instant::now();
     let mut beats = Beats::new(&state_dir, started_at, tick, &svcs, Instant::now());
     let probes = Probes::new();
+    let mut store_health = StoreHealth::default();
 
     // Due checks and state-machine deadlines, earliest first. A check is pushed back
     // only when its last run returns, so it never runs twice at once.
@@ -272,6 +274,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
             }
         }
         if next_heartbeat <= now {
+            store_health.tick(&store, &shared);
             beats.tick(&svcs, &groups, now);
             next_heartbeat = now + tick;
         }
@@ -329,7 +332,11 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
             }
             Some(req) = loop_rx.recv() => {
                 let answer = match req.ask {
-                    LoopAsk::Status => Ok(serde_json::to_value(beats.heartbeat(&svcs, &groups, Instant::now())).expect("heartbeat serializes")),
+                    LoopAsk::Status => {
+                        let mut hb = beats.heartbeat(&svcs, &groups, Instant::now());
+                        hb.degraded = store_health.describe(&store);
+                        Ok(serde_json::to_value(hb).expect("heartbeat serializes"))
+                    }
                     LoopAsk::Resume { service } => match svcs.iter().position(|s| s.cfg.name == service) {
                         None => Err(format!("no service named {service:?} in the config")),
                         Some(si) => {
@@ -391,22 +398,21 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the store; a lock held by a previous akashic that is still exiting is waited for (10 s at most).
-async fn open_store(state_dir: &std::path::Path) -> anyhow::Result<IncidentStore> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut told = false;
-    loop {
-        match IncidentStore::open(state_dir) {
-            Err(crate::incident::StoreError::Locked { pid, .. }) if Instant::now() < deadline => {
-                if !told {
-                    info!(holder = %pid, "incident store is locked; waiting up to 10s for the other akashic to exit");
-                    told = true;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            other => return Ok(other?),
-        }
+/// Takes the state_dir's lock (an akashic still exiting is waited for, 10 s at most), then
+/// opens the store; a store that cannot be opened (a full disk) holds its writes until it can.
+async fn open_store(
+    state_dir: &std::path::Path,
+) -> anyhow::Result<(crate::daemon::lock::DaemonLock, IncidentStore)> {
+    let dir = state_dir.to_path_buf();
+    let lock = tokio::task::spawn_blocking(move || {
+        crate::daemon::lock::DaemonLock::acquire(&dir, Duration::from_secs(10))
+    })
+    .await??;
+    let (store, err) = IncidentStore::open_or_hold(state_dir);
+    if let Some(e) = err {
+        error!(error = %chain(&e), "incident store cannot be written; incidents are held in memory and written when it can");
     }
+    Ok((lock, store))
 }
 
 /// After akashic itself restarted: continue a service's open incident instead of opening another.
@@ -672,7 +678,8 @@ fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
                 restart,
                 escalate,
             } => {
-                warn!(service = %name, failed = %summary(&failed), "unhealthy: opening incident");
+                // The incident is named in the log once it is durable (OpenTask), not before.
+                warn!(service = %name, failed = %summary(&failed), "unhealthy: capturing evidence");
                 let task = OpenTask {
                     si,
                     detected_at: Utc::now(),
@@ -713,7 +720,7 @@ fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
                     ));
                 });
                 match res.and_then(|_| shared.store.enqueue_postmortem(&incident)) {
-                    Ok(()) => shared.postmortems.notify_one(),
+                    Ok(_) => shared.postmortems.notify_one(),
                     Err(e) => log_store_error("recording recovery", e),
                 }
                 shared.notify(crate::notify::Kind::Recovery, &name, &incident, &evidence);
@@ -727,7 +734,7 @@ fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
                     i.timeline.push(event("escalated", reason.clone()));
                 });
                 match res.and_then(|_| shared.store.enqueue_postmortem(&incident)) {
-                    Ok(()) => shared.postmortems.notify_one(),
+                    Ok(_) => shared.postmortems.notify_one(),
                     Err(e) => log_store_error("recording escalation", e),
                 }
                 shared.notify(crate::notify::Kind::Escalation, &name, &incident, &reason);
@@ -849,8 +856,14 @@ impl OpenTask {
         } else {
             self.shared.store.put(&inc)
         };
-        if let Err(e) = written {
-            log_store_error("writing a new incident", e);
+        match written {
+            Ok(crate::incident::store::Durability::Durable) => {
+                warn!(service = %self.cfg.name, incident = %id, "incident opened")
+            }
+            Ok(crate::incident::store::Durability::Held) => {
+                error!(service = %self.cfg.name, incident = %id, "incident opened but not yet on disk (held in memory until the store takes writes again)")
+            }
+            Err(e) => log_store_error("writing a new incident", e),
         }
         if self.escalate.is_some() {
             self.shared.postmortems.notify_one();
@@ -929,6 +942,63 @@ async fn do_restart(
         wall,
     };
     (obs, pid)
+}
+
+/// Watches the incident store's hold: writes what is held once the disk takes it again, and
+/// says so (log and notification) when writes start and stop being refused.
+#[derive(Default)]
+struct StoreHealth {
+    told: bool,
+}
+
+impl StoreHealth {
+    fn tick(&mut self, store: &IncidentStore, shared: &Shared) {
+        let Some((reason, held)) = store.degraded() else {
+            return;
+        };
+        match store.flush_held() {
+            Ok(written) => {
+                info!(
+                    written,
+                    "incident store writable again: held incidents written"
+                );
+                if self.told {
+                    shared.notify(
+                        crate::notify::Kind::Degraded,
+                        "akashic",
+                        "-",
+                        &format!("state_dir writable again; {written} held incidents written"),
+                    );
+                }
+                self.told = false;
+            }
+            Err(_) if !self.told => {
+                error!(%reason, held, "incident store refuses writes (disk full?); akashic keeps watching and restarting, holds incidents in memory, and writes them when it can");
+                shared.notify(
+                    crate::notify::Kind::Degraded,
+                    "akashic",
+                    "-",
+                    &format!(
+                        "incident store refuses writes: {reason}; {held} incidents held in memory"
+                    ),
+                );
+                self.told = true;
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// The `degraded` lines of a live `status`.
+    fn describe(&self, store: &IncidentStore) -> Vec<String> {
+        store
+            .degraded()
+            .map(|(reason, held)| {
+                vec![format!(
+                    "incident store refuses writes ({reason}); {held} incidents held in memory until it takes them"
+                )]
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// How often the services' states are rewritten when none of them changed (their details,
@@ -1057,6 +1127,7 @@ impl Beats {
     /// The live view `status` asks for.
     fn heartbeat(&self, svcs: &[Svc], groups: &FileGroups, now: Instant) -> Heartbeat {
         Heartbeat {
+            degraded: Vec::new(),
             beat: self.beat(None),
             services: services_of(svcs, groups, now),
         }

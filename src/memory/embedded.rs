@@ -1,4 +1,4 @@
-//! The embedded store: post-mortems and vectors in sled under `state_dir`, searched exactly in memory.
+//! The embedded store: post-mortems and vectors in SQLite under `state_dir`, searched exactly in memory.
 
 use super::doc::{normalize, Filter, Hit, MemoryDoc, Record, Vector};
 use super::error::MemoryError;
@@ -6,25 +6,23 @@ use super::index::{RowMeta, VectorIndex};
 use super::store::{check_batch, check_query, VectorStore};
 use crate::core::category::Category;
 use async_trait::async_trait;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
-use tokio::time::Instant;
 
-/// How long `open` waits for another process (the daemon remembering) to release the store.
+/// How long a write waits for another process's write (the daemon remembering, an import).
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
-const MODEL_KEY: &[u8] = b"model";
+const MODEL_KEY: &str = "model";
 
-/// sled trees `docs` (id -> JSON), `vectors` (id -> encoded row) and `meta` (model id and dim).
+/// Tables `docs` (id -> JSON), `vectors` (id -> encoded row) and `meta` (model id and dim), in
+/// SQLite with `journal_mode = WAL` and `synchronous = FULL`: a write is on disk when it
+/// returns, a crash or a full disk leaves the last committed state, and `akashic ask` reads
+/// while the daemon writes.
 pub struct EmbeddedStore {
     path: PathBuf,
-    db: sled::Db,
-    docs: sled::Tree,
-    vectors: sled::Tree,
-    meta: sled::Tree,
+    conn: std::sync::Mutex<Connection>,
     model: Option<(String, usize)>,
     /// Loaded on the first search only: remembering a post-mortem never pays for the whole matrix.
     index: OnceLock<VectorIndex>,
@@ -33,71 +31,73 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// Where the store lives under a state dir (apart from the incident store).
     pub fn path_in(state_dir: &Path) -> PathBuf {
+        state_dir.join("memory.db")
+    }
+
+    /// The sled store of earlier versions, imported once on first open.
+    pub fn legacy_path_in(state_dir: &Path) -> PathBuf {
         state_dir.join("memory.sled")
     }
 
-    /// Opens the store under `state_dir`, waiting up to `lock_wait` while another process holds it.
+    /// Opens (creating) the store under `state_dir`; a write waits up to `lock_wait` for
+    /// another process's write.
     pub async fn open(state_dir: &Path, lock_wait: Duration) -> Result<Self, MemoryError> {
-        let path = Self::path_in(state_dir);
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(25);
-        loop {
-            match Self::try_open(&path) {
-                Err(MemoryError::StoreOpen { source, .. }) if is_locked(&source) => {
-                    if start.elapsed() >= lock_wait {
-                        return Err(MemoryError::StoreLocked {
-                            path,
-                            waited: lock_wait,
-                        });
-                    }
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(400));
-                }
-                other => return other,
-            }
-        }
+        let state_dir = state_dir.to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&state_dir, lock_wait))
+            .await
+            .map_err(|e| MemoryError::Task(e.to_string()))?
     }
 
-    fn try_open(path: &Path) -> Result<Self, MemoryError> {
+    fn open_blocking(state_dir: &Path, lock_wait: Duration) -> Result<Self, MemoryError> {
+        let path = Self::path_in(state_dir);
         let open_err = |source| MemoryError::StoreOpen {
-            path: path.to_path_buf(),
+            path: path.clone(),
             source,
         };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| open_err(e.into()))?;
-        }
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(8 * 1024 * 1024)
-            .flush_every_ms(None)
-            .open()
-            .map_err(open_err)?;
-        let docs = db.open_tree("docs")?;
-        let vectors = db.open_tree("vectors")?;
-        let meta = db.open_tree("meta")?;
-        let model = match meta.get(MODEL_KEY)? {
-            Some(v) => Some(decode_model(&v)?),
-            None => None,
-        };
-        Ok(EmbeddedStore {
-            path: path.to_path_buf(),
-            db,
-            docs,
-            vectors,
-            meta,
-            model,
+        std::fs::create_dir_all(state_dir).map_err(|e| MemoryError::Io {
+            path: state_dir.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let conn = connect(&path, lock_wait).map_err(open_err)?;
+        let mut store = EmbeddedStore {
+            path: path.clone(),
+            conn: std::sync::Mutex::new(conn),
+            model: None,
             index: OnceLock::new(),
-        })
+        };
+        store.import_legacy(state_dir)?;
+        store.model = store.read_model()?;
+        Ok(store)
+    }
+
+    fn read_model(&self) -> Result<Option<(String, usize)>, MemoryError> {
+        let v: Option<Vec<u8>> = self
+            .conn
+            .lock()
+            .unwrap()
+            .query_row("SELECT v FROM meta WHERE k = ?1", [MODEL_KEY], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.io(e))?;
+        v.map(|b| decode_model(&b)).transpose()
+    }
+
+    fn io(&self, e: rusqlite::Error) -> MemoryError {
+        store_err(&self.path, e)
     }
 
     /// Reads every vector into the in-memory index.
     fn load_index(&self) -> Result<VectorIndex, MemoryError> {
         let model = &self.model;
         let mut index = VectorIndex::new(model.as_ref().map_or(0, |m| m.1));
-        for kv in self.vectors.iter() {
-            let (k, v) = kv?;
-            let id = String::from_utf8_lossy(&k).into_owned();
-            let row = decode_row(&id, &v)?;
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn
+            .prepare("SELECT id, row FROM vectors")
+            .map_err(|e| self.io(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.io(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.io(e))? {
+            let id: String = r.get(0).map_err(|e| self.io(e))?;
+            let bytes = r.get_ref(1).map_err(|e| self.io(e))?;
+            let row = decode_row(&id, bytes.as_blob().unwrap_or_default())?;
             if model
                 .as_ref()
                 .is_some_and(|(m, d)| *m != row.model_id || *d != row.values.len())
@@ -123,18 +123,27 @@ impl EmbeddedStore {
 
     /// How many docs have a vector.
     pub fn vector_count(&self) -> usize {
-        self.vectors.len()
+        self.conn
+            .lock()
+            .unwrap()
+            .query_row("SELECT count(*) FROM vectors", [], |r| r.get::<_, i64>(0))
+            .map_or(0, |n| n as usize)
     }
 
     /// Every doc with its vector when it has one (for `memory migrate`).
     pub fn records(&self) -> Result<Vec<Record>, MemoryError> {
         let model = self.model.as_ref().map(|m| m.0.clone()).unwrap_or_default();
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn.prepare("SELECT d.id, d.body, v.row FROM docs d LEFT JOIN vectors v ON v.id = d.id ORDER BY d.id")
+            .map_err(|e| self.io(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.io(e))?;
         let mut out = Vec::new();
-        for kv in self.docs.iter() {
-            let (k, v) = kv?;
-            let id = String::from_utf8_lossy(&k);
-            let doc = decode_doc(&id, &v)?;
-            let vector = match self.vectors.get(k.as_ref())? {
+        while let Some(r) = rows.next().map_err(|e| self.io(e))? {
+            let id: String = r.get(0).map_err(|e| self.io(e))?;
+            let body: String = r.get(1).map_err(|e| self.io(e))?;
+            let row: Option<Vec<u8>> = r.get(2).map_err(|e| self.io(e))?;
+            let doc = decode_doc(&id, body.as_bytes())?;
+            let vector = match row {
                 Some(row) => Some(Vector {
                     model_id: model.clone(),
                     values: decode_row(&id, &row)?.values,
@@ -149,19 +158,129 @@ impl EmbeddedStore {
     fn held(&self) -> Option<(&str, usize)> {
         self.model.as_ref().map(|(m, d)| (m.as_str(), *d))
     }
+
+    fn docs_where(&self, sql: &str) -> Result<Vec<MemoryDoc>, MemoryError> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn.prepare(sql).map_err(|e| self.io(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.io(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, body) = row.map_err(|e| self.io(e))?;
+            out.push(decode_doc(&id, body.as_bytes())?);
+        }
+        Ok(out)
+    }
+
+    /// Imports `memory.sled` of an earlier version once, then renames it `.imported`. A sled
+    /// store that cannot be read (sled 0.34's known snapshot failure after a full disk) is
+    /// left where it is and said so; post-mortems are also kept with their incidents.
+    fn import_legacy(&mut self, state_dir: &Path) -> Result<(), MemoryError> {
+        let legacy = Self::legacy_path_in(state_dir);
+        if !legacy.is_dir() {
+            return Ok(());
+        }
+        let failed = |detail: String| {
+            MemoryError::Io {
+            path: legacy.clone(),
+            detail: format!("cannot import the memory store of an earlier version ({detail}); it was left as it is"),
+        }
+        };
+        let db = sled::Config::new()
+            .path(&legacy)
+            .open()
+            .map_err(|e| failed(e.to_string()))?;
+        let tree = |name: &str| db.open_tree(name).map_err(|e| failed(e.to_string()));
+        let (docs, vectors, meta) = (tree("docs")?, tree("vectors")?, tree("meta")?);
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .get_mut()
+            .unwrap()
+            .transaction()
+            .map_err(|e| store_err(&path, e))?;
+        let mut n = 0usize;
+        for kv in docs.iter() {
+            let (k, v) = kv.map_err(|e| failed(e.to_string()))?;
+            tx.execute(
+                "INSERT OR REPLACE INTO docs (id, body) VALUES (?1, ?2)",
+                params![String::from_utf8_lossy(&k), String::from_utf8_lossy(&v)],
+            )
+            .map_err(|e| store_err(&path, e))?;
+            n += 1;
+        }
+        for kv in vectors.iter() {
+            let (k, v) = kv.map_err(|e| failed(e.to_string()))?;
+            tx.execute(
+                "INSERT OR REPLACE INTO vectors (id, row) VALUES (?1, ?2)",
+                params![String::from_utf8_lossy(&k), v.as_ref()],
+            )
+            .map_err(|e| store_err(&path, e))?;
+        }
+        if let Some(m) = meta
+            .get(MODEL_KEY.as_bytes())
+            .map_err(|e| failed(e.to_string()))?
+        {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)",
+                params![MODEL_KEY, m.as_ref()],
+            )
+            .map_err(|e| store_err(&path, e))?;
+        }
+        tx.commit().map_err(|e| store_err(&path, e))?;
+        drop(db);
+        std::fs::rename(&legacy, state_dir.join("memory.sled.imported"))
+            .map_err(|e| failed(e.to_string()))?;
+        tracing::info!(docs = n, from = %legacy.display(), "imported the memory store of an earlier version");
+        Ok(())
+    }
+
+    /// Runs one write transaction.
+    fn write(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+    ) -> Result<(), MemoryError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .get_mut()
+            .unwrap()
+            .transaction()
+            .map_err(|e| store_err(&path, e))?;
+        f(&tx).map_err(|e| store_err(&path, e))?;
+        tx.commit().map_err(|e| store_err(&path, e))
+    }
 }
 
-/// sled 0.34 reports a held lock as `ErrorKind::Other` "could not acquire lock on ...".
-fn is_locked(e: &sled::Error) -> bool {
-    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
-        || io.raw_os_error() == Some(libc::EWOULDBLOCK)
-        || io.to_string().contains("could not acquire lock"))
+fn connect(path: &Path, lock_wait: Duration) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(lock_wait)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS vectors (id TEXT PRIMARY KEY NOT NULL, row BLOB NOT NULL) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID;",
+    )?;
+    Ok(conn)
 }
 
-fn tx_err(e: TransactionError<()>) -> MemoryError {
-    match e {
-        TransactionError::Storage(s) => MemoryError::StoreIo(s),
-        TransactionError::Abort(()) => MemoryError::Task("memory transaction aborted".into()),
+/// A store error; a write that waited out the busy timeout says the store is locked.
+fn store_err(path: &Path, e: rusqlite::Error) -> MemoryError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+            MemoryError::StoreLocked {
+                path: path.to_path_buf(),
+                waited: LOCK_WAIT,
+            }
+        }
+        _ => MemoryError::StoreIo(e),
     }
 }
 
@@ -186,30 +305,35 @@ impl VectorStore for EmbeddedStore {
             if let Some(v) = &mut r.vector {
                 normalize(&mut v.values);
             }
-            let doc = serde_json::to_vec(&r.doc).map_err(|e| MemoryError::Corrupt {
+            let doc = serde_json::to_string(&r.doc).map_err(|e| MemoryError::Corrupt {
                 id: r.doc.id.clone(),
                 detail: e.to_string(),
             })?;
             let row = r.vector.as_ref().map(|v| encode_row(&r.doc, v));
-            encoded.push((r.doc.id.as_bytes().to_vec(), doc, row));
+            encoded.push((r.doc.id.clone(), doc, row));
         }
         let model_bytes = new_model.as_ref().map(|(m, d)| encode_model(m, *d));
-        (&self.docs, &self.vectors, &self.meta)
-            .transaction(|(docs, vectors, meta)| {
-                for (id, doc, row) in &encoded {
-                    docs.insert(id.as_slice(), doc.as_slice())?;
-                    match row {
-                        Some(row) => vectors.insert(id.as_slice(), row.as_slice())?,
-                        None => vectors.remove(id.as_slice())?,
-                    };
-                }
-                if let Some(m) = &model_bytes {
-                    meta.insert(MODEL_KEY, m.as_slice())?;
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(tx_err)?;
-        self.db.flush_async().await?;
+        self.write(|tx| {
+            let mut put_doc =
+                tx.prepare_cached("INSERT OR REPLACE INTO docs (id, body) VALUES (?1, ?2)")?;
+            let mut put_row =
+                tx.prepare_cached("INSERT OR REPLACE INTO vectors (id, row) VALUES (?1, ?2)")?;
+            let mut del_row = tx.prepare_cached("DELETE FROM vectors WHERE id = ?1")?;
+            for (id, doc, row) in &encoded {
+                put_doc.execute(params![id, doc])?;
+                match row {
+                    Some(row) => put_row.execute(params![id, row])?,
+                    None => del_row.execute(params![id])?,
+                };
+            }
+            if let Some(m) = &model_bytes {
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)",
+                    params![MODEL_KEY, m],
+                )?;
+            }
+            Ok(())
+        })?;
         if new_model.is_some() {
             self.model = new_model;
         }
@@ -246,20 +370,23 @@ impl VectorStore for EmbeddedStore {
     }
 
     async fn get(&self, id: &str) -> Result<Option<MemoryDoc>, MemoryError> {
-        match self.docs.get(id.as_bytes())? {
-            Some(v) => Ok(Some(decode_doc(id, &v)?)),
-            None => Ok(None),
-        }
+        let body: Option<String> = self
+            .conn
+            .lock()
+            .unwrap()
+            .prepare_cached("SELECT body FROM docs WHERE id = ?1")
+            .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
+            .map_err(|e| self.io(e))?;
+        body.map(|b| decode_doc(id, b.as_bytes())).transpose()
     }
 
     async fn delete(&mut self, id: &str) -> Result<bool, MemoryError> {
-        let existed = (&self.docs, &self.vectors)
-            .transaction(|(docs, vectors)| {
-                vectors.remove(id.as_bytes())?;
-                Ok::<bool, ConflictableTransactionError<()>>(docs.remove(id.as_bytes())?.is_some())
-            })
-            .map_err(tx_err)?;
-        self.db.flush_async().await?;
+        let mut existed = false;
+        self.write(|tx| {
+            tx.execute("DELETE FROM vectors WHERE id = ?1", [id])?;
+            existed = tx.execute("DELETE FROM docs WHERE id = ?1", [id])? > 0;
+            Ok(())
+        })?;
         if let Some(ix) = self.index.get_mut() {
             ix.remove(id);
         }
@@ -267,32 +394,28 @@ impl VectorStore for EmbeddedStore {
     }
 
     async fn count(&self) -> Result<usize, MemoryError> {
-        Ok(self.docs.len())
+        self.conn
+            .lock()
+            .unwrap()
+            .query_row("SELECT count(*) FROM docs", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as usize)
+            .map_err(|e| self.io(e))
     }
 
     async fn list(&self, filter: &Filter) -> Result<Vec<MemoryDoc>, MemoryError> {
-        let mut out = Vec::new();
-        for kv in self.docs.iter() {
-            let (k, v) = kv?;
-            let doc = decode_doc(&String::from_utf8_lossy(&k), &v)?;
-            if filter.matches(&doc) {
-                out.push(doc);
-            }
-        }
+        let mut out: Vec<MemoryDoc> = self
+            .docs_where("SELECT id, body FROM docs")?
+            .into_iter()
+            .filter(|d| filter.matches(d))
+            .collect();
         out.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.id.cmp(&b.id)));
         Ok(out)
     }
 
     async fn docs_without_vector(&self) -> Result<Vec<MemoryDoc>, MemoryError> {
-        let mut out = Vec::new();
-        for kv in self.docs.iter() {
-            let (k, v) = kv?;
-            let id = String::from_utf8_lossy(&k);
-            if !self.vectors.contains_key(k.as_ref())? {
-                out.push(decode_doc(&id, &v)?);
-            }
-        }
-        Ok(out)
+        self.docs_where(
+            "SELECT d.id, d.body FROM docs d WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.id = d.id) ORDER BY d.id",
+        )
     }
 
     async fn vector_model(&self) -> Result<Option<(String, usize)>, MemoryError> {
@@ -300,10 +423,11 @@ impl VectorStore for EmbeddedStore {
     }
 
     async fn reset_vectors(&mut self) -> Result<(), MemoryError> {
-        // Vectors first: a crash in between leaves a model record with no vectors, which is harmless.
-        self.vectors.clear()?;
-        self.meta.remove(MODEL_KEY)?;
-        self.db.flush_async().await?;
+        self.write(|tx| {
+            tx.execute("DELETE FROM vectors", [])?;
+            tx.execute("DELETE FROM meta WHERE k = ?1", [MODEL_KEY])?;
+            Ok(())
+        })?;
         self.model = None;
         self.index = OnceLock::new();
         Ok(())
@@ -561,28 +685,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_locked_store_is_waited_for_then_reported() {
+    async fn the_daemon_and_an_ask_open_the_store_at_once() {
         let tmp = tempfile::tempdir().unwrap();
-        let held = EmbeddedStore::open(tmp.path(), LOCK_WAIT).await.unwrap();
-        let err = EmbeddedStore::open(tmp.path(), Duration::from_millis(300))
+        let mut writer = EmbeddedStore::open(tmp.path(), LOCK_WAIT).await.unwrap();
+        writer.upsert(vec![rec(1, 1, "m")]).await.unwrap();
+        let reader = EmbeddedStore::open(tmp.path(), LOCK_WAIT).await.unwrap();
+        assert_eq!(reader.vector_count(), 1);
+        writer.upsert(vec![rec(2, 2, "m")]).await.unwrap();
+        assert_eq!(reader.count().await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_sled_store_of_an_earlier_version_is_imported_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = rec(1, 1, "m");
+        {
+            let db = sled::open(EmbeddedStore::legacy_path_in(tmp.path())).unwrap();
+            let mut v = r.vector.clone().unwrap();
+            normalize(&mut v.values);
+            db.open_tree("docs")
+                .unwrap()
+                .insert(b"pm-1", serde_json::to_vec(&r.doc).unwrap())
+                .unwrap();
+            db.open_tree("vectors")
+                .unwrap()
+                .insert(b"pm-1", encode_row(&r.doc, &v))
+                .unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert(MODEL_KEY.as_bytes(), encode_model("m", 8))
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let s = EmbeddedStore::open(tmp.path(), LOCK_WAIT).await.unwrap();
+        assert_eq!(s.vector_model().await.unwrap(), Some(("m".into(), 8)));
+        assert_eq!(s.records().unwrap().len(), 1);
+        assert!(tmp.path().join("memory.sled.imported").is_dir());
+        let hits = s
+            .search(&r.vector.clone().unwrap(), 1, &Filter::default())
             .await
-            .err()
             .unwrap();
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "the memory store at {} is still locked by another akashic process after 300ms; retry when it is done",
-                EmbeddedStore::path_in(tmp.path()).display()
-            )
-        );
-        let dir = tmp.path().to_path_buf();
-        let waiter = tokio::spawn(async move {
-            EmbeddedStore::open(&dir, LOCK_WAIT)
-                .await
-                .map(|s| s.vector_count())
-        });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        drop(held);
-        assert_eq!(waiter.await.unwrap().unwrap(), 0);
+        assert_eq!(hits[0].doc.id, "pm-1");
     }
 }

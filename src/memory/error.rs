@@ -24,7 +24,7 @@ pub enum MemoryError {
     StoreOpen {
         path: PathBuf,
         #[source]
-        source: sled::Error,
+        source: rusqlite::Error,
     },
     #[error("the memory store at {} is still locked by another akashic process after {}; retry when it is done", path.display(), humantime::format_duration(*waited))]
     StoreLocked {
@@ -32,7 +32,7 @@ pub enum MemoryError {
         waited: std::time::Duration,
     },
     #[error("memory store I/O failed")]
-    StoreIo(#[from] sled::Error),
+    StoreIo(#[from] rusqlite::Error),
     #[error("stored memory entry {id} is corrupt: {detail}")]
     Corrupt { id: String, detail: String },
     #[error("vector for {id} has {got} dimensions but the memory holds {expected}-dimensional vectors; mixing dimensions is refused (run `akashic memory reindex` after a model change)")]

@@ -1,4 +1,4 @@
-//! The vector-store port: what every backend (embedded sled, Qdrant) offers the facade.
+//! The vector-store port: what every backend (embedded SQLite, Qdrant) offers the facade.
 
 use super::doc::{Filter, Hit, MemoryDoc, Record, Vector};
 use super::error::MemoryError;

@@ -10,6 +10,8 @@ pub enum Kind {
     Incident,
     Escalation,
     Recovery,
+    /// akashic itself cannot do its whole job (its state_dir refuses writes).
+    Degraded,
 }
 
 impl Kind {
@@ -18,6 +20,7 @@ impl Kind {
             Kind::Incident => "incident",
             Kind::Escalation => "escalation",
             Kind::Recovery => "recovery",
+            Kind::Degraded => "degraded",
         }
     }
 }
@@ -46,6 +49,7 @@ impl Event {
                 "[akashic] escalated {incident}: {service} needs a person: {detail}. akashic stopped restarting it; `akashic resume {service}` when fixed"
             ),
             Kind::Recovery => format!("[akashic] recovered {incident}: {service} is producing again: {detail}"),
+            Kind::Degraded => format!("[akashic] akashic itself is degraded: {detail}"),
         }
     }
 }

@@ -1,0 +1,197 @@
+//! The incident store: round trips, readers beside the writer, a full database held and written
+//! later, and the one-time import of the sled store of earlier versions.
+
+use super::*;
+use crate::incident::model::{FailedCheck, ProcessState, TimelineEvent};
+use chrono::{TimeZone, Utc};
+
+fn inc(n: u32, service: &str) -> Incident {
+    let at = Utc.timestamp_opt(1_780_000_000 + n as i64, 0).unwrap();
+    Incident {
+        id: new_id(at),
+        service: service.into(),
+        detected_at: at,
+        failed_checks: vec![FailedCheck {
+            kind: "log_stale".into(),
+            failure: Some("stale".into()),
+            detail: format!("log unchanged for {n}m"),
+        }],
+        process: ProcessState::default(),
+        forensics: None,
+        log_tail: Some("x".repeat(2000)),
+        action: "restart pending".into(),
+        restarts: 0,
+        restarted_at: None,
+        recovered: false,
+        recovery_confirmed_at: None,
+        recovery_evidence: None,
+        escalated_at: None,
+        escalation_reason: None,
+        timeline: vec![TimelineEvent {
+            at,
+            event: "detected".into(),
+            detail: "d".into(),
+        }],
+        postmortem: None,
+    }
+}
+
+impl IncidentStore {
+    /// Caps the database at its current size, so the next write fails as on a full disk
+    /// (`SQLITE_FULL`); `None` lifts the cap.
+    fn cap_pages(&self, cap: Option<u32>) {
+        let guard = self.conn.lock().unwrap();
+        let conn = guard.as_ref().unwrap();
+        let n: u32 = match cap {
+            Some(extra) => {
+                conn.query_row("PRAGMA page_count", [], |r| r.get::<_, u32>(0))
+                    .unwrap()
+                    + extra
+            }
+            None => 1 << 30,
+        };
+        conn.query_row(&format!("PRAGMA max_page_count = {n}"), [], |_| Ok(()))
+            .unwrap();
+    }
+}
+
+#[test]
+fn writes_survive_reopen_newest_first_with_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (inc(1, "a"), inc(2, "b"), inc(3, "a"));
+    {
+        let s = IncidentStore::open(dir.path()).unwrap();
+        assert_eq!(s.put(&a).unwrap(), Durability::Durable);
+        s.put_and_enqueue(&b).unwrap();
+        s.put(&c).unwrap();
+        s.enqueue_postmortem(&a.id).unwrap();
+        s.update(&c.id, |i| i.restarts = 2).unwrap().unwrap();
+        s.postmortem_done(&b.id).unwrap();
+    }
+    let s = IncidentStore::open(dir.path()).unwrap();
+    let ids: Vec<_> = s.list(None).unwrap().into_iter().map(|i| i.id).collect();
+    assert_eq!(ids, [c.id.clone(), b.id.clone(), a.id.clone()]);
+    let of_a: Vec<_> = s
+        .list(Some("a"))
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(of_a, [c.id.clone(), a.id.clone()]);
+    assert_eq!(s.get(&c.id).unwrap().unwrap().restarts, 2);
+    assert_eq!(s.pending_postmortems().unwrap(), [a.id.clone()]);
+    assert!(s.get("inc-none").unwrap().is_none());
+    assert!(s.update("inc-none", |_| {}).unwrap().is_none());
+}
+
+#[test]
+fn a_reader_opens_the_store_while_the_daemon_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = IncidentStore::open(dir.path()).unwrap();
+    let first = inc(1, "a");
+    writer.put(&first).unwrap();
+    let reader = IncidentStore::open_read_only(dir.path()).unwrap();
+    assert_eq!(reader.list(None).unwrap().len(), 1);
+    writer.put(&inc(2, "a")).unwrap();
+    assert_eq!(
+        reader.list(None).unwrap().len(),
+        2,
+        "the reader sees new commits"
+    );
+}
+
+#[test]
+fn a_full_database_holds_writes_serves_them_and_writes_them_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = IncidentStore::open(dir.path()).unwrap();
+    let before = inc(1, "a");
+    s.put(&before).unwrap();
+    s.cap_pages(Some(0));
+    let opened = inc(2, "a");
+    assert_eq!(s.put_and_enqueue(&opened).unwrap(), Durability::Held);
+    let (reason, n) = s.degraded().expect("degraded while full");
+    assert!(reason.contains("full"), "{reason}");
+    assert_eq!(n, 1);
+    // Held incidents are shown, updated and queued like stored ones.
+    s.update(&opened.id, |i| i.restarts = 1).unwrap();
+    assert_eq!(s.list(None).unwrap().len(), 2);
+    assert_eq!(s.get(&opened.id).unwrap().unwrap().restarts, 1);
+    assert_eq!(s.pending_postmortems().unwrap(), [opened.id.clone()]);
+    assert!(s.flush_held().is_err(), "still full");
+
+    s.cap_pages(None);
+    assert_eq!(s.flush_held().unwrap(), 1);
+    assert!(s.degraded().is_none());
+    drop(s);
+    let s = IncidentStore::open(dir.path()).unwrap();
+    assert_eq!(s.get(&opened.id).unwrap().unwrap().restarts, 1);
+    assert_eq!(s.get(&before.id).unwrap().unwrap(), before);
+    assert_eq!(s.pending_postmortems().unwrap(), [opened.id]);
+}
+
+#[test]
+fn a_write_while_held_does_not_overtake_the_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = IncidentStore::open(dir.path()).unwrap();
+    s.cap_pages(Some(0));
+    let a = inc(1, "a");
+    s.put(&a).unwrap();
+    s.cap_pages(None);
+    // The next write flushes the hold first, then lands itself.
+    s.postmortem_done(&a.id).unwrap();
+    assert!(s.degraded().is_none());
+    assert!(s.get(&a.id).unwrap().is_some());
+}
+
+#[test]
+fn a_store_that_cannot_be_opened_starts_held_and_connects_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = IncidentStore::path_in(dir.path());
+    std::fs::create_dir(&blocker).unwrap(); // a directory where the file should be
+    let (s, err) = IncidentStore::open_or_hold(dir.path());
+    assert!(err.is_some());
+    let a = inc(1, "a");
+    assert_eq!(s.put(&a).unwrap(), Durability::Held);
+    assert_eq!(s.list(None).unwrap().len(), 1);
+    std::fs::remove_dir(&blocker).unwrap();
+    assert_eq!(s.flush_held().unwrap(), 1);
+    assert!(s.degraded().is_none());
+    assert!(IncidentStore::open(dir.path())
+        .unwrap()
+        .get(&a.id)
+        .unwrap()
+        .is_some());
+}
+
+#[test]
+fn the_sled_store_of_an_earlier_version_is_imported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (inc(1, "a"), inc(2, "b"));
+    {
+        let db = sled::open(IncidentStore::legacy_path_in(dir.path())).unwrap();
+        let t = db.open_tree("incidents").unwrap();
+        t.insert(a.id.as_bytes(), serde_json::to_vec(&a).unwrap())
+            .unwrap();
+        t.insert(b.id.as_bytes(), serde_json::to_vec(&b).unwrap())
+            .unwrap();
+        db.open_tree("postmortem_queue")
+            .unwrap()
+            .insert(b.id.as_bytes(), &[])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let s = IncidentStore::open(dir.path()).unwrap();
+    assert_eq!(s.list(None).unwrap(), vec![b.clone(), a.clone()]);
+    assert_eq!(s.pending_postmortems().unwrap(), [b.id.clone()]);
+    assert!(!IncidentStore::legacy_path_in(dir.path()).exists());
+    assert!(dir.path().join("incidents.sled.imported").is_dir());
+    drop(s);
+    assert_eq!(
+        IncidentStore::open(dir.path())
+            .unwrap()
+            .list(None)
+            .unwrap()
+            .len(),
+        2
+    );
+}
