@@ -30,15 +30,25 @@ pub enum Verdict {
         failure: &'static str,
         detail: String,
     },
+    /// akashic could not look (its own resource error, e.g. too many open files): says
+    /// nothing about the service, so it neither counts as a failure nor as a pass.
+    Blind {
+        detail: String,
+    },
 }
 
 impl Verdict {
     pub fn is_ok(&self) -> bool {
         matches!(self, Verdict::Ok { .. })
     }
+    pub fn is_blind(&self) -> bool {
+        matches!(self, Verdict::Blind { .. })
+    }
     pub fn detail(&self) -> &str {
         match self {
-            Verdict::Ok { detail } | Verdict::Unhealthy { detail, .. } => detail,
+            Verdict::Ok { detail }
+            | Verdict::Unhealthy { detail, .. }
+            | Verdict::Blind { detail } => detail,
         }
     }
 }
@@ -179,6 +189,9 @@ pub struct Machine {
     pub last: Vec<Option<Report>>,
     /// Restart times inside the budget window.
     pub restarts: VecDeque<Instant>,
+    /// The process exited on its own and was not started again since: passing checks (a log
+    /// written just before it died) do not make such a service recovered.
+    pub down: bool,
 }
 
 impl Machine {
@@ -194,6 +207,7 @@ impl Machine {
             streak: vec![0; n],
             last: vec![None; n],
             restarts: VecDeque::new(),
+            down: false,
         }
     }
 
@@ -351,7 +365,7 @@ impl Machine {
                     failure: Some(failure.to_string()),
                     detail: detail.clone(),
                 }),
-                Verdict::Ok { .. } => None,
+                Verdict::Ok { .. } | Verdict::Blind { .. } => None,
             })
             .collect()
     }
@@ -360,10 +374,11 @@ impl Machine {
         if r.check >= self.streak.len() {
             return;
         }
-        self.streak[r.check] = if r.verdict.is_ok() {
-            0
-        } else {
-            self.streak[r.check] + 1
+        self.streak[r.check] = match r.verdict {
+            Verdict::Ok { .. } => 0,
+            Verdict::Unhealthy { .. } => self.streak[r.check] + 1,
+            // Nothing was seen: the streak stands as it was.
+            Verdict::Blind { .. } => self.streak[r.check],
         };
         let check = r.check;
         self.last[check] = Some(r);
@@ -439,6 +454,11 @@ impl Machine {
 
     /// The one place a service's state changes.
     pub fn step(&mut self, obs: Observation, now: Instant) -> Vec<Action> {
+        match &obs {
+            Observation::Exited { .. } => self.down = true,
+            Observation::Restarted { ok: true, .. } => self.down = false,
+            _ => {}
+        }
         match (self.phase.clone(), obs) {
             // ---- watching ----
             (Phase::Watching { grace_until, .. }, Observation::Check(r)) => {
@@ -585,7 +605,9 @@ impl Machine {
                         Verdict::Unhealthy { detail, .. } => {
                             format!("still failing after restart: {detail}")
                         }
-                        Verdict::Ok { .. } => "still failing after restart".into(),
+                        Verdict::Ok { .. } | Verdict::Blind { .. } => {
+                            "still failing after restart".into()
+                        }
                     };
                     return self.retry(incident, attempt, why, now);
                 }
@@ -695,7 +717,7 @@ impl Machine {
                     .iter()
                     .all(|r| r.as_ref().is_some_and(|r| r.verdict.is_ok()));
                 match incident {
-                    Some(incident) if all_ok => {
+                    Some(incident) if all_ok && !self.down => {
                         self.streak.iter_mut().for_each(|s| *s = 0);
                         self.phase = Phase::Watching {
                             grace_until: now,

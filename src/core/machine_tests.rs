@@ -532,3 +532,57 @@ fn an_escalated_incident_is_resolved_when_every_check_passes_again() {
     let acts = m.step(bad(LOG, "stale"), c.at(50));
     assert_eq!(opened(&acts).map(|(restart, ..)| restart), Some(false));
 }
+
+#[test]
+fn a_crash_loop_that_escalated_is_not_called_recovered_by_passing_checks() {
+    let c = Clock(Instant::now());
+    let mut p = params();
+    p.budget_max = 1;
+    let mut m = Machine::new(p, c.at(0));
+    let exited = || Observation::Exited {
+        detail: "exited with code 1".into(),
+    };
+    m.step(exited(), c.at(1));
+    restarted(&mut m, c.at(1), "inc-7", 1);
+    let acts = m.step(exited(), c.at(2));
+    assert!(matches!(&acts[..], [Action::Escalate { .. }]), "{acts:?}");
+    // The log was written just before the crash, the port answers from a stale socket: every
+    // check passes, but the process is not running.
+    for (check, at) in [(LOG, 3), (HTTP, 3), (OUT, 3)] {
+        let acts = m.step(ok(check, Some(at)), c.at(3));
+        assert!(acts.is_empty(), "a dead service is not recovered: {acts:?}");
+    }
+    assert_eq!(m.label(c.at(4)), "escalated");
+    // Started again by a person (resume) and then passing: recovered as usual.
+    m.step(Observation::Resume, c.at(5));
+    assert_eq!(m.label(c.at(5)), "starting");
+}
+
+#[test]
+fn a_probe_that_could_not_look_neither_fails_nor_passes_a_check() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::new(params(), c.at(0));
+    let blind = |check| {
+        Observation::Check(Report {
+            check,
+            verdict: Verdict::Blind {
+                detail: "akashic could not look: Too many open files".into(),
+            },
+            progress: None,
+        })
+    };
+    m.step(ok(OUT, Some(31)), c.at(31));
+    m.step(ok(LOG, Some(31)), c.at(31));
+    // http needs 2 failures in a row: blind answers between them neither count nor reset.
+    for s in 32..60 {
+        assert!(m.step(blind(HTTP), c.at(s)).is_empty(), "blind at {s}");
+    }
+    assert_eq!(m.label(c.at(60)), "healthy");
+    assert!(m.step(bad(HTTP, "refused"), c.at(61)).is_empty());
+    assert!(m.step(blind(HTTP), c.at(62)).is_empty());
+    let acts = m.step(bad(HTTP, "refused"), c.at(63));
+    assert!(
+        opened(&acts).is_some(),
+        "two real failures still open an incident: {acts:?}"
+    );
+}

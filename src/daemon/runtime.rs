@@ -335,6 +335,13 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                     LoopAsk::Status => {
                         let mut hb = beats.heartbeat(&svcs, &groups, Instant::now());
                         hb.degraded = store_health.describe(&store);
+                        let blind: Vec<String> = svcs
+                            .iter()
+                            .flat_map(|s| s.machine.last.iter().flatten().filter(|r| r.verdict.is_blind()).map(|r| format!("{}: {}", s.cfg.name, r.verdict.detail())))
+                            .collect();
+                        if !blind.is_empty() {
+                            hb.degraded.push(format!("{} checks could not look ({})", blind.len(), blind.join("; ")));
+                        }
                         Ok(serde_json::to_value(hb).expect("heartbeat serializes"))
                     }
                     LoopAsk::Resume { service } => match svcs.iter().position(|s| s.cfg.name == service) {
@@ -631,8 +638,13 @@ fn handle_event(svcs: &mut [Svc], ev: Event, shared: &Shared) -> (usize, Option<
             }
             match &svc.cfg.checks[check].kind {
                 CheckKind::Http { .. } => svc.seen.http_status = result.http_status,
-                CheckKind::Port { .. } => svc.seen.port_bound = Some(result.verdict.is_ok()),
+                CheckKind::Port { .. } if !result.verdict.is_blind() => {
+                    svc.seen.port_bound = Some(result.verdict.is_ok())
+                }
                 _ => {}
+            }
+            if let crate::core::machine::Verdict::Blind { detail } = &result.verdict {
+                warn!(service = %svc.cfg.name, %detail, "akashic could not look; the service is not judged on this check until it can");
             }
             let report = Report {
                 check,
@@ -1168,7 +1180,8 @@ fn services_of(svcs: &[Svc], groups: &FileGroups, now: Instant) -> Vec<ServiceSt
                     };
                     CheckStatus {
                         kind: c.kind.name().to_string(),
-                        ok: last.as_ref().map(|v| v.is_ok()),
+                        // A blind answer (akashic could not look) is neither ok nor failed.
+                        ok: last.as_ref().filter(|v| !v.is_blind()).map(|v| v.is_ok()),
                         detail: last.map(|v| v.detail().to_string()).unwrap_or_else(|| {
                             format!("{}: not run yet", crate::probe::describe(&c.kind))
                         }),

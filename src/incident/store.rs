@@ -83,6 +83,13 @@ impl IncidentStore {
     /// Opens (creating) the store; fails when the file cannot be opened.
     pub fn open(state_dir: &Path) -> Result<Self, StoreError> {
         let path = Self::path_in(state_dir);
+        std::fs::create_dir_all(state_dir).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!("cannot create {}: {e}", state_dir.display())),
+            ),
+        })?;
         let conn = connect(&path).map_err(|source| StoreError::Open {
             path: path.clone(),
             source,
@@ -144,9 +151,17 @@ impl IncidentStore {
             path: path.clone(),
             source,
         })?;
+        // A store whose creator has not yet made its tables reads as empty.
+        let has_tables: bool = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'incidents'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)?;
         Ok(IncidentStore {
             path,
-            conn: Mutex::new(Some(conn)),
+            conn: Mutex::new(has_tables.then_some(conn)),
             held: Mutex::new(Held::default()),
         })
     }

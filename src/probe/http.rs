@@ -56,7 +56,11 @@ async fn read_limited(mut resp: reqwest::Response) -> Result<String, reqwest::Er
 
 fn classify_error(url: &str, e: &reqwest::Error) -> ProbeResult {
     let chain = crate::errors::chain(e);
-    if e.is_connect() && chain.contains("refused") {
+    if let Some(why) = super::own_resource_error(e) {
+        ProbeResult::blind(format!(
+            "akashic could not look: GET {url}: {why} (akashic's own limit)"
+        ))
+    } else if e.is_connect() && chain.contains("refused") {
         ProbeResult::bad("refused", format!("GET {url}: connection refused"))
     } else if e.is_timeout() {
         ProbeResult::bad("timeout", format!("GET {url} timed out"))
@@ -102,6 +106,7 @@ mod tests {
         match r.verdict {
             Verdict::Unhealthy { failure, .. } => failure,
             Verdict::Ok { .. } => "ok",
+            Verdict::Blind { .. } => "blind",
         }
     }
 

@@ -50,6 +50,16 @@ impl ProbeResult {
             http_status: None,
         }
     }
+    /// akashic could not look (its own resource error): no verdict on the service.
+    pub fn blind(detail: impl Into<String>) -> Self {
+        ProbeResult {
+            verdict: Verdict::Blind {
+                detail: detail.into(),
+            },
+            progress: None,
+            http_status: None,
+        }
+    }
     pub fn with_progress(mut self, p: Progress) -> Self {
         self.progress = Some(p);
         self
@@ -134,5 +144,49 @@ pub fn describe(kind: &CheckKind) -> String {
         CheckKind::Artifact(ArtifactSpec::Command { command, .. }) => {
             format!("command {}", command.join(" "))
         }
+    }
+}
+
+/// When an error is akashic's own lack of resources (file descriptors, memory, local ports)
+/// rather than anything about the service, the OS's reason; these make a probe blind, never
+/// failed.
+pub fn own_resource_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if let Some(code) = io.raw_os_error() {
+                if [
+                    libc::EMFILE,
+                    libc::ENFILE,
+                    libc::ENOBUFS,
+                    libc::ENOMEM,
+                    libc::EADDRNOTAVAIL,
+                ]
+                .contains(&code)
+                {
+                    return Some(std::io::Error::from_raw_os_error(code).to_string());
+                }
+            }
+        }
+        cur = err.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod own_tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connect failed")]
+    struct Wrapper(#[source] std::io::Error);
+
+    #[test]
+    fn akashic_out_of_descriptors_is_its_own_error_however_deep() {
+        let e = Wrapper(std::io::Error::from_raw_os_error(libc::EMFILE));
+        let why = own_resource_error(&e).unwrap();
+        assert!(why.contains("Too many open files"), "{why}");
+        let refused = Wrapper(std::io::Error::from_raw_os_error(libc::ECONNREFUSED));
+        assert_eq!(own_resource_error(&refused), None);
     }
 }
