@@ -106,6 +106,8 @@ pub struct DemoServiceArgs {
     #[arg(long)]
     pub freeze_once: Option<PathBuf>,
     #[arg(long)]
+    pub freeze_while: Option<PathBuf>,
+    #[arg(long)]
     pub crash_after: Option<humantime::Duration>,
     #[arg(long)]
     pub produce_nothing: bool,
@@ -316,6 +318,7 @@ pub fn main() -> i32 {
             every: a.every.into(),
             freeze_after: a.freeze_after.map(Into::into),
             freeze_once: a.freeze_once,
+            freeze_while: a.freeze_while,
             crash_after: a.crash_after.map(Into::into),
             produce_nothing: a.produce_nothing,
             start_delay: a.start_delay.map(Into::into),

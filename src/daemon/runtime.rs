@@ -178,7 +178,12 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
             }
         }
         let resumed = resume_open_incident(&mut svc, &store, now);
-        if let Some(b) = svc.backend.clone() {
+        // A restart that akashic's death interrupted is carried out by the resumed actions:
+        // starting the service first would start a copy only to kill it a moment later.
+        let restarts_now = resumed
+            .as_ref()
+            .is_some_and(|a| a.iter().any(|a| matches!(a, Action::Restart { .. })));
+        if let Some(b) = svc.backend.clone().filter(|_| !restarts_now) {
             if let Err(e) = b.ensure_started().await {
                 error!(service = %svc.cfg.name, error = %chain(&e), "cannot start service");
                 let idx = svcs.len();

@@ -19,6 +19,8 @@ pub struct Behaviour {
     pub freeze_after: Option<Duration>,
     /// Freeze only while this file does not exist; it is created when freezing (so the restart works).
     pub freeze_once: Option<PathBuf>,
+    /// Freeze only while this file exists (a test turns freezing off by removing it).
+    pub freeze_while: Option<PathBuf>,
     /// Exit with code 1 after this long.
     pub crash_after: Option<Duration>,
     /// Answer /health but never write output.
@@ -91,7 +93,8 @@ pub fn run(b: Behaviour) -> i32 {
             return 1;
         }
         let freeze_now = b.freeze_after.is_some_and(|d| elapsed >= d)
-            && b.freeze_once.as_ref().is_none_or(|f| !f.exists());
+            && b.freeze_once.as_ref().is_none_or(|f| !f.exists())
+            && b.freeze_while.as_ref().is_none_or(|f| f.exists());
         if freeze_now {
             if let Some(f) = &b.freeze_once {
                 let _ = std::fs::write(f, "frozen once\n");
@@ -106,6 +109,10 @@ pub fn run(b: Behaviour) -> i32 {
                 &b.log,
                 "INFO waiting for rate limit window; holding batch lock",
             );
+            if let Some(f) = &b.freeze_while {
+                // One line a freeze, beside the service's log: tests count freezes by it.
+                log_line(&f.with_extension("froze"), &format!("froze pid {}", std::process::id()));
+            }
             // A retry wait that never ends: a helper thread takes the batch lock and never lets go,
             // and the work loop blocks on it (a real futex wait, visible in forensics).
             let holder = lock.clone();

@@ -1,6 +1,8 @@
 //! The `child` backend: akashic spawns and owns the process in its own process group.
 
 use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -85,8 +87,11 @@ impl ChildControl {
         if current.as_ref().is_some_and(|r| !r.has_exited()) {
             return Ok(());
         }
-        self.clean_leftover().await?;
-        *current = Some(self.spawn()?);
+        if let Some(adopted) = self.adopt_leftover().await? {
+            *current = Some(adopted);
+            return Ok(());
+        }
+        *current = Some(self.spawn().await?);
         Ok(())
     }
 
@@ -99,7 +104,7 @@ impl ChildControl {
                 "not running".to_string()
             }
         };
-        *current = Some(self.spawn()?);
+        *current = Some(self.spawn().await?);
         Ok(format!("{stopped} + child restart"))
     }
 
@@ -116,6 +121,51 @@ impl ChildControl {
         tracing::info!(service = %self.service, pid = running.pid, how = %stopped.describe(), "child stopped");
         PidFile::remove_if(&self.pid_path, running.pid);
         Ok(())
+    }
+
+    /// A child left by an akashic that died without stopping it, still running the recorded
+    /// command line: watched again as it is, not restarted (a healthy service is left alone;
+    /// a failing one meets its checks and gets an incident like any other). A pid that was
+    /// reused by another program is never touched.
+    async fn adopt_leftover(&self) -> Result<Option<Running>, ProcessError> {
+        let Some(left) = PidFile::read(&self.pid_path) else {
+            return Ok(None);
+        };
+        if !left.is_running().await {
+            self.clean_leftover().await?;
+            return Ok(None);
+        }
+        tracing::warn!(
+            service = %self.service,
+            pid = left.pid,
+            pgid = left.pgid,
+            "adopted a child left running by a previous akashic; its checks decide whether it needs a restart"
+        );
+        self.pid.store(left.pid, Ordering::SeqCst);
+        let expected = Arc::new(AtomicBool::new(false));
+        let (tx, exited) = watch::channel(None);
+        let watcher = Watcher {
+            service: self.service.clone(),
+            pid: left.pid,
+            pid_path: self.pid_path.clone(),
+            expected: expected.clone(),
+            current_pid: self.pid.clone(),
+            exits: self.exits.clone(),
+        };
+        // Not our child: its end is seen by polling, its exit status is not known.
+        tokio::spawn(async move {
+            while pid_alive(watcher.pid) {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            let detail = "exited (adopted from a previous akashic: exit status unknown)";
+            watcher.exited(detail);
+            let _ = tx.send(Some(detail.to_string()));
+        });
+        Ok(Some(Running {
+            pid: left.pid,
+            expected,
+            exited,
+        }))
     }
 
     /// A child left by an akashic that died without stopping it: stop its group if the pid
@@ -156,7 +206,11 @@ impl ChildControl {
         Ok(())
     }
 
-    fn spawn(&self) -> Result<Running, ProcessError> {
+    /// Starts the child behind a gate: `sh` waits on a pipe until the pid file is written,
+    /// then execs the program (same pid, same process group). If akashic dies before the pid
+    /// file is written, the pipe closes and the program never runs, so a later akashic can
+    /// never miss a copy of the service and start a second one.
+    async fn spawn(&self) -> Result<Running, ProcessError> {
         let (program, args) = self
             .spec
             .command
@@ -173,8 +227,36 @@ impl ChildControl {
             cwd: cwd_shown.clone(),
             source,
         };
-        let mut cmd = tokio::process::Command::new(program);
-        cmd.args(args)
+        // The gate's shell would report a missing program only as an exit; say it here, as
+        // a spawn error with the OS's reason, like a direct spawn would.
+        let path = self
+            .spec
+            .env
+            .get("PATH")
+            .cloned()
+            .or_else(|| std::env::var("PATH").ok())
+            .unwrap_or_default();
+        let relative_to_cwd = match &self.spec.cwd {
+            Some(cwd) if program.contains('/') && !Path::new(program).is_absolute() => {
+                cwd.join(program).display().to_string()
+            }
+            _ => program.clone(),
+        };
+        if crate::service::plist::which(&relative_to_cwd, &path).is_none() {
+            let exists = program.contains('/') && Path::new(&relative_to_cwd).exists();
+            return Err(spawn_err(std::io::Error::from_raw_os_error(if exists {
+                libc::EACCES
+            } else {
+                libc::ENOENT
+            })));
+        }
+        let (gate_read, gate_write) = gate_pipe().map_err(spawn_err)?;
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(GATE_SCRIPT)
+            .arg("akashic-gate")
+            .arg(program)
+            .args(args)
             .envs(&self.spec.env)
             .stdin(Stdio::null())
             .process_group(0)
@@ -190,7 +272,19 @@ impl ChildControl {
         }
         let (out, err) = self.output()?;
         cmd.stdout(out).stderr(err);
+        let gate_fd = gate_read.as_raw_fd();
+        // SAFETY: between fork and exec only dup2, which is async-signal-safe: the gate's read
+        // end becomes fd 3 of the shell (dup2 clears close-on-exec on the copy).
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(gate_fd, GATE_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let mut child = cmd.spawn().map_err(spawn_err)?;
+        drop(gate_read);
         let Some(pid) = child.id() else {
             return Err(spawn_err(std::io::Error::other(
                 "the child exited before it could be watched",
@@ -203,8 +297,14 @@ impl ChildControl {
             command: self.spec.command.clone(),
         };
         if let Err(error) = record.write(&self.pid_path) {
-            tracing::warn!(service = %self.service, error = %format!("{error:#}"), "child runs without a pid file");
+            tracing::error!(service = %self.service, error = %format!("{error:#}"), "child runs without a pid file: an akashic killed now would not find it");
         }
+        // The record is durable: open the gate.
+        let mut gate_write = std::fs::File::from(gate_write);
+        if let Err(error) = gate_write.write_all(b"go\n") {
+            tracing::warn!(service = %self.service, %error, "could not open the start gate");
+        }
+        drop(gate_write);
         self.pid.store(pid, Ordering::SeqCst);
 
         let expected = Arc::new(AtomicBool::new(false));
@@ -252,6 +352,30 @@ impl ChildControl {
         let second = file.try_clone().map_err(err)?;
         Ok((Stdio::from(file), Stdio::from(second)))
     }
+}
+
+/// The shell between fork and the program: waits for akashic's "go" on fd 3, then execs the
+/// program with fd 3 closed; on EOF (akashic died first) it exits without running it.
+pub const GATE_SCRIPT: &str = r#"read -r _ <&3 || exit 125; exec 3<&-; exec "$@""#;
+const GATE_FD: i32 = 3;
+
+/// A pipe for the start gate, both ends close-on-exec (the child's copy of the read end is
+/// made by `dup2` onto [`GATE_FD`]), so no other child spawned meanwhile holds it open.
+#[cfg(target_os = "linux")]
+fn gate_pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)
+}
+
+/// macOS has no `pipe2`: close-on-exec is set right after; a child spawned by another thread
+/// in between could hold the write end, which keeps a gate shut (never open) if akashic dies.
+#[cfg(not(target_os = "linux"))]
+fn gate_pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    let (r, w) = nix::unistd::pipe().map_err(std::io::Error::from)?;
+    for fd in [&r, &w] {
+        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
+            .map_err(std::io::Error::from)?;
+    }
+    Ok((r, w))
 }
 
 /// What the reaping task needs once the child ends.

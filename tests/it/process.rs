@@ -226,7 +226,7 @@ async fn a_spawn_failure_names_the_program_and_cwd() {
 }
 
 #[tokio::test]
-async fn a_leftover_child_of_a_killed_akashic_is_replaced() {
+async fn a_leftover_child_of_a_killed_akashic_is_adopted_not_restarted() {
     let dir = tempfile::tempdir().unwrap();
     let s = spec(&["sleep", "300"]);
     // The first akashic starts the child, then dies without a shutdown (as under kill -9).
@@ -236,13 +236,19 @@ async fn a_leftover_child_of_a_killed_akashic_is_replaced() {
     drop(first);
     assert!(pid_alive(old));
 
-    let (second, _exits2) = child("bot", s, dir.path(), false);
+    // The next akashic watches the same process: a healthy service is not killed.
+    let (second, mut exits) = child("bot", s, dir.path(), false);
     within("ensure_started", second.ensure_started())
         .await
         .unwrap();
+    assert_eq!(pid_of(&second).await, old);
+    assert!(pid_alive(old));
+    // When its checks call for a restart, the adopted group is stopped and replaced.
+    let action = within("restart", second.restart()).await.unwrap();
+    assert!(action.ends_with("+ child restart"), "{action}");
+    eventually("the adopted child to be gone", || !pid_alive(old)).await;
     let new = pid_of(&second).await;
     assert_ne!(old, new);
-    eventually("the leftover to be gone", || !pid_alive(old)).await;
     assert_eq!(
         PidFile::read(&PidFile::path(dir.path(), "bot"))
             .unwrap()
@@ -251,6 +257,59 @@ async fn a_leftover_child_of_a_killed_akashic_is_replaced() {
     );
     within("shutdown", second.shutdown()).await.unwrap();
     assert!(!pid_alive(new));
+    assert!(exits.try_recv().is_err(), "stops by akashic are not crashes");
+}
+
+#[tokio::test]
+async fn an_adopted_child_that_dies_is_reported_as_exited() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&["sleep", "300"]);
+    let (first, _exits) = child("bot", s.clone(), dir.path(), false);
+    first.ensure_started().await.unwrap();
+    let old = pid_of(&first).await;
+    drop(first);
+    let (second, mut exits) = child("bot", s, dir.path(), false);
+    within("ensure_started", second.ensure_started())
+        .await
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let exit = within("the exit report", exits.recv()).await.unwrap();
+    assert!(exit.detail.contains("adopted"), "{}", exit.detail);
+}
+
+#[tokio::test]
+async fn a_child_never_runs_unless_its_pid_file_was_written() {
+    // The start gate: the program runs only after akashic said "go", which it says after
+    // the pid file is durable. A gate whose writer is gone runs nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let read_fd = std::os::fd::AsRawFd::as_raw_fd(&r);
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.args([
+        "-c",
+        akashic::process::child::GATE_SCRIPT,
+        "akashic-gate",
+        "touch",
+    ])
+    .arg(&marker);
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(read_fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut gated = cmd.spawn().unwrap();
+    drop(r);
+    drop(w); // akashic "died" before writing the pid file
+    assert_eq!(gated.wait().unwrap().code(), Some(125));
+    assert!(!marker.exists(), "the program must not have run");
 }
 
 #[tokio::test]
@@ -327,13 +386,14 @@ async fn leave_running_keeps_the_child_and_its_pid_file_for_the_next_akashic() {
         pid
     );
 
-    // The next akashic takes it over: stops it, starts its own.
+    // The next akashic watches the same process, and stops it when it stops.
     let (next, _exits2) = child("bot", s, dir.path(), false);
     within("ensure_started", next.ensure_started())
         .await
         .unwrap();
-    eventually("the old child to be gone", || !pid_alive(pid)).await;
+    assert_eq!(pid_of(&next).await, pid, "adopted, not replaced");
     within("shutdown", next.shutdown()).await.unwrap();
+    assert!(!pid_alive(pid));
 }
 
 // ---- launchd / systemd / command, with stand-ins on PATH ----
