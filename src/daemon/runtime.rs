@@ -95,8 +95,7 @@ impl Shared {
 /// Runs the daemon until SIGTERM/SIGINT (or `stop_after`); a second signal stops it at once.
 pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let state_dir = cfg.daemon.state_dir.clone();
-    std::fs::create_dir_all(&state_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create state_dir {}: {e}", state_dir.display()))?;
+    crate::secure::ensure_state_dir(&state_dir)?;
     let (_lock, store) = open_store(&state_dir).await?;
     let store = Arc::new(store);
     let started_at = Utc::now();
@@ -120,7 +119,9 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     // The control socket: readers go through the daemon while it holds the store.
     let sock = control::socket_path(&state_dir);
     let _ = std::fs::remove_file(&sock);
-    let control_task = match tokio::net::UnixListener::bind(&sock) {
+    let control_task = match tokio::net::UnixListener::bind(&sock)
+        .and_then(|l| crate::secure::private_socket(&sock).map(|()| l))
+    {
         Ok(l) => Some(tokio::spawn(control::serve(l, store.clone(), loop_tx))),
         Err(e) => {
             warn!(path = %sock.display(), error = %e, "cannot open the control socket; `incidents` and `show` will not work while akashic runs");

@@ -1,6 +1,5 @@
 //! The `child` backend: akashic spawns and owns the process in its own process group.
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -244,11 +243,7 @@ impl ChildControl {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(err)?;
+        let file = crate::secure::open(path, crate::secure::Open::Append).map_err(err)?;
         let second = file.try_clone().map_err(err)?;
         Ok((Stdio::from(file), Stdio::from(second)))
     }

@@ -37,7 +37,7 @@ impl PidFile {
 
     /// The pid file at `path`, if there is a readable one.
     pub fn read(path: &Path) -> Option<PidFile> {
-        let text = std::fs::read_to_string(path).ok()?;
+        let text = String::from_utf8(crate::secure::read(path).ok()?).ok()?;
         match serde_json::from_str(&text) {
             Ok(p) => Some(p),
             Err(error) => {
