@@ -119,10 +119,16 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     // The control socket: readers go through the daemon while it holds the store.
     let sock = control::socket_path(&state_dir);
     let _ = std::fs::remove_file(&sock);
+    let socket_health = Arc::new(control::SocketHealth::default());
     let control_task = match tokio::net::UnixListener::bind(&sock)
         .and_then(|l| crate::secure::private_socket(&sock).map(|()| l))
     {
-        Ok(l) => Some(tokio::spawn(control::serve(l, store.clone(), loop_tx))),
+        Ok(l) => Some(tokio::spawn(control::serve(
+            l,
+            store.clone(),
+            loop_tx,
+            socket_health.clone(),
+        ))),
         Err(e) => {
             warn!(path = %sock.display(), error = %e, "cannot open the control socket; `incidents` and `show` will not work while akashic runs");
             None
@@ -336,6 +342,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                     LoopAsk::Status => {
                         let mut hb = beats.heartbeat(&svcs, &groups, Instant::now());
                         hb.degraded = store_health.describe(&store);
+                        hb.degraded.extend(socket_health.describe(Instant::now()));
                         let blind: Vec<String> = svcs
                             .iter()
                             .flat_map(|s| s.machine.last.iter().flatten().filter(|r| r.verdict.is_blind()).map(|r| format!("{}: {}", s.cfg.name, r.verdict.detail())))
