@@ -86,7 +86,7 @@ impl Shared {
                 kind,
                 service: service.to_string(),
                 incident: incident.to_string(),
-                detail: detail.to_string(),
+                detail: crate::agent::redact::redact(detail),
             });
         }
     }

@@ -503,12 +503,12 @@ fn upsert(tx: &rusqlite::Transaction, inc: &Incident) -> rusqlite::Result<()> {
         "INSERT INTO incidents (id, service, body) VALUES (?1, ?2, ?3)
          ON CONFLICT (id) DO UPDATE SET service = excluded.service, body = excluded.body",
     )?
-    .execute(params![inc.id, inc.service, to_json(inc)])?;
+    .execute(params![inc.id, inc.service, to_json(&inc.redacted())])?;
     Ok(())
 }
 
 fn hold(h: &mut Held, inc: Incident) {
-    h.incidents.insert(inc.id.clone(), inc);
+    h.incidents.insert(inc.id.clone(), inc.redacted());
     while h.incidents.len() > HOLD_MAX {
         let oldest = h.incidents.keys().next().cloned().expect("non-empty");
         h.incidents.remove(&oldest);
@@ -522,10 +522,12 @@ fn to_json(inc: &Incident) -> String {
 }
 
 fn from_json(id: &str, body: &str) -> Result<Incident, StoreError> {
-    serde_json::from_str(body).map_err(|source| StoreError::Corrupt {
-        id: id.to_string(),
-        source,
-    })
+    serde_json::from_str::<Incident>(body)
+        .map(|inc| inc.redacted())
+        .map_err(|source| StoreError::Corrupt {
+            id: id.to_string(),
+            source,
+        })
 }
 
 /// A new incident id: sortable by detection time, unique.

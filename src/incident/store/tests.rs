@@ -195,3 +195,35 @@ fn the_sled_store_of_an_earlier_version_is_imported_once() {
         2
     );
 }
+
+#[test]
+fn secrets_are_masked_before_they_reach_the_disk() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = IncidentStore::open(tmp.path()).unwrap();
+    let mut i = inc(1, "api");
+    i.log_tail = Some("connecting with Authorization: Bearer tok3nSecretValue1234\n".into());
+    i.failed_checks[0].detail = "GET https://u:hunter2pw@h/health answered 500".into();
+    i.timeline[0].detail = "AKIAIOSFODNN7EXAMPLE leaked".into();
+    store.put(&i).unwrap();
+    let shown = store.get(&i.id).unwrap().unwrap();
+    assert!(shown.log_tail.unwrap().contains("[REDACTED]"));
+    drop(store);
+    for name in ["incidents.db", "incidents.db-wal", "incidents.db-shm"] {
+        let p = tmp.path().join(name);
+        let raw = std::fs::read(&p).unwrap_or_default();
+        for secret in ["tok3nSecretValue1234", "hunter2pw", "AKIAIOSFODNN7EXAMPLE"] {
+            assert!(
+                !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in {name}"
+            );
+        }
+        if p.exists() {
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().mode() & 0o777,
+                0o600,
+                "{name}"
+            );
+        }
+    }
+}
