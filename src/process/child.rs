@@ -199,7 +199,8 @@ impl ChildControl {
         let record = PidFile {
             pid,
             pgid: pid,
-            command: self.spec.command.clone(),
+            print: super::pidfile::CommandPrint::of(&self.spec.command),
+            command: Vec::new(),
         };
         if let Err(error) = record.write(&self.pid_path) {
             tracing::warn!(service = %self.service, error = %format!("{error:#}"), "child runs without a pid file");
