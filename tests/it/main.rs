@@ -3,6 +3,7 @@
 mod agent;
 mod living;
 mod memory;
+mod others;
 mod privacy;
 mod process;
 mod util;
