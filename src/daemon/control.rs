@@ -58,6 +58,8 @@ pub enum ControlError {
     },
     #[error("the daemon answered: {0}")]
     Remote(String),
+    #[error("the daemon's control socket is over its limits (a flood of connections?); try again")]
+    Busy,
     #[error("the daemon sent an answer that is not JSON")]
     Garbled(#[source] serde_json::Error),
 }
@@ -96,7 +98,13 @@ pub fn ask_within(
     stream.write_all(line.as_bytes()).map_err(io)?;
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer).map_err(io)?;
+    if answer.is_empty() {
+        return Err(ControlError::Busy);
+    }
     let v: serde_json::Value = serde_json::from_str(&answer).map_err(ControlError::Garbled)?;
+    if v["busy"] == serde_json::Value::Bool(true) {
+        return Err(ControlError::Busy);
+    }
     if v["ok"] == serde_json::Value::Bool(true) {
         Ok(Some(v["data"].clone()))
     } else {
@@ -256,6 +264,7 @@ pub async fn serve(
             }
             Admit::Refuse => {
                 health.strained(Instant::now(), strain_reason(open, free));
+                let _ = stream.try_write(BUSY.as_bytes());
                 drop(stream);
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
@@ -293,7 +302,8 @@ async fn converse(
     let mut r = tokio::io::BufReader::new(r);
     let answer = match tokio::time::timeout(wait, read_request(&mut r)).await {
         Err(_) if wait < IDLE => {
-            Err("busy: the control socket is over its limits; try again".into())
+            let _ = tokio::time::timeout(IDLE, w.write_all(BUSY.as_bytes())).await;
+            return;
         }
         Err(_) | Ok(Ok(None)) => return,
         Ok(Err(e)) => Err(e),
@@ -328,6 +338,10 @@ async fn read_request<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Option<Strin
         .map(Some)
         .map_err(|_| "bad request: not UTF-8".to_string())
 }
+
+/// The answer of a connection the socket could not serve: the client may read elsewhere.
+const BUSY: &str =
+    "{\"ok\":false,\"busy\":true,\"error\":\"busy: the control socket is over its limits\"}\n";
 
 fn answer_line(answer: Result<serde_json::Value, String>) -> String {
     let v = match answer {
