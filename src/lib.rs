@@ -19,4 +19,5 @@ pub mod memory;
 pub mod notify;
 pub mod probe;
 pub mod process;
+pub mod secure;
 pub mod service;

@@ -31,6 +31,32 @@ pub struct PriorIncident {
     pub same_pattern: bool,
 }
 
+impl PostMortem {
+    /// Masks every secret of a known shape in its text.
+    pub fn redact(&mut self) {
+        let mask = crate::agent::redact::redact_in_place;
+        for s in [
+            &mut self.detection,
+            &mut self.process_state,
+            &mut self.recovery_action,
+            &mut self.recovery,
+            &mut self.summary,
+            &mut self.root_cause,
+        ] {
+            mask(s);
+        }
+        for q in &mut self.evidence {
+            mask(&mut q.text);
+        }
+        for r in &mut self.recommendations {
+            mask(r);
+        }
+        for p in &mut self.prior_incidents {
+            mask(&mut p.summary);
+        }
+    }
+}
+
 /// A structured post-mortem. Facts come from the incident, never from a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PostMortem {

@@ -77,7 +77,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             0,
         ),
         // Google API keys and OAuth tokens.
-        rule(r"\bAIza[0-9A-Za-z_\-]{35}\b", 0),
+        rule(r"\bAIza[0-9A-Za-z_\-]{35}", 0),
         rule(r"\bya29\.[0-9A-Za-z_\-]{20,}", 0),
         // Telegram bot tokens (also inside /bot<token>/ URLs).
         rule(r"\d{6,12}:[A-Za-z0-9_\-]{33,}", 0),
@@ -130,7 +130,9 @@ fn secret_value(key_and_value: &str, value: &str) -> bool {
         return false;
     }
     // code and references, not values: `os.environ[`, `${API_KEY}`, `getenv(`, `OPENAI_API_KEY`
-    if v.contains(['(', '[', '{', '$', '%', '<'])
+    // (`%` and `<` only lead a placeholder: `%s`, `<token>`; inside a value they are a password's)
+    if v.contains(['(', '[', '{', '$'])
+        || v.starts_with(['%', '<'])
         || v.chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
     {
@@ -150,6 +152,81 @@ fn secret_value(key_and_value: &str, value: &str) -> bool {
         return false;
     }
     v.len() >= 8
+}
+
+/// A URL as it may be shown and stored: its user info masked whole (a token is often the user
+/// name), and in its query and fragment the value of every parameter whose name sounds secret,
+/// or whose value has a secret's shape. What is not a URL comes back through [`redact`].
+pub fn redact_url(url: &str) -> String {
+    let (head, fragment) = match url.split_once('#') {
+        Some((h, f)) => (h, Some(f)),
+        None => (url, None),
+    };
+    let (base, query) = match head.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (head, None),
+    };
+    let Some(scheme_end) = base.find("://") else {
+        return redact(url);
+    };
+    let rest = &base[scheme_end + 3..];
+    let auth_end = rest.find('/').unwrap_or(rest.len());
+    let mut out = match rest[..auth_end].rfind('@') {
+        Some(at) => format!("{}://{MASK}@{}", &base[..scheme_end], &rest[at + 1..]),
+        None => base.to_string(),
+    };
+    for (sep, part) in [('?', query), ('#', fragment)] {
+        if let Some(part) = part {
+            out.push(sep);
+            out.push_str(&redact_params(part));
+        }
+    }
+    out
+}
+
+/// `a=1&token=x`: values of secret-sounding names masked, the others redacted by shape.
+fn redact_params(params: &str) -> String {
+    params
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if secret_name(k) && !v.is_empty() => format!("{k}={MASK}"),
+            Some((k, v)) => format!("{k}={}", redact(v)),
+            None => redact(kv),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A parameter name that labels a credential.
+fn secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "token",
+        "key",
+        "secret",
+        "pass",
+        "pwd",
+        "auth",
+        "sig",
+        "credential",
+        "session",
+        "jwt",
+        "bearer",
+        "access",
+        "code",
+        "otp",
+        "cookie",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+}
+
+/// [`redact`] in place; the string is rewritten only when it held a secret.
+pub fn redact_in_place(text: &mut String) {
+    let r = redact(text);
+    if r != *text {
+        *text = r;
+    }
 }
 
 /// Replaces every secret of a known shape in `text` with `[REDACTED]`; everything else is kept as is.
@@ -222,6 +299,30 @@ mod tests {
     }
 
     #[test]
+    fn a_url_loses_its_user_info_and_query_secrets_but_keeps_the_rest() {
+        assert_eq!(
+            redact_url("https://admin:hunter2@api.example.com:8443/health?token=abc&verbose=1#access_token=xyz"),
+            "https://[REDACTED]@api.example.com:8443/health?token=[REDACTED]&verbose=1#access_token=[REDACTED]"
+        );
+        assert_eq!(
+            redact_url("http://127.0.0.1:8080/healthz"),
+            "http://127.0.0.1:8080/healthz"
+        );
+        assert_eq!(
+            redact_url("https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/x"),
+            "https://[REDACTED]@github.com/x"
+        );
+        assert_eq!(
+            redact_url("http://h/p?q=AKIAIOSFODNN7EXAMPLE"),
+            "http://h/p?q=[REDACTED]"
+        );
+        assert_eq!(
+            redact_url("not a url password=hunter22"),
+            "not a url password=[REDACTED]"
+        );
+    }
+
+    #[test]
     fn lookalikes_survive() {
         for s in [
             "commit 3f1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a",
@@ -234,6 +335,70 @@ mod tests {
             "POST /order -> 403 Forbidden: {\"error\":\"Unauthorized/Invalid api key\"}",
         ] {
             assert_eq!(redact(s), s);
+        }
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Secrets of common shapes, and the part of each that must not survive.
+        fn secret() -> impl Strategy<Value = (String, String)> {
+            let whole = |re: &'static str| re.prop_map(|s: String| (s.clone(), s));
+            prop_oneof![
+                whole("ghp_[A-Za-z0-9]{36}"),
+                whole("github_pat_[A-Za-z0-9_]{40}"),
+                whole("AKIA[A-Z0-9]{16}"),
+                whole("sk-[A-Za-z0-9]{40}"),
+                whole("sk-ant-api03-[A-Za-z0-9_-]{40}"),
+                whole("sk_live_[A-Za-z0-9]{24}"),
+                whole("xoxb-[0-9]{11}-[A-Za-z0-9]{24}"),
+                whole("glpat-[A-Za-z0-9_-]{20}"),
+                whole("AIza[0-9A-Za-z_-]{35}"),
+                whole("npm_[A-Za-z0-9]{36}"),
+                whole("hf_[A-Za-z0-9]{34}"),
+                whole("eyJ[A-Za-z0-9_-]{10,30}[.][A-Za-z0-9_-]{10,40}[.][A-Za-z0-9_-]{10,40}"),
+                "[a-z][A-Za-z0-9]{7,20}".prop_map(|p| (format!("postgres://app:{p}@db:5432/x"), p)),
+                "[a-z][A-Za-z0-9!#%^*]{7,20}".prop_map(|p| (format!("password={p}"), p)),
+                "[a-z][A-Za-z0-9]{15,30}".prop_map(|t| (format!("Authorization: Bearer {t}"), t)),
+                "[a-z0-9]{20,40}".prop_map(|t| (format!("https://h/cb?access_token={t}"), t)),
+                "[A-Za-z0-9+/]{40}".prop_map(|k| (
+                    format!("-----BEGIN PRIVATE KEY-----\n{k}\n-----END PRIVATE KEY-----"),
+                    k
+                )),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn a_planted_secret_never_survives(
+                (planted, secret) in secret(),
+                before in "[ -~]{0,30}[ \n:(]",
+                after in "[ \n,;][ -~]{0,30}",
+            ) {
+                let line = format!("{before}{planted}{after}");
+                let out = redact(&line);
+                prop_assert!(!out.contains(&secret), "{line:?} -> {out:?}");
+            }
+
+            #[test]
+            fn any_text_is_redacted_without_panic(s in any::<String>()) {
+                let out = redact(&s);
+                prop_assert_eq!(redact(&out), out.clone(), "redaction is stable");
+                let _ = redact_url(&s);
+            }
+
+            #[test]
+            fn a_url_keeps_no_user_info_or_query_secret(
+                user in "[a-z]{1,8}", pass in "[A-Za-z0-9]{6,20}",
+                host in "[a-z]{1,10}", token in "[A-Za-z0-9]{6,30}",
+            ) {
+                let url = format!("https://{user}:{pass}@{host}.example/health?token={token}&v=1");
+                let out = redact_url(&url);
+                prop_assert!(!out.contains(&format!(":{pass}@")), "{out}");
+                prop_assert!(!out.contains(&format!("token={token}")), "{out}");
+                prop_assert!(out.contains(&host), "{out}");
+            }
         }
     }
 }

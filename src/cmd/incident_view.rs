@@ -5,8 +5,8 @@ use crate::daemon::control::{self, Request};
 use crate::incident::{Incident, IncidentStore, StoreError};
 use serde_json::{json, Value};
 
-/// Asks the running daemon (it also knows incidents it could not yet write), else reads the
-/// store itself.
+/// Asks the running daemon (it also knows incidents it could not yet write), else (none
+/// running, or its socket over its limits) reads the store itself.
 fn read<T: serde::de::DeserializeOwned>(
     cfg: &Config,
     req: &Request,
@@ -14,8 +14,10 @@ fn read<T: serde::de::DeserializeOwned>(
     direct: impl Fn(&IncidentStore) -> Result<T, StoreError>,
 ) -> anyhow::Result<T> {
     let state_dir = &cfg.daemon.state_dir;
-    if let Some(v) = control::ask(state_dir, req)? {
-        return Ok(serde_json::from_value(v)?);
+    match control::ask(state_dir, req) {
+        Ok(Some(v)) => return Ok(serde_json::from_value(v)?),
+        Ok(None) | Err(control::ControlError::Busy) => {}
+        Err(e) => return Err(e.into()),
     }
     if !IncidentStore::path_in(state_dir).exists() {
         return Ok(empty);

@@ -44,6 +44,14 @@ impl Verdict {
     pub fn is_blind(&self) -> bool {
         matches!(self, Verdict::Blind { .. })
     }
+    /// Masks every secret of a known shape in its detail.
+    pub fn redact(&mut self) {
+        match self {
+            Verdict::Ok { detail }
+            | Verdict::Unhealthy { detail, .. }
+            | Verdict::Blind { detail } => crate::agent::redact::redact_in_place(detail),
+        }
+    }
     pub fn detail(&self) -> &str {
         match self {
             Verdict::Ok { detail }

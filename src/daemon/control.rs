@@ -1,14 +1,19 @@
-//! The control socket: the CLI reads incidents and resumes services through the running daemon
-//! (sled lets one process open the store, so readers ask the daemon while it runs).
+//! The control socket: the CLI reads incidents and resumes services through the running daemon,
+//! which serves its own user only, within limits (connections, line length, idle time, and
+//! file descriptors kept for the watchdog).
 
 use crate::incident::IncidentStore;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::warn;
 
 /// A request over the socket, one JSON line.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -53,6 +58,8 @@ pub enum ControlError {
     },
     #[error("the daemon answered: {0}")]
     Remote(String),
+    #[error("the daemon's control socket is over its limits (a flood of connections?); try again")]
+    Busy,
     #[error("the daemon sent an answer that is not JSON")]
     Garbled(#[source] serde_json::Error),
 }
@@ -91,7 +98,13 @@ pub fn ask_within(
     stream.write_all(line.as_bytes()).map_err(io)?;
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer).map_err(io)?;
+    if answer.is_empty() {
+        return Err(ControlError::Busy);
+    }
     let v: serde_json::Value = serde_json::from_str(&answer).map_err(ControlError::Garbled)?;
+    if v["busy"] == serde_json::Value::Bool(true) {
+        return Err(ControlError::Busy);
+    }
     if v["ok"] == serde_json::Value::Bool(true) {
         Ok(Some(v["data"].clone()))
     } else {
@@ -101,37 +114,243 @@ pub fn ask_within(
     }
 }
 
-/// Serves the socket until the task is dropped.
+/// At most this many connections are served at once.
+pub const MAX_CONNECTIONS: usize = 32;
+/// A request line longer than this is answered with an error and the connection closed;
+/// nothing past it is read into memory.
+pub const MAX_LINE: usize = 64 * 1024;
+/// A connection that sends nothing (or takes no answer) for this long is closed.
+pub const IDLE: Duration = Duration::from_secs(5);
+/// File descriptors kept free for the watchdog (its probes, files and restarts): a connection
+/// that would leave fewer is not served in full.
+pub const FD_RESERVE: usize = 16;
+/// Connections served past the limits at once, each only if its request is already there.
+const QUICK_MAX: usize = 4;
+/// How long a connection past the limits may take to have its request there.
+const QUICK_WAIT: Duration = Duration::from_millis(20);
+/// How long the socket reports strain after the last connection it could not serve in full.
+const STRAIN_MEMORY: Duration = Duration::from_secs(10);
+
+/// How the socket takes one accepted connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Within the limits: served, with the idle timeout.
+    Serve,
+    /// Past them (connections or file descriptors): answered only if its request is already
+    /// there, so `status` still gets through a flood.
+    Quick,
+    /// Too few file descriptors left even for that: closed at once.
+    Refuse,
+}
+
+/// Decides how to take a connection, given how many are being served (`open`, `quick`) and how
+/// many file descriptors are free now (`None` when that cannot be read).
+pub fn admit(open: usize, quick: usize, free_fds: Option<usize>) -> Admit {
+    let fds_at_least = |n: usize| free_fds.is_none_or(|f| f >= n);
+    if open < MAX_CONNECTIONS && fds_at_least(FD_RESERVE) {
+        Admit::Serve
+    } else if quick < QUICK_MAX && fds_at_least(FD_RESERVE / 2) {
+        Admit::Quick
+    } else {
+        Admit::Refuse
+    }
+}
+
+/// The file descriptors this process may still open, if the limit and the open count can be
+/// read (`/proc/self/fd` on Linux, `/dev/fd` elsewhere).
+fn free_fds() -> Option<usize> {
+    let limit = crate::probe::files::open_files_limit()?.rlim_cur;
+    let dir = if cfg!(target_os = "linux") {
+        "/proc/self/fd"
+    } else {
+        "/dev/fd"
+    };
+    // Less one: the listing's own descriptor.
+    let open = std::fs::read_dir(dir).ok()?.count().saturating_sub(1);
+    Some((limit as usize).saturating_sub(open))
+}
+
+/// The socket's load, shared with the main loop for `status`.
+#[derive(Debug, Default)]
+pub struct SocketHealth {
+    open: AtomicUsize,
+    quick: AtomicUsize,
+    /// When the socket last could not serve a connection in full, and why.
+    strain: Mutex<Option<(Instant, String)>>,
+}
+
+impl SocketHealth {
+    fn strained(&self, now: Instant, why: String) {
+        *self.strain.lock().unwrap_or_else(|p| p.into_inner()) = Some((now, why));
+    }
+
+    /// The `degraded` line of a live `status`, while the socket is at its limits or was within
+    /// the last 10 s.
+    pub fn describe(&self, now: Instant) -> Option<String> {
+        let strain = self
+            .strain
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some((at, why)) = strain.filter(|(at, _)| now.duration_since(*at) < STRAIN_MEMORY) {
+            return Some(format!(
+                "control socket over its limits {}s ago ({why}); the watchdog keeps {FD_RESERVE} file descriptors of its own",
+                now.duration_since(at).as_secs()
+            ));
+        }
+        let open = self.open.load(Ordering::Relaxed);
+        (open >= MAX_CONNECTIONS).then(|| {
+            format!("control socket full: {open} connections open (at most {MAX_CONNECTIONS})")
+        })
+    }
+}
+
+/// Gives back a connection's slot when its task ends.
+struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves the socket until the task is dropped: connections from this user (or root) only,
+/// within the limits above. Out of file descriptors, it backs off instead of spinning.
 pub async fn serve(
     listener: tokio::net::UnixListener,
     store: Arc<IncidentStore>,
     to_loop: mpsc::Sender<LoopRequest>,
+    health: Arc<SocketHealth>,
 ) {
+    let mut backoff = Duration::from_millis(50);
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                backoff = Duration::from_millis(50);
+                stream
+            }
+            Err(e) => {
+                if crate::probe::own_resource_error(&e).is_some() {
+                    health.strained(Instant::now(), format!("cannot accept: {e}"));
+                    warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "control socket cannot accept a connection; backing off");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
         };
-        let store = store.clone();
-        let to_loop = to_loop.clone();
+        let peer = crate::secure::peer_uid(stream.as_fd());
+        if !peer
+            .as_ref()
+            .is_ok_and(|uid| crate::secure::peer_allowed(*uid))
+        {
+            warn!(peer = ?peer.map_err(|e| e.to_string()), "control socket: refused a connection from another user");
+            let _ = stream.try_write(
+                answer_line(Err(
+                    "refused: this socket serves the user akashic runs as".into()
+                ))
+                .as_bytes(),
+            );
+            continue;
+        }
+        let open = health.open.load(Ordering::Relaxed);
+        let quick = health.quick.load(Ordering::Relaxed);
+        let free = free_fds();
+        let full = match admit(open, quick, free) {
+            Admit::Serve => true,
+            Admit::Quick => {
+                health.strained(Instant::now(), strain_reason(open, free));
+                false
+            }
+            Admit::Refuse => {
+                health.strained(Instant::now(), strain_reason(open, free));
+                let _ = stream.try_write(BUSY.as_bytes());
+                drop(stream);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let (store, to_loop, health) = (store.clone(), to_loop.clone(), health.clone());
         tokio::spawn(async move {
-            let (r, mut w) = stream.into_split();
-            let mut lines = tokio::io::BufReader::new(r).lines();
-            let Ok(Some(line)) = lines.next_line().await else {
-                return;
+            let (counter, wait) = if full {
+                (&health.open, IDLE)
+            } else {
+                (&health.quick, QUICK_WAIT)
             };
-            let answer = match serde_json::from_str::<Request>(&line) {
-                Ok(req) => handle(req, &store, &to_loop).await,
-                Err(e) => Err(format!("bad request: {e}")),
-            };
-            let v = match answer {
-                Ok(data) => serde_json::json!({"ok": true, "data": data}),
-                Err(error) => serde_json::json!({"ok": false, "error": error}),
-            };
-            let mut out = v.to_string();
-            out.push('\n');
-            let _ = w.write_all(out.as_bytes()).await;
+            counter.fetch_add(1, Ordering::Relaxed);
+            let _slot = Slot(counter);
+            converse(stream, wait, &store, &to_loop).await;
         });
     }
+}
+
+fn strain_reason(open: usize, free: Option<usize>) -> String {
+    match free {
+        Some(f) if f < FD_RESERVE => format!("{f} file descriptors free"),
+        _ => format!("{open} connections open"),
+    }
+}
+
+/// Reads one request (waiting at most `wait` for it), answers it, and closes.
+async fn converse(
+    stream: tokio::net::UnixStream,
+    wait: Duration,
+    store: &IncidentStore,
+    to_loop: &mpsc::Sender<LoopRequest>,
+) {
+    let (r, mut w) = stream.into_split();
+    let mut r = tokio::io::BufReader::new(r);
+    let answer = match tokio::time::timeout(wait, read_request(&mut r)).await {
+        Err(_) if wait < IDLE => {
+            let _ = tokio::time::timeout(IDLE, w.write_all(BUSY.as_bytes())).await;
+            return;
+        }
+        Err(_) | Ok(Ok(None)) => return,
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(Some(line))) => match serde_json::from_str::<Request>(&line) {
+            Ok(req) => handle(req, store, to_loop).await,
+            Err(e) => Err(format!("bad request: {e}")),
+        },
+    };
+    let _ = tokio::time::timeout(IDLE, w.write_all(answer_line(answer).as_bytes())).await;
+}
+
+/// One request line, at most [`MAX_LINE`] bytes: `None` at a clean end before any byte; an
+/// error for a longer line (of which no more than the limit was read) or one not UTF-8.
+async fn read_request<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Option<String>, String> {
+    let mut buf = Vec::new();
+    (&mut *r)
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut buf)
+        .await
+        .map_err(|e| format!("cannot read the request: {e}"))?;
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() > MAX_LINE {
+        return Err(format!(
+            "request longer than {} KiB; closed",
+            MAX_LINE / 1024
+        ));
+    } else if buf.is_empty() {
+        return Ok(None);
+    }
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| "bad request: not UTF-8".to_string())
+}
+
+/// The answer of a connection the socket could not serve: the client may read elsewhere.
+const BUSY: &str =
+    "{\"ok\":false,\"busy\":true,\"error\":\"busy: the control socket is over its limits\"}\n";
+
+fn answer_line(answer: Result<serde_json::Value, String>) -> String {
+    let v = match answer {
+        Ok(data) => serde_json::json!({"ok": true, "data": data}),
+        Err(error) => serde_json::json!({"ok": false, "error": error}),
+    };
+    let mut out = v.to_string();
+    out.push('\n');
+    out
 }
 
 async fn handle(
@@ -165,5 +384,66 @@ async fn ask_loop(
     match rx.await {
         Ok(answer) => answer,
         Err(_) => Err("the daemon is stopping".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_past_the_limits_are_served_quick_then_refused() {
+        assert_eq!(admit(0, 0, Some(100)), Admit::Serve);
+        assert_eq!(admit(0, 0, None), Admit::Serve);
+        assert_eq!(
+            admit(MAX_CONNECTIONS - 1, 0, Some(FD_RESERVE)),
+            Admit::Serve
+        );
+        assert_eq!(admit(MAX_CONNECTIONS, 0, Some(1000)), Admit::Quick);
+        assert_eq!(admit(3, 0, Some(FD_RESERVE - 1)), Admit::Quick);
+        assert_eq!(admit(MAX_CONNECTIONS, QUICK_MAX, Some(1000)), Admit::Refuse);
+        assert_eq!(admit(3, 0, Some(FD_RESERVE / 2 - 1)), Admit::Refuse);
+    }
+
+    #[tokio::test]
+    async fn a_line_past_the_limit_is_an_error_and_is_not_read_whole() {
+        let long = vec![b'x'; 10 * MAX_LINE];
+        let mut r = tokio::io::BufReader::new(&long[..]);
+        let e = read_request(&mut r).await.unwrap_err();
+        assert_eq!(e, "request longer than 64 KiB; closed");
+        let left = tokio::io::AsyncBufReadExt::fill_buf(&mut r)
+            .await
+            .unwrap()
+            .len();
+        assert!(left > 0, "stopped reading at the limit");
+        let mut ok = tokio::io::BufReader::new(&b"{\"op\":\"status\"}\nrest"[..]);
+        assert_eq!(
+            read_request(&mut ok).await.unwrap().as_deref(),
+            Some("{\"op\":\"status\"}")
+        );
+        let mut exact = vec![b'y'; MAX_LINE];
+        exact.push(b'\n');
+        let mut r = tokio::io::BufReader::new(&exact[..]);
+        assert_eq!(read_request(&mut r).await.unwrap().unwrap().len(), MAX_LINE);
+        let mut empty = tokio::io::BufReader::new(&b""[..]);
+        assert_eq!(read_request(&mut empty).await.unwrap(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn strain_is_reported_for_ten_seconds_then_forgotten() {
+        let h = SocketHealth::default();
+        let t0 = Instant::now();
+        assert_eq!(h.describe(t0), None);
+        h.strained(t0, "9 file descriptors free".into());
+        assert_eq!(
+            h.describe(t0 + Duration::from_secs(3)).as_deref(),
+            Some("control socket over its limits 3s ago (9 file descriptors free); the watchdog keeps 16 file descriptors of its own")
+        );
+        assert_eq!(h.describe(t0 + STRAIN_MEMORY), None);
+        h.open.store(MAX_CONNECTIONS, Ordering::Relaxed);
+        assert_eq!(
+            h.describe(t0 + STRAIN_MEMORY).as_deref(),
+            Some("control socket full: 32 connections open (at most 32)")
+        );
     }
 }

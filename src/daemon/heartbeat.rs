@@ -89,15 +89,13 @@ pub fn read(state_dir: &Path) -> Option<Heartbeat> {
 /// flush a new one every tick. The time is this machine's clock (not a file server's, as
 /// "now" would be on a network file system). `NotFound` when there is no beat file.
 pub fn touch_beat(state_dir: &Path) -> std::io::Result<()> {
-    std::fs::File::options()
-        .write(true)
-        .open(path_in(state_dir))?
+    crate::secure::open(&path_in(state_dir), crate::secure::Open::Write)?
         .set_modified(std::time::SystemTime::now())
 }
 
 /// The last beat alone: as written, its `at` the last touch (unless the daemon stopped).
 pub fn read_beat(state_dir: &Path) -> Option<Beat> {
-    let file = std::fs::File::open(path_in(state_dir)).ok()?;
+    let file = crate::secure::open(&path_in(state_dir), crate::secure::Open::Read).ok()?;
     let touched = file.metadata().and_then(|m| m.modified()).ok();
     let mut beat: Beat = serde_json::from_reader(std::io::BufReader::new(file)).ok()?;
     if let Some(t) = touched.filter(|_| beat.stopped_at.is_none()) {
@@ -110,7 +108,7 @@ pub fn read_beat(state_dir: &Path) -> Option<Beat> {
 
 /// The services as last written (none if that file is missing).
 pub fn read_services(state_dir: &Path) -> Vec<ServiceStatus> {
-    std::fs::read(services_path_in(state_dir))
+    crate::secure::read(&services_path_in(state_dir))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()

@@ -92,7 +92,7 @@ pub async fn write_one(
                 .extend(noticed_changes(svc, inc.detected_at));
             let pm = agent::draft(&inc, &evidence, cfg.llm.as_ref()).await;
             let path = markdown_path(&cfg.daemon.state_dir, id);
-            crate::atomic::write(&path, agent::render_markdown(&pm))?;
+            crate::atomic::write(&path, agent::redact::redact(&agent::render_markdown(&pm)))?;
             store.update(id, |i| {
                 i.postmortem = Some(pm.clone());
                 i.timeline.push(TimelineEvent {

@@ -86,7 +86,7 @@ impl Shared {
                 kind,
                 service: service.to_string(),
                 incident: incident.to_string(),
-                detail: detail.to_string(),
+                detail: crate::agent::redact::redact(detail),
             });
         }
     }
@@ -95,8 +95,7 @@ impl Shared {
 /// Runs the daemon until SIGTERM/SIGINT (or `stop_after`); a second signal stops it at once.
 pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let state_dir = cfg.daemon.state_dir.clone();
-    std::fs::create_dir_all(&state_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create state_dir {}: {e}", state_dir.display()))?;
+    crate::secure::ensure_state_dir(&state_dir)?;
     let (_lock, store) = open_store(&state_dir).await?;
     let store = Arc::new(store);
     let started_at = Utc::now();
@@ -120,8 +119,16 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     // The control socket: readers go through the daemon while it holds the store.
     let sock = control::socket_path(&state_dir);
     let _ = std::fs::remove_file(&sock);
-    let control_task = match tokio::net::UnixListener::bind(&sock) {
-        Ok(l) => Some(tokio::spawn(control::serve(l, store.clone(), loop_tx))),
+    let socket_health = Arc::new(control::SocketHealth::default());
+    let control_task = match tokio::net::UnixListener::bind(&sock)
+        .and_then(|l| crate::secure::private_socket(&sock).map(|()| l))
+    {
+        Ok(l) => Some(tokio::spawn(control::serve(
+            l,
+            store.clone(),
+            loop_tx,
+            socket_health.clone(),
+        ))),
         Err(e) => {
             warn!(path = %sock.display(), error = %e, "cannot open the control socket; `incidents` and `show` will not work while akashic runs");
             None
@@ -340,6 +347,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                     LoopAsk::Status => {
                         let mut hb = beats.heartbeat(&svcs, &groups, Instant::now());
                         hb.degraded = store_health.describe(&store);
+                        hb.degraded.extend(socket_health.describe(Instant::now()));
                         let blind: Vec<String> = svcs
                             .iter()
                             .flat_map(|s| s.machine.last.iter().flatten().filter(|r| r.verdict.is_blind()).map(|r| format!("{}: {}", s.cfg.name, r.verdict.detail())))

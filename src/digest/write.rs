@@ -43,7 +43,12 @@ pub fn markdown(
         }
     }
     let d = assemble(src, only, now);
-    Ok(render(&d, only.unwrap_or("fleet"), max_tokens))
+    // Its sources are redacted when stored; this catches what was stored before they were.
+    Ok(crate::agent::redact::redact(&render(
+        &d,
+        only.unwrap_or("fleet"),
+        max_tokens,
+    )))
 }
 
 /// Rewrites every configured digest: each service's `digest` path and the fleet-wide one.

@@ -81,6 +81,37 @@ pub struct Incident {
 }
 
 impl Incident {
+    /// This incident with every secret of a known shape masked in its free text (check
+    /// details, log tail, forensics, timeline, post-mortem): what is stored and shown.
+    pub fn redacted(&self) -> Incident {
+        let mut inc = self.clone();
+        let mask = crate::agent::redact::redact_in_place;
+        for c in &mut inc.failed_checks {
+            mask(&mut c.detail);
+        }
+        if let Some(f) = &mut inc.forensics {
+            mask(&mut f.text);
+        }
+        for s in [
+            &mut inc.log_tail,
+            &mut inc.recovery_evidence,
+            &mut inc.escalation_reason,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            mask(s);
+        }
+        mask(&mut inc.action);
+        for e in &mut inc.timeline {
+            mask(&mut e.detail);
+        }
+        if let Some(pm) = &mut inc.postmortem {
+            pm.redact();
+        }
+        inc
+    }
+
     /// Open or closed: closed once recovered or escalated.
     pub fn is_open(&self) -> bool {
         !self.recovered && self.escalated_at.is_none()

@@ -141,7 +141,9 @@ impl IncidentStore {
         let path = Self::path_in(state_dir);
         let conn = Connection::open_with_flags(
             &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_NOFOLLOW,
         )
         .and_then(|c| {
             c.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -468,11 +470,18 @@ impl IncidentStore {
 
 /// Opens (creating) the database with the durability settings, and its schema.
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    crate::secure::prepare_sqlite(path).map_err(|e| {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(e.to_string()),
+        )
+    })?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -494,12 +503,12 @@ fn upsert(tx: &rusqlite::Transaction, inc: &Incident) -> rusqlite::Result<()> {
         "INSERT INTO incidents (id, service, body) VALUES (?1, ?2, ?3)
          ON CONFLICT (id) DO UPDATE SET service = excluded.service, body = excluded.body",
     )?
-    .execute(params![inc.id, inc.service, to_json(inc)])?;
+    .execute(params![inc.id, inc.service, to_json(&inc.redacted())])?;
     Ok(())
 }
 
 fn hold(h: &mut Held, inc: Incident) {
-    h.incidents.insert(inc.id.clone(), inc);
+    h.incidents.insert(inc.id.clone(), inc.redacted());
     while h.incidents.len() > HOLD_MAX {
         let oldest = h.incidents.keys().next().cloned().expect("non-empty");
         h.incidents.remove(&oldest);
@@ -513,10 +522,12 @@ fn to_json(inc: &Incident) -> String {
 }
 
 fn from_json(id: &str, body: &str) -> Result<Incident, StoreError> {
-    serde_json::from_str(body).map_err(|source| StoreError::Corrupt {
-        id: id.to_string(),
-        source,
-    })
+    serde_json::from_str::<Incident>(body)
+        .map(|inc| inc.redacted())
+        .map_err(|source| StoreError::Corrupt {
+            id: id.to_string(),
+            source,
+        })
 }
 
 /// A new incident id: sortable by detection time, unique.

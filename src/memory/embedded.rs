@@ -254,11 +254,18 @@ impl EmbeddedStore {
 }
 
 fn connect(path: &Path, lock_wait: Duration) -> rusqlite::Result<Connection> {
+    crate::secure::prepare_sqlite(path).map_err(|e| {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(e.to_string()),
+        )
+    })?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )?;
     conn.busy_timeout(lock_wait)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -131,7 +131,17 @@ impl Memory {
 
     /// Embeds docs (loading the model for this call only) and stores them durably. When the model
     /// is missing or fails, the docs are stored without vectors and the outcome says why.
+    /// Secrets of a known shape are masked before anything is embedded or stored.
     pub async fn remember(&self, docs: Vec<MemoryDoc>) -> Result<RememberOutcome, MemoryError> {
+        let docs: Vec<MemoryDoc> = docs
+            .into_iter()
+            .map(|mut d| {
+                for s in [&mut d.summary, &mut d.root_cause, &mut d.recommendation] {
+                    crate::agent::redact::redact_in_place(s);
+                }
+                d
+            })
+            .collect();
         let texts: Vec<String> = docs.iter().map(MemoryDoc::embed_text).collect();
         let vectors = match self.load_embedder().await {
             Ok(e) => {

@@ -317,7 +317,7 @@ async fn run_counter(argv: &[String], timeout: Duration) -> Result<i64, ProbeRes
     cmd.args(&argv[1..])
         .kill_on_drop(true)
         .stdin(std::process::Stdio::null());
-    let shown = argv.join(" ");
+    let shown = crate::agent::redact::redact(&argv.join(" "));
     let out = match tokio::time::timeout(timeout, cmd.output()).await {
         Err(_) => {
             return Err(ProbeResult::bad(
@@ -334,7 +334,8 @@ async fn run_counter(argv: &[String], timeout: Duration) -> Result<i64, ProbeRes
         Ok(Ok(o)) => o,
     };
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
+        // Redacted whole before it is cut, so no secret is cut past recognition.
+        let err = crate::agent::redact::redact(&String::from_utf8_lossy(&out.stderr));
         let tail: String = err
             .trim()
             .chars()
@@ -351,9 +352,13 @@ async fn run_counter(argv: &[String], timeout: Duration) -> Result<i64, ProbeRes
     }
     let text = String::from_utf8_lossy(&out.stdout);
     text.trim().parse::<f64>().map(|f| f as i64).map_err(|_| {
+        let printed: String = crate::agent::redact::redact(text.trim())
+            .chars()
+            .take(200)
+            .collect();
         ProbeResult::bad(
             "error",
-            format!("command `{shown}` printed {:?}, not a number", text.trim()),
+            format!("command `{shown}` printed {printed:?}, not a number"),
         )
     })
 }

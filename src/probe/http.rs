@@ -15,6 +15,8 @@ pub async fn probe(
     timeout: Duration,
 ) -> ProbeResult {
     let started = std::time::Instant::now();
+    // What is shown and stored: no user info, no query secrets.
+    let shown = crate::agent::redact::redact_url(url);
     let fut = async {
         let resp = client.get(url).send().await?;
         let status = resp.status().as_u16();
@@ -29,11 +31,11 @@ pub async fn probe(
     let mut r = match res {
         Err(_) => ProbeResult::bad(
             "timeout",
-            format!("GET {url} timed out after {}", super::age(timeout)),
+            format!("GET {shown} timed out after {}", super::age(timeout)),
         ),
-        Ok(Err(e)) => classify_error(url, &e),
+        Ok(Err(e)) => classify_error(&shown, &e),
         Ok(Ok((status, body))) => {
-            let mut r = judge(url, status, &body, want, body_contains, &took);
+            let mut r = judge(&shown, status, &body, want, body_contains, &took);
             r.http_status = Some(status);
             return r;
         }
@@ -54,8 +56,12 @@ async fn read_limited(mut resp: reqwest::Response) -> Result<String, reqwest::Er
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
+/// `url` is the URL as shown; the error's own copy of it is replaced by that.
 fn classify_error(url: &str, e: &reqwest::Error) -> ProbeResult {
-    let chain = crate::errors::chain(e);
+    let mut chain = crate::errors::chain(e);
+    if let Some(raw) = e.url() {
+        chain = chain.replace(raw.as_str(), url);
+    }
     if let Some(why) = super::own_resource_error(e) {
         ProbeResult::blind(format!(
             "akashic could not look: GET {url}: {why} (akashic's own limit)"

@@ -111,9 +111,10 @@ impl Probes {
         Probes { http }
     }
 
-    /// Runs one check once.
+    /// Runs one check once. Its detail is redacted: a secret in what a check saw (a command's
+    /// output, a URL) is never shown or stored.
     pub async fn run(&self, kind: &CheckKind, history: &mut CounterHistory) -> ProbeResult {
-        match kind {
+        let mut r = match kind {
             CheckKind::LogStale { path, max_age } => {
                 log_stale::probe(path, *max_age, Clocks::now().wall).await
             }
@@ -125,7 +126,9 @@ impl Probes {
             } => http::probe(&self.http, url, *status, body_contains.as_deref(), *timeout).await,
             CheckKind::Port { addr, timeout } => port::probe(addr, *timeout).await,
             CheckKind::Artifact(a) => artifact::probe(a, history, Clocks::now()).await,
-        }
+        };
+        r.verdict.redact();
+        r
     }
 }
 
@@ -133,7 +136,9 @@ impl Probes {
 pub fn describe(kind: &CheckKind) -> String {
     match kind {
         CheckKind::LogStale { path, .. } => format!("log {}", path.display()),
-        CheckKind::Http { url, .. } => format!("GET {url}"),
+        CheckKind::Http { url, .. } => {
+            format!("GET {}", crate::agent::redact::redact_url(url))
+        }
         CheckKind::Port { addr, .. } => format!("tcp {addr}"),
         CheckKind::Artifact(ArtifactSpec::Glob { pattern, .. }) => format!("files {pattern}"),
         CheckKind::Artifact(
@@ -142,7 +147,10 @@ pub fn describe(kind: &CheckKind) -> String {
             format!("sqlite {}", db.display())
         }
         CheckKind::Artifact(ArtifactSpec::Command { command, .. }) => {
-            format!("command {}", command.join(" "))
+            format!(
+                "command {}",
+                crate::agent::redact::redact(&command.join(" "))
+            )
         }
     }
 }

@@ -1,6 +1,5 @@
 //! The `child` backend: akashic spawns and owns the process in its own process group.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -294,7 +293,8 @@ impl ChildControl {
         let record = PidFile {
             pid,
             pgid: pid,
-            command: self.spec.command.clone(),
+            print: super::pidfile::CommandPrint::of(&self.spec.command),
+            command: Vec::new(),
         };
         if let Err(error) = record.write(&self.pid_path) {
             tracing::error!(service = %self.service, error = %format!("{error:#}"), "child runs without a pid file: an akashic killed now would not find it");
@@ -344,11 +344,7 @@ impl ChildControl {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(err)?;
+        let file = crate::secure::open(path, crate::secure::Open::Append).map_err(err)?;
         let second = file.try_clone().map_err(err)?;
         Ok((Stdio::from(file), Stdio::from(second)))
     }

@@ -15,8 +15,79 @@ const CMDLINE_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct PidFile {
     pub pid: u32,
     pub pgid: u32,
-    /// The argv it was started with.
+    /// Fingerprints of the argv it was started with, not the argv: that may hold secrets.
+    #[serde(default)]
+    pub print: Option<CommandPrint>,
+    /// The argv itself, as pid files of earlier versions recorded it (read, never written).
+    #[serde(default, skip_serializing)]
     pub command: Vec<String>,
+}
+
+/// The length and FNV-1a of one text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Print {
+    len: usize,
+    fnv: u64,
+}
+
+impl Print {
+    fn of(text: &str) -> Print {
+        Print {
+            len: text.len(),
+            fnv: crate::fnv::fnv1a(text.as_bytes()),
+        }
+    }
+
+    /// The end of `text` this print would be of, if it is.
+    fn tail_of<'a>(&self, text: &'a str) -> Option<&'a str> {
+        let tail = text.get(text.len().checked_sub(self.len)?..)?;
+        (Print::of(tail) == *self).then_some(tail)
+    }
+}
+
+/// What [`command_matches`] needs of an argv, kept as fingerprints: the argv joined by spaces,
+/// and `/program-name args…` (the program as PATH resolves it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandPrint {
+    whole: Print,
+    resolved: Print,
+}
+
+impl CommandPrint {
+    /// `None` for an empty argv.
+    pub fn of(argv: &[String]) -> Option<CommandPrint> {
+        let (whole, resolved) = match_forms(argv)?;
+        Some(CommandPrint {
+            whole: Print::of(&whole),
+            resolved: Print::of(&resolved),
+        })
+    }
+
+    /// [`command_matches`] against the fingerprints.
+    pub fn matches(&self, live: &str) -> bool {
+        let live = live.trim();
+        if let Some(tail) = self.whole.tail_of(live) {
+            let before = &live[..live.len() - tail.len()];
+            if before.is_empty() || before.ends_with(' ') {
+                return true;
+            }
+        }
+        self.resolved.tail_of(live).is_some()
+    }
+}
+
+/// The argv joined by spaces, and `/<program's file name> args…`.
+fn match_forms(argv: &[String]) -> Option<(String, String)> {
+    let (program, args) = argv.split_first()?;
+    let base = Path::new(program)
+        .file_name()
+        .map(|b| b.to_string_lossy().into_owned())
+        .unwrap_or_else(|| program.clone());
+    let resolved = std::iter::once(base)
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some((argv.join(" "), format!("/{resolved}")))
 }
 
 impl PidFile {
@@ -37,7 +108,7 @@ impl PidFile {
 
     /// The pid file at `path`, if there is a readable one.
     pub fn read(path: &Path) -> Option<PidFile> {
-        let text = std::fs::read_to_string(path).ok()?;
+        let text = String::from_utf8(crate::secure::read(path).ok()?).ok()?;
         match serde_json::from_str(&text) {
             Ok(p) => Some(p),
             Err(error) => {
@@ -59,9 +130,10 @@ impl PidFile {
         if !super::pid_alive(self.pid) {
             return false;
         }
-        match command_line(self.pid).await {
-            Some(live) => command_matches(&live, &self.command),
-            None => false,
+        match (command_line(self.pid).await, &self.print) {
+            (Some(live), Some(print)) => print.matches(&live),
+            (Some(live), None) => command_matches(&live, &self.command),
+            (None, _) => false,
         }
     }
 }
@@ -70,23 +142,11 @@ impl PidFile {
 /// Exact, or behind an interpreter (`/bin/bash ./bot.sh x` for `./bot.sh x`), or with
 /// the program resolved on PATH (`/usr/bin/python3 bot.py` for `python3 bot.py`).
 pub fn command_matches(live: &str, argv: &[String]) -> bool {
-    let Some((program, args)) = argv.split_first() else {
+    let Some((want, resolved)) = match_forms(argv) else {
         return false;
     };
     let live = live.trim();
-    let want = argv.join(" ");
-    if live == want || live.ends_with(&format!(" {want}")) {
-        return true;
-    }
-    let base = Path::new(program)
-        .file_name()
-        .map(|b| b.to_string_lossy().into_owned())
-        .unwrap_or_else(|| program.clone());
-    let resolved = std::iter::once(base)
-        .chain(args.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    live.ends_with(&format!("/{resolved}"))
+    live == want || live.ends_with(&format!(" {want}")) || live.ends_with(&resolved)
 }
 
 /// The command line of a live process, argv joined by spaces.
@@ -150,16 +210,50 @@ mod tests {
     }
 
     #[test]
+    fn fingerprints_match_as_the_command_line_does() {
+        let cases = [
+            ("./bot.sh --live", &["./bot.sh", "--live"][..]),
+            ("/bin/bash ./bot.sh --live", &["./bot.sh", "--live"]),
+            ("/usr/bin/python3 bot.py", &["python3", "bot.py"]),
+            ("./bot.sh", &["./bot.sh", "--live"]),
+            ("vim ./bot.sh --live-ish", &["./bot.sh", "--live"]),
+            ("x./bot.sh --live", &["./bot.sh", "--live"]),
+            ("sleep 300", &["sleep", "30"]),
+            ("é", &["sleep", "30"]),
+        ];
+        for (live, words) in cases {
+            let a = argv(words);
+            let print = CommandPrint::of(&a).unwrap();
+            assert_eq!(print.matches(live), command_matches(live, &a), "{live}");
+        }
+        assert_eq!(CommandPrint::of(&[]), None);
+    }
+
+    #[test]
     fn pid_file_round_trips_and_is_removed_only_for_its_pid() {
         let dir = tempfile::tempdir().unwrap();
         let path = PidFile::path(dir.path(), "bot");
         let file = PidFile {
             pid: 42,
             pgid: 42,
-            command: argv(&["python3", "bot.py"]),
+            print: CommandPrint::of(&argv(&["python3", "bot.py", "--key=sk-secret"])),
+            command: Vec::new(),
         };
         file.write(&path).unwrap();
         assert_eq!(PidFile::read(&path), Some(file));
+        assert!(!std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("sk-secret"));
+        // A pid file of an earlier version, with the argv itself, still reads.
+        std::fs::write(
+            &path,
+            r#"{"pid":42,"pgid":42,"command":["python3","bot.py"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            PidFile::read(&path).unwrap().command,
+            argv(&["python3", "bot.py"])
+        );
         PidFile::remove_if(&path, 43);
         assert!(path.exists());
         PidFile::remove_if(&path, 42);

@@ -2,8 +2,11 @@
 
 mod agent;
 mod faults;
+mod flood;
 mod living;
 mod memory;
+mod others;
+mod privacy;
 mod process;
 mod util;
 mod watchdog;

@@ -343,7 +343,8 @@ async fn a_pid_file_naming_another_program_never_gets_it_killed() {
     let stale = PidFile {
         pid,
         pgid: pid,
-        command: argv(&["python3", "bot.py"]),
+        print: akashic::process::pidfile::CommandPrint::of(&argv(&["python3", "bot.py"])),
+        command: Vec::new(),
     };
     stale.write(&PidFile::path(dir.path(), "bot")).unwrap();
 

@@ -79,7 +79,10 @@ fn writes_survive_reopen_newest_first_with_the_queue() {
         .collect();
     assert_eq!(of_a, [c.id.clone(), a.id.clone()]);
     assert_eq!(s.get(&c.id).unwrap().unwrap().restarts, 2);
-    assert_eq!(s.pending_postmortems().unwrap(), [a.id.clone()]);
+    assert_eq!(
+        s.pending_postmortems().unwrap(),
+        std::slice::from_ref(&a.id)
+    );
     assert!(s.get("inc-none").unwrap().is_none());
     assert!(s.update("inc-none", |_| {}).unwrap().is_none());
 }
@@ -116,7 +119,10 @@ fn a_full_database_holds_writes_serves_them_and_writes_them_when_space_returns()
     s.update(&opened.id, |i| i.restarts = 1).unwrap();
     assert_eq!(s.list(None).unwrap().len(), 2);
     assert_eq!(s.get(&opened.id).unwrap().unwrap().restarts, 1);
-    assert_eq!(s.pending_postmortems().unwrap(), [opened.id.clone()]);
+    assert_eq!(
+        s.pending_postmortems().unwrap(),
+        std::slice::from_ref(&opened.id)
+    );
     assert!(s.flush_held().is_err(), "still full");
 
     s.cap_pages(None);
@@ -182,7 +188,10 @@ fn the_sled_store_of_an_earlier_version_is_imported_once() {
     }
     let s = IncidentStore::open(dir.path()).unwrap();
     assert_eq!(s.list(None).unwrap(), vec![b.clone(), a.clone()]);
-    assert_eq!(s.pending_postmortems().unwrap(), [b.id.clone()]);
+    assert_eq!(
+        s.pending_postmortems().unwrap(),
+        std::slice::from_ref(&b.id)
+    );
     assert!(!IncidentStore::legacy_path_in(dir.path()).exists());
     assert!(dir.path().join("incidents.sled.imported").is_dir());
     drop(s);
@@ -194,4 +203,36 @@ fn the_sled_store_of_an_earlier_version_is_imported_once() {
             .len(),
         2
     );
+}
+
+#[test]
+fn secrets_are_masked_before_they_reach_the_disk() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = IncidentStore::open(tmp.path()).unwrap();
+    let mut i = inc(1, "api");
+    i.log_tail = Some("connecting with Authorization: Bearer tok3nSecretValue1234\n".into());
+    i.failed_checks[0].detail = "GET https://u:hunter2pw@h/health answered 500".into();
+    i.timeline[0].detail = "AKIAIOSFODNN7EXAMPLE leaked".into();
+    store.put(&i).unwrap();
+    let shown = store.get(&i.id).unwrap().unwrap();
+    assert!(shown.log_tail.unwrap().contains("[REDACTED]"));
+    drop(store);
+    for name in ["incidents.db", "incidents.db-wal", "incidents.db-shm"] {
+        let p = tmp.path().join(name);
+        let raw = std::fs::read(&p).unwrap_or_default();
+        for secret in ["tok3nSecretValue1234", "hunter2pw", "AKIAIOSFODNN7EXAMPLE"] {
+            assert!(
+                !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in {name}"
+            );
+        }
+        if p.exists() {
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().mode() & 0o777,
+                0o600,
+                "{name}"
+            );
+        }
+    }
 }

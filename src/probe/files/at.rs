@@ -17,7 +17,7 @@ pub struct Stat {
 }
 
 /// The open-files limit (soft and hard), if it can be read.
-fn open_files_limit() -> Option<libc::rlimit> {
+pub fn open_files_limit() -> Option<libc::rlimit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

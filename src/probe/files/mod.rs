@@ -30,7 +30,7 @@ pub mod feed;
 #[cfg(target_os = "linux")]
 mod inotify;
 
-pub use at::raise_open_files_limit;
+pub use at::{open_files_limit, raise_open_files_limit};
 pub use feed::{Change, ChangeFeed, NoFeed, WatchId};
 
 use super::artifact::{judge_newest, list_dir, newest_detail, newest_file, newest_of, split_glob};
