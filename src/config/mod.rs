@@ -147,6 +147,8 @@ pub fn parse_with(
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_limits;

@@ -266,4 +266,81 @@ mod tests {
         assert_eq!(buf, b"last");
         assert_eq!(read_bounded(&mut r, &mut buf, 100).unwrap(), None);
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn now() -> DateTime<Utc> {
+            "2026-01-01T00:00:00Z".parse().unwrap()
+        }
+
+        /// Objects with the format's fields (and others), each of any JSON type.
+        fn lineish() -> impl Strategy<Value = String> {
+            let key = prop_oneof![
+                Just("id"),
+                Just("service"),
+                Just("date"),
+                Just("category"),
+                Just("summary"),
+                Just("root_cause"),
+                Just("recommendation"),
+                Just("incident_id"),
+                Just("extra"),
+            ];
+            let value = prop_oneof![
+                ".{0,30}".prop_map(serde_json::Value::String),
+                "[a-z./-]{0,12}".prop_map(serde_json::Value::String),
+                Just(serde_json::json!("deadlock")),
+                Just(serde_json::json!("2025-11-02T04:10:00Z")),
+                any::<i64>().prop_map(serde_json::Value::from),
+                Just(serde_json::Value::Null),
+            ];
+            proptest::collection::btree_map(key, value, 0..10).prop_map(|m| {
+                serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                    .to_string()
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_parses_or_fails_without_panic(text in ".{0,300}") {
+                let _ = parse_line(&text, now());
+            }
+
+            #[test]
+            fn accepted_lines_keep_every_limit(text in lineish()) {
+                if let Ok(Some(d)) = parse_line(&text, now()) {
+                    for v in [&d.id, &d.service] {
+                        prop_assert!(!v.is_empty() && v.len() <= MAX_ID);
+                        prop_assert!(v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')));
+                        prop_assert!(!v.contains('/') && v != "..");
+                    }
+                    prop_assert!(d.summary.len() <= MAX_SUMMARY);
+                    prop_assert!(d.date <= now() + FUTURE_SLACK);
+                }
+            }
+
+            #[test]
+            fn reading_keeps_at_most_one_bounded_line(
+                lens in proptest::collection::vec(0usize..5_000, 1..6),
+                max in 1usize..2_000,
+            ) {
+                let input: Vec<u8> = lens.iter().flat_map(|n| {
+                    let mut l = vec![b'x'; *n];
+                    l.push(b'\n');
+                    l
+                }).collect();
+                let mut r = std::io::BufReader::with_capacity(256, input.as_slice());
+                let mut buf = Vec::new();
+                let mut seen = 0;
+                while read_bounded(&mut r, &mut buf, max).unwrap().is_some() {
+                    prop_assert_eq!(buf.len(), lens[seen].min(max + 1));
+                    prop_assert!(buf.capacity() <= 2 * (max + 1) + 256);
+                    seen += 1;
+                }
+                prop_assert_eq!(seen, lens.len());
+            }
+        }
+    }
 }
