@@ -22,7 +22,7 @@ pub fn run(flag: Option<&Path>, stop_after: Option<Duration>) -> CmdResult {
     }
     if cfg.services.is_empty() {
         eprintln!(
-            "error: {} defines no [[service]]: nothing to watch; add one (see config/akashic.example.toml)",
+            "error: {} defines no [[service]]: nothing to watch; add one (`akashic config example` shows how)",
             cfg.path.display()
         );
         return Ok(crate::exit::CONFIG);

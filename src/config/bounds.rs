@@ -226,6 +226,28 @@ mod tests {
         assert_eq!(keys.len(), n, "a key is bounded twice");
     }
 
+    /// specs/config.md lists every bound as it is here.
+    #[test]
+    fn the_spec_lists_every_bound() {
+        let spec = include_str!("../../specs/config.md");
+        let rows = ALL_DURATIONS
+            .iter()
+            .map(|b| (b.key, show(b.min), show(b.max), b.why_min, b.why_max))
+            .chain(ALL_COUNTS.iter().map(|b| {
+                (
+                    b.key,
+                    b.min.to_string(),
+                    b.max.to_string(),
+                    b.why_min,
+                    b.why_max,
+                )
+            }));
+        for (key, min, max, why_min, why_max) in rows {
+            let row = format!("| `{key}` | {min} | {max} | {why_min} | {why_max} |");
+            assert!(spec.contains(&row), "specs/config.md lacks: {row}");
+        }
+    }
+
     #[test]
     fn durations_show_as_the_config_writes_them() {
         assert_eq!(show(TICK.min), "10ms");

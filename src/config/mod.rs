@@ -204,9 +204,9 @@ fn unknown_key_message(key: &locate::KeyPath) -> String {
         .min();
     match best {
         Some((_, k)) => {
-            format!("unknown key; did you mean `{k}`? (see config/akashic.example.toml)")
+            format!("unknown key; did you mean `{k}`? (`akashic config example` shows every key)")
         }
-        None => "unknown key; check its spelling against config/akashic.example.toml".into(),
+        None => "unknown key; check its spelling against `akashic config example`".into(),
     }
 }
 
