@@ -2,6 +2,7 @@
 
 mod agent;
 mod config;
+mod first_hour;
 mod living;
 mod memory;
 mod process;
