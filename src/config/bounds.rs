@@ -194,7 +194,7 @@ pub fn show(d: Duration) -> String {
         (1_000, "us"),
         (1, "ns"),
     ];
-    match UNITS.iter().find(|(u, _)| n >= *u && n % u == 0) {
+    match UNITS.iter().find(|(u, _)| n >= *u && n.is_multiple_of(*u)) {
         Some((u, name)) => format!("{}{name}", n / u),
         None => "0s".into(),
     }
