@@ -5,6 +5,12 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 bash scripts/setup-models.sh
-echo "building akashic (a few minutes the first time)..." >&2
-cargo build --quiet
+# shellcheck source=scripts/progress.sh
+. scripts/progress.sh
+if [ -x target/debug/akashic ]; then
+    echo "building akashic (seconds when little changed)..." >&2
+else
+    echo "first build of akashic: building about 340 crates, roughly 5 minutes on 2 cores; progress every 20 s (later runs take seconds)" >&2
+fi
+cargo_build_with_progress --bin akashic
 exec cargo run --quiet -- demo "$@"

@@ -81,11 +81,20 @@ if ! venv_ok; then
     export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
     export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}"
     if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
-        log "building llama-cpp-python $LLAMA_CPP_VERSION wheel (several minutes on 2 cores)"
+        log "building llama-cpp-python $LLAMA_CPP_VERSION wheel: compiling llama.cpp, 5 to 15 minutes on 2 cores, once (cached in $WHEELS); progress every 20 s"
     fi
-    # pip wheel reuses wheels already in $WHEELS and only builds what is missing.
-    "$VPY" -m pip wheel -q --find-links "$WHEELS" --wheel-dir "$WHEELS" \
-        "llama-cpp-python[server]==$LLAMA_CPP_VERSION"
+    # pip wheel reuses wheels already in $WHEELS and only builds what is missing. Its build output
+    # goes to a log whose last build step is shown as progress; on failure the log's tail is shown.
+    mkdir -p "$CACHE/logs"
+    build_log="$CACHE/logs/llama-cpp-wheel.log"
+    "$VPY" -m pip wheel -v --find-links "$WHEELS" --wheel-dir "$WHEELS" \
+        "llama-cpp-python[server]==$LLAMA_CPP_VERSION" >"$build_log" 2>&1 &
+    # shellcheck source=scripts/progress.sh
+    . "$(dirname "$0")/progress.sh"
+    if ! wait_with_progress $! "$build_log" "setup-llm: building llama-cpp-python" "usually 5 to 15 minutes"; then
+        tail -n 40 "$build_log" >&2
+        die "building llama-cpp-python failed; the whole log is $build_log"
+    fi
     "$VPY" -m pip install -q --no-index --find-links "$WHEELS" \
         "llama-cpp-python[server]==$LLAMA_CPP_VERSION"
     venv_ok || die "llama_cpp does not import in $VENV after install"

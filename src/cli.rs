@@ -186,8 +186,13 @@ pub struct InstallArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
-    /// Validate the config without touching services; list every problem (exit 78 if invalid).
+    /// Validate the config without touching services; list every problem, and every program it
+    /// runs that is not found (exit 78 if invalid).
     Check(JsonArgs),
+    /// Print the example config, every key explained: start yours from it.
+    ///
+    /// Example: akashic config example > ~/.config/akashic/akashic.toml
+    Example(JsonArgs),
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +300,7 @@ pub fn main() -> i32 {
         Command::Config(ConfigCmd::Check(a)) => {
             crate::cmd::config_check::run(config.as_deref(), a.json)
         }
+        Command::Config(ConfigCmd::Example(a)) => crate::cmd::config_example::run(a.json),
         Command::Check(a) => crate::cmd::check::run(config.as_deref(), a.json),
         Command::Watch(a) => crate::cmd::watch::run(config.as_deref(), a.for_.map(Into::into)),
         Command::Status(a) => crate::cmd::status::run(config.as_deref(), a.json),

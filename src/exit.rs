@@ -10,3 +10,5 @@ pub const USAGE: i32 = 2;
 pub const CONFIG: i32 = 78;
 /// An internal or I/O error that is not the user's input.
 pub const SOFTWARE: i32 = 70;
+/// Stopped by SIGINT (128 + 2, as shells report it).
+pub const INTERRUPTED: i32 = 130;

@@ -25,6 +25,20 @@ pub fn run(flag: Option<&Path>, args: &AskArgs) -> CmdResult {
         _ => None,
     };
     let rt = super::memory::runtime()?;
+    // Before loading any model: with nothing remembered there is nothing to search.
+    let stored = rt
+        .block_on(async { memory.open_store().await?.count().await })
+        .map_err(anyhow::Error::from)?;
+    if stored == 0 {
+        if args.json {
+            let mut v = to_json(&empty_answer(), &[]);
+            v["memory_empty"] = serde_json::Value::Bool(true);
+            out_json(&v);
+        } else {
+            out(EMPTY);
+        }
+        return Ok(crate::exit::OK);
+    }
     let (hits, ans) = rt
         .block_on(async {
             let hits = memory.similar(&args.question, &filter, args.k).await?;
@@ -38,6 +52,22 @@ pub fn run(flag: Option<&Path>, args: &AskArgs) -> CmdResult {
         out(render(&ans, &hits));
     }
     Ok(crate::exit::OK)
+}
+
+/// What `ask` says when memory holds no post-mortem at all.
+pub const EMPTY: &str =
+    "Memory is empty: no post-mortem has been remembered yet, so there is nothing to answer from.
+It fills by itself: `akashic watch` writes a post-mortem of every incident into memory.
+To start with your history, import past post-mortems, one JSON object a line
+(id, service, date, category, summary, root_cause, recommendation):
+  akashic memory import past-postmortems.jsonl";
+
+fn empty_answer() -> Answer {
+    Answer {
+        text: EMPTY.to_string(),
+        mode: "extractive".into(),
+        fallback: None,
+    }
 }
 
 /// The `ask --json` object of specs/cli.md.

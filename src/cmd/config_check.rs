@@ -1,10 +1,20 @@
-//! `akashic config check`: validate without touching services.
+//! `akashic config check`: validate without touching services, and find every program it runs.
 
-use super::{load_config, out, out_json, CmdResult};
+use super::{out, out_json, CmdResult};
+use crate::config::{ConfigError, SystemPrograms};
 use std::path::Path;
 
 pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
-    let cfg = load_config(flag)?;
+    let path = crate::config::resolve_path(flag);
+    let loaded = crate::config::load_looking(&path, &SystemPrograms)?;
+    if !loaded.missing_programs.is_empty() {
+        return Err(ConfigError::Invalid {
+            path,
+            issues: loaded.missing_programs,
+        }
+        .into());
+    }
+    let cfg = loaded.config;
     if json {
         out_json(&serde_json::json!({
             "config": cfg.path,

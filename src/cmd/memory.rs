@@ -60,7 +60,7 @@ fn progress(total: usize, what: &'static str) -> impl FnMut(Ack) {
 async fn import_file(cfg: &Config, a: &ImportArgs) -> anyhow::Result<i32> {
     let file = std::fs::File::open(&a.file)
         .with_context(|| format!("cannot open {}", a.file.display()))?;
-    let (docs, bad) = import::parse_all(std::io::BufReader::new(file))
+    let (docs, bad) = import::parse_all(std::io::BufReader::new(file), chrono::Utc::now())
         .with_context(|| format!("cannot read {}", a.file.display()))?;
     for b in &bad {
         eprintln!("{}:{}: skipped: {}", a.file.display(), b.line, b.message);

@@ -3,6 +3,7 @@
 pub mod ask;
 pub mod check;
 pub mod config_check;
+pub mod config_example;
 pub mod demo;
 pub mod digest;
 pub mod doctor;

@@ -14,7 +14,7 @@ pub struct Issue {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {}: {source}; start from config/akashic.example.toml, or pass --config FILE", path.display())]
+    #[error("cannot read config file {}: {source}; start from the example: `akashic config example > {}` (its folder must exist), or pass --config FILE", path.display(), path.display())]
     Read {
         path: PathBuf,
         #[source]

@@ -1,13 +1,18 @@
 //! Configuration: find the file, parse it, validate it (specs/config.md).
 
+pub mod bounds;
 mod error;
 pub mod locate;
 pub mod model;
+pub mod programs;
 pub mod raw;
 pub mod validate;
+mod validate_check;
+mod validate_service;
 
 pub use error::{ConfigError, Issue};
 pub use model::*;
+pub use programs::{Programs, SystemPrograms};
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -28,15 +33,39 @@ pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
 
 /// Reads and validates the config at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    parse(&read(path)?, path)
+}
+
+/// A valid config, and the programs it runs that were not found, each with its line.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub missing_programs: Vec<Issue>,
+}
+
+/// Reads and validates the config at `path`, and looks up every program it runs.
+pub fn load_looking(path: &Path, programs: &dyn Programs) -> Result<Loaded, ConfigError> {
+    parse_with(&read(path)?, path, Some(programs))
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    parse(&text, path)
+    })
 }
 
 /// Parses and validates config text as if read from `path`.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    parse_with(text, path, None).map(|l| l.config)
+}
+
+/// [`parse`], also looking up programs when `programs` is given.
+pub fn parse_with(
+    text: &str,
+    path: &Path,
+    programs: Option<&dyn Programs>,
+) -> Result<Loaded, ConfigError> {
     let invalid = |issues| ConfigError::Invalid {
         path: path.to_path_buf(),
         issues,
@@ -87,24 +116,30 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
     };
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    validate::validate(raw, &abs)
+    let to_issues = |problems: Vec<validate::Problem>| -> Vec<Issue> {
+        problems
+            .into_iter()
+            .map(|p| Issue {
+                line: locate::line_of(&doc, text, &p.key),
+                key: p.key.to_string(),
+                message: p.message,
+            })
+            .collect()
+    };
+    validate::validate(raw, &abs, programs)
         .map_err(|problems| {
-            let mut issues: Vec<Issue> = problems
-                .into_iter()
-                .map(|p| Issue {
-                    line: locate::line_of(&doc, text, &p.key),
-                    key: p.key.to_string(),
-                    message: p.message,
-                })
-                .collect();
+            let mut issues = to_issues(problems);
             issues.extend(unknown_issues.clone());
             // In file order, so the list reads top to bottom.
             issues.sort_by_key(|i| i.line.unwrap_or(usize::MAX));
             invalid(issues)
         })
-        .and_then(|cfg| {
+        .and_then(|v| {
             if unknown_issues.is_empty() {
-                Ok(cfg)
+                Ok(Loaded {
+                    config: v.config,
+                    missing_programs: to_issues(v.missing_programs),
+                })
             } else {
                 Err(invalid(unknown_issues.clone()))
             }
@@ -112,7 +147,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_limits;
 
 /// A serde type error with the fix for its key.
 fn type_fix(key: &locate::KeyPath, message: String) -> String {
@@ -165,9 +204,9 @@ fn unknown_key_message(key: &locate::KeyPath) -> String {
         .min();
     match best {
         Some((_, k)) => {
-            format!("unknown key; did you mean `{k}`? (see config/akashic.example.toml)")
+            format!("unknown key; did you mean `{k}`? (`akashic config example` shows every key)")
         }
-        None => "unknown key; check its spelling against config/akashic.example.toml".into(),
+        None => "unknown key; check its spelling against `akashic config example`".into(),
     }
 }
 

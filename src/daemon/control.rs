@@ -114,6 +114,23 @@ pub fn ask_within(
     }
 }
 
+/// Reads one request line; the error says what was wrong, in a bounded message.
+pub fn parse_request(line: &str) -> Result<Request, String> {
+    serde_json::from_str::<Request>(line).map_err(|e| {
+        let mut why = e.to_string();
+        if why.len() > 200 {
+            let mut end = 200;
+            while !why.is_char_boundary(end) {
+                end -= 1;
+            }
+            why.truncate(end);
+            why.push_str("...");
+        }
+        format!("bad request: {why}")
+    })
+}
+
+
 /// At most this many connections are served at once.
 pub const MAX_CONNECTIONS: usize = 32;
 /// A request line longer than this is answered with an error and the connection closed;
@@ -307,9 +324,9 @@ async fn converse(
         }
         Err(_) | Ok(Ok(None)) => return,
         Ok(Err(e)) => Err(e),
-        Ok(Ok(Some(line))) => match serde_json::from_str::<Request>(&line) {
+        Ok(Ok(Some(line))) => match parse_request(&line) {
             Ok(req) => handle(req, store, to_loop).await,
-            Err(e) => Err(format!("bad request: {e}")),
+            Err(e) => Err(e),
         },
     };
     let _ = tokio::time::timeout(IDLE, w.write_all(answer_line(answer).as_bytes())).await;
@@ -390,6 +407,7 @@ async fn ask_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn connections_past_the_limits_are_served_quick_then_refused() {
@@ -445,5 +463,77 @@ mod tests {
             h.describe(t0 + STRAIN_MEMORY).as_deref(),
             Some("control socket full: 32 connections open (at most 32)")
         );
+    }
+
+    fn request() -> impl Strategy<Value = Request> {
+        let s = ".{0,40}";
+        prop_oneof![
+            proptest::option::of(s).prop_map(|service| Request::Incidents { service }),
+            s.prop_map(|id| Request::Show { id }),
+            s.prop_map(|service| Request::Resume { service }),
+            Just(Request::Status),
+        ]
+    }
+
+    /// Lines shaped like requests: a known or unknown op, fields of any JSON type.
+    fn requestish() -> impl Strategy<Value = String> {
+        let value = prop_oneof![
+            Just("null".to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            ".{0,20}".prop_map(|s| serde_json::Value::String(s).to_string()),
+            Just("[1,{}]".to_string()),
+            Just("{\"a\":{}}".to_string()),
+        ];
+        let key = prop_oneof![
+            Just("op"),
+            Just("service"),
+            Just("id"),
+            Just("extra"),
+            Just("")
+        ];
+        let op = prop_oneof![
+            Just("\"incidents\""),
+            Just("\"show\""),
+            Just("\"resume\""),
+            Just("\"status\""),
+            Just("\"shutdown\""),
+            Just("7")
+        ];
+        (op, proptest::collection::vec((key, value), 0..4)).prop_map(|(op, fields)| {
+            let mut s = format!("{{\"op\":{op}");
+            for (k, v) in fields {
+                s.push_str(&format!(",\"{k}\":{v}"));
+            }
+            s.push('}');
+            s
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_line_parses_or_fails_with_a_short_message(line in ".{0,400}") {
+            if let Err(e) = parse_request(&line) {
+                prop_assert!(e.len() <= 220, "{}", e.len());
+            }
+        }
+
+        #[test]
+        fn requestish_lines_never_panic(line in requestish()) {
+            let _ = parse_request(&line);
+        }
+
+        #[test]
+        fn every_request_round_trips(req in request()) {
+            let line = serde_json::to_string(&req).unwrap();
+            prop_assert_eq!(parse_request(&line).unwrap(), req);
+        }
+    }
+
+    #[test]
+    fn a_huge_garbage_line_gives_a_short_error() {
+        let line = format!("{{\"op\":\"{}\"}}", "x".repeat(1_000_000));
+        let e = parse_request(&line).unwrap_err();
+        assert!(e.starts_with("bad request: unknown variant `xxxx"), "{e}");
+        assert!(e.len() <= 220, "{}", e.len());
     }
 }

@@ -92,8 +92,24 @@ max_age = "5s"
     Ok(path)
 }
 
-/// Runs the demo in `dir`; returns the frozen service's incident once its post-mortem exists.
-pub async fn run(dir: &Path, limit: Duration) -> anyhow::Result<Option<Incident>> {
+/// How a demo run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The frozen service's incident, with its post-mortem.
+    PostMortem(Box<Incident>),
+    /// The time limit passed first.
+    TimedOut,
+    /// SIGINT or SIGTERM: the fleet was stopped.
+    Interrupted,
+}
+
+/// Runs the demo in `dir` until the frozen service's post-mortem exists, the limit passes or a
+/// signal comes; the daemon and its services are stopped before it returns.
+pub async fn run(dir: &Path, limit: Duration) -> anyhow::Result<Outcome> {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Listening from the start, so a signal during setup also ends in a clean stop.
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
     let exe = std::env::current_exe()?;
     let path = write_config(dir, &exe)?;
     let cfg = crate::config::load(&path)?;
@@ -108,10 +124,14 @@ pub async fn run(dir: &Path, limit: Duration) -> anyhow::Result<Option<Incident>
             stop: Some(stop.clone()),
         },
     ));
-    let mut found = None;
+    let mut outcome = Outcome::TimedOut;
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline && !daemon.is_finished() {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = sigint.recv() => { outcome = Outcome::Interrupted; break; }
+            _ = sigterm.recv() => { outcome = Outcome::Interrupted; break; }
+        }
         let sd = state_dir.clone();
         let got = tokio::task::spawn_blocking(move || {
             control::ask(
@@ -125,12 +145,12 @@ pub async fn run(dir: &Path, limit: Duration) -> anyhow::Result<Option<Incident>
         if let Ok(Some(v)) = got {
             let list: Vec<Incident> = serde_json::from_value(v)?;
             if let Some(i) = list.into_iter().find(|i| i.postmortem.is_some()) {
-                found = Some(i);
+                outcome = Outcome::PostMortem(Box::new(i));
                 break;
             }
         }
     }
     stop.notify_one();
     daemon.await??;
-    Ok(found)
+    Ok(outcome)
 }

@@ -329,6 +329,38 @@ fn dir_for_file(cx: &mut Cx, svc: &str, what: &str, file: &Path) {
     }
 }
 
+/// A file akashic opens itself, making its folder first (a child's stdout): only a folder that
+/// cannot be made is a problem.
+fn dir_akashic_creates(cx: &mut Cx, svc: &str, what: &str, file: &Path) {
+    let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return;
+    };
+    if dir.is_dir() {
+        return dir_for_file(cx, svc, what, file);
+    }
+    cx.checks += 1;
+    let existing = dir
+        .ancestors()
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("/"));
+    if !writable(existing) {
+        cx.add(
+            Severity::Error,
+            "writable",
+            Some(svc),
+            format!(
+                "the {what} {} cannot be created: {} is not writable",
+                file.display(),
+                existing.display()
+            ),
+            format!(
+                "mkdir -p {} as a user who may, or choose a `stdout` path in a folder you own",
+                dir.display()
+            ),
+        );
+    }
+}
+
 fn service_paths(cx: &mut Cx, svc: &ServiceConfig) {
     let name = svc.name.as_str();
     if let Some(log) = &svc.log {
@@ -336,7 +368,7 @@ fn service_paths(cx: &mut Cx, svc: &ServiceConfig) {
     }
     if let Some(RestartSpec::Child(c)) = &svc.restart {
         if let Some(out) = c.stdout.as_ref().filter(|o| svc.log.as_ref() != Some(*o)) {
-            dir_for_file(cx, name, "stdout file", out);
+            dir_akashic_creates(cx, name, "stdout file", out);
         }
     }
     for c in &svc.checks {

@@ -137,3 +137,48 @@ fn a_fixed_plist_is_clean_for_the_service() {
         .collect();
     assert!(about_bot.is_empty(), "{about_bot:#?}");
 }
+
+/// A new user's first `doctor`: the child's stdout folder under state_dir does not exist yet, and
+/// akashic makes it when it starts the child, so it is not an error.
+#[test]
+fn a_child_stdout_folder_akashic_will_make_is_not_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let cfg_path = d.join("akashic.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[daemon]\nstate_dir = \"{d}/state\"\n[[service]]\nname = \"bot\"\n[service.restart]\nkind = \"child\"\ncommand = [\"/bin/sh\"]\n[[service.check]]\nkind = \"port\"\naddr = \"127.0.0.1:1\"\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    let cfg = crate::config::load(&cfg_path).unwrap();
+    let report = diagnose(&cfg, &FakePorts, &shell(d));
+    assert!(
+        !report.findings.iter().any(|f| f.check == "writable"),
+        "{:#?}",
+        report.findings
+    );
+    // A folder that cannot be made still is.
+    let ro = d.join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let text = std::fs::read_to_string(&cfg_path).unwrap().replace(
+        "command = [\"/bin/sh\"]",
+        &format!(
+            "command = [\"/bin/sh\"]\nstdout = \"{}/logs/bot.log\"",
+            ro.display()
+        ),
+    );
+    std::fs::write(&cfg_path, text).unwrap();
+    let cfg = crate::config::load(&cfg_path).unwrap();
+    let report = diagnose(&cfg, &FakePorts, &shell(d));
+    let root = nix::unistd::Uid::effective().is_root();
+    assert_eq!(
+        report.findings.iter().any(|f| f.check == "writable"),
+        !root,
+        "{:#?}",
+        report.findings
+    );
+}

@@ -3,8 +3,12 @@
 use super::doc::MemoryDoc;
 use super::error::MemoryError;
 use super::facade::{embed_all, pair, without_vectors, Memory};
+use super::import_line::{read_bounded, MAX_LINE};
 use super::store::VectorStore;
+use chrono::{DateTime, Utc};
 use std::io::BufRead;
+
+pub use super::import_line::parse_line;
 
 /// Docs embedded and stored together; each batch is durable before it is acknowledged.
 pub const BATCH: usize = 64;
@@ -24,34 +28,27 @@ pub struct ParsedLine {
     pub doc: MemoryDoc,
 }
 
-/// Parses one line of the import format; blank lines are `Ok(None)`.
-pub fn parse_line(text: &str) -> Result<Option<MemoryDoc>, String> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Ok(None);
-    }
-    let doc: MemoryDoc =
-        serde_json::from_str(t).map_err(|e| format!("not a valid post-mortem: {e}"))?;
-    for (key, value) in [("id", &doc.id), ("service", &doc.service)] {
-        if value.trim().is_empty() {
-            return Err(format!("`{key}` is empty"));
-        }
-    }
-    Ok(Some(doc))
-}
-
-/// Parses a whole JSON Lines input into valid docs and bad lines.
-pub fn parse_all(input: impl BufRead) -> Result<(Vec<ParsedLine>, Vec<LineError>), std::io::Error> {
+/// Parses a whole JSON Lines input at time `now` into valid docs and bad lines; a line longer
+/// than [`MAX_LINE`] is skipped without being held in memory.
+pub fn parse_all(
+    mut input: impl BufRead,
+    now: DateTime<Utc>,
+) -> Result<(Vec<ParsedLine>, Vec<LineError>), std::io::Error> {
     let (mut good, mut bad) = (Vec::new(), Vec::new());
-    for (i, line) in input.split(b'\n').enumerate() {
-        let line = line?;
-        let n = i + 1;
-        match std::str::from_utf8(&line) {
+    let mut buf = Vec::new();
+    let mut n = 0;
+    while read_bounded(&mut input, &mut buf, MAX_LINE)?.is_some() {
+        n += 1;
+        match std::str::from_utf8(&buf) {
+            Err(_) if buf.len() > MAX_LINE => bad.push(LineError {
+                line: n,
+                message: format!("the line is longer than {} KiB", MAX_LINE / 1024),
+            }),
             Err(e) => bad.push(LineError {
                 line: n,
                 message: format!("not UTF-8: {e}"),
             }),
-            Ok(text) => match parse_line(text) {
+            Ok(text) => match parse_line(text, now) {
                 Ok(Some(doc)) => good.push(ParsedLine { line: n, doc }),
                 Ok(None) => {}
                 Err(message) => bad.push(LineError { line: n, message }),
@@ -176,7 +173,7 @@ mod tests {
             "\n",
             r#"{"id":"c","service":"s","date":"2025-11-03T04:10:00Z","category":"crash","summary":"x","root_cause":"y","recommendation":"z","incident_id":"01J"}"#,
         );
-        let (good, bad) = parse_all(input.as_bytes()).unwrap();
+        let (good, bad) = parse_all(input.as_bytes(), Utc::now()).unwrap();
         assert_eq!(
             good.iter()
                 .map(|p| (p.line, p.doc.id.as_str()))
@@ -193,5 +190,21 @@ mod tests {
             bad[1].message
         );
         assert_eq!(bad[2].message, "`id` is empty");
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_reported_and_the_next_line_still_parses() {
+        let ok = r#"{"id":"a","service":"s","date":"2025-11-02T04:10:00Z","category":"deadlock","summary":"x","root_cause":"y","recommendation":"z"}"#;
+        let input = format!("{}\n{ok}\n", "\u{e9}".repeat(MAX_LINE));
+        let (good, bad) = parse_all(input.as_bytes(), Utc::now()).unwrap();
+        assert_eq!(good.len(), 1);
+        assert_eq!(good[0].line, 2);
+        assert_eq!(
+            bad,
+            vec![LineError {
+                line: 1,
+                message: "the line is longer than 64 KiB".into()
+            }]
+        );
     }
 }

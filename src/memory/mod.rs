@@ -7,6 +7,7 @@ pub mod embedded;
 mod error;
 mod facade;
 pub mod import;
+pub mod import_line;
 pub mod index;
 pub mod llm;
 pub mod locate;

@@ -1,7 +1,9 @@
 //! The integration tests: one binary, one module per area.
 
 mod agent;
+mod config;
 mod faults;
+mod first_hour;
 mod flood;
 mod living;
 mod memory;

@@ -1,6 +1,7 @@
 //! Memory: paraphrase recall on real embeddings, kill -9 durability, bad input, Qdrant over gRPC, `ask`.
 
 mod fake_qdrant;
+mod strict;
 
 use akashic::core::category::Category;
 use akashic::memory::{
