@@ -1,7 +1,7 @@
 //! The template path's classifier: weighs what each line of evidence means into one taxonomy category.
 
 use super::evidence::{normalize, Evidence};
-use super::signals::{signals, Origin, Signal, L_ABORT, L_EXIT, L_RESTARTS};
+use super::signals::{signals, Origin, Signal};
 use crate::core::category::Category;
 use crate::incident::model::ProcessState;
 use std::collections::{BTreeMap, HashMap};
@@ -60,15 +60,27 @@ struct Item {
     count: u32,
     factor: f32,
     signals: Vec<Signal>,
+    /// The side task the line belongs to (notifications, metrics), if any.
+    side: Option<&'static str>,
 }
 
-/// Labels that describe how a process ended rather than why.
-const SYMPTOMS: [&str; 4] = [L_ABORT, L_EXIT, L_EXITED, L_RESTARTS];
+/// A side task's line (a notifier, metrics) weighs this much of a main-path line.
+pub const SIDE_TASK_FACTOR: f32 = 0.3;
+/// A line seen only before the process's last restart weighs this much.
+pub const EARLIER_RUN_FACTOR: f32 = 0.5;
+/// A line still repeating as the output stopped weighs this much more.
+pub const AS_IT_STOPPED: f32 = 1.3;
+/// The share of the log's time span (or lines) counted as "as the output stopped".
+pub const TAIL_SHARE: f32 = 0.15;
 
 pub const L_STALL: &str =
     "the process stayed up but stopped making progress, with no error or outside cause in evidence";
 pub const L_EXITED: &str = "the process exited on its own";
 pub const L_LAST: &str = "the last line the service wrote before it went quiet";
+pub const L_SEEN: &str = "seen, but not decisive";
+pub const L_SIDE: &str =
+    "an error on a side task (notifications, metrics), not the service's main path";
+pub const L_IDLE: &str = "the process was sleeping between runs (idle), not blocked";
 
 /// One signal per category per line: the strongest, plus a little for each other reading of the same kind.
 fn fold(sigs: Vec<Signal>) -> Vec<Signal> {
@@ -84,21 +96,45 @@ fn fold(sigs: Vec<Signal>) -> Vec<Signal> {
     out
 }
 
-fn items(ev: &Evidence) -> Vec<Item> {
+/// How close to the end of the output a line was: 0 at the start, 1 at the last output. By the log's
+/// own clock when both it and the last line carry a time, else by position.
+fn lateness(ev: &Evidence, at: Option<i64>, line: usize) -> f32 {
     let n = ev.log_lines.max(1) as f32;
+    match (at, ev.first_at, ev.last_at) {
+        (Some(t), Some(first), Some(last)) if last > first && t >= first && t <= last => {
+            (t - first) as f32 / (last - first) as f32
+        }
+        _ => (line as f32 + 1.0) / n,
+    }
+}
+
+fn items(ev: &Evidence) -> Vec<Item> {
+    let table = &ev.signatures;
     let mut out: Vec<Item> = ev
         .groups
         .iter()
         .map(|g| {
-            let recency = 0.4 + 0.6 * (g.last_line as f32 + 1.0) / n;
+            let late = lateness(ev, g.at, g.last_line);
+            let recency = 0.4 + 0.6 * late;
             let freq = 1.0 + 0.35 * (g.count as f32).ln();
+            let side = table.side_task(&g.text);
+            let mut factor = g.severity.weight() * recency * freq;
+            if side.is_some() {
+                factor *= SIDE_TASK_FACTOR;
+            }
+            if g.last_line < ev.run_start {
+                factor *= EARLIER_RUN_FACTOR;
+            } else if g.count >= 2 && late >= 1.0 - TAIL_SHARE {
+                factor *= AS_IT_STOPPED;
+            }
             Item {
                 text: g.text.clone(),
                 line: Some(g.last_line),
                 source: "log",
                 count: g.count,
-                factor: g.severity.weight() * recency * freq,
-                signals: fold(signals(&g.text, Origin::Log)),
+                factor,
+                signals: fold(signals(table, &g.text, Origin::Log)),
+                side,
             }
         })
         .collect();
@@ -122,17 +158,21 @@ fn items(ev: &Evidence) -> Vec<Item> {
                 source: "forensics",
                 count: 1,
                 factor: 1.1,
-                signals: fold(signals(line, Origin::Forensics)),
+                signals: fold(signals(table, line, Origin::Forensics)),
+                side: None,
             });
         }
     }
     for c in &ev.checks {
         let sigs = if c.kind == "exited" {
-            let mut s = signals(&c.detail, Origin::Exit);
+            let mut s = signals(table, &c.detail, Origin::Exit);
             s.push(Signal {
                 category: Category::Crash,
                 weight: 1.5,
                 label: L_EXITED,
+                symptom: true,
+                coded: false,
+                beats: 0,
             });
             s
         } else {
@@ -145,6 +185,7 @@ fn items(ev: &Evidence) -> Vec<Item> {
             count: 1,
             factor: 1.0,
             signals: sigs,
+            side: None,
         });
     }
     out
@@ -162,6 +203,7 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
     let items = items(ev);
     // (category, label) -> contributions, each with the item it came from
     let mut contrib: BTreeMap<(Category, &'static str), Vec<(f32, usize)>> = BTreeMap::new();
+    let mut symptoms: Vec<&'static str> = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let Some(dominant) = it
             .signals
@@ -172,6 +214,9 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             continue;
         };
         for s in &it.signals {
+            if s.symptom && !symptoms.contains(&s.label) {
+                symptoms.push(s.label);
+            }
             let share = if s.category == dominant { 1.0 } else { 0.5 };
             contrib
                 .entry((s.category, s.label))
@@ -194,7 +239,7 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
     // explains it, the symptom counts for less.
     let explained = totals
         .iter()
-        .filter(|((c, l), _)| *c != Category::Crash && !SYMPTOMS.contains(l))
+        .filter(|((c, l), _)| *c != Category::Crash && !symptoms.contains(l))
         .fold(BTreeMap::<Category, f32>::new(), |mut m, ((c, _), t)| {
             *m.entry(*c).or_default() += t;
             m
@@ -203,7 +248,7 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
         .any(|t| *t >= MIN_SCORE);
     let mut scores: BTreeMap<Category, f32> = BTreeMap::new();
     for ((cat, label), total) in &totals {
-        let w = if explained && SYMPTOMS.contains(label) {
+        let w = if explained && symptoms.contains(label) {
             0.4
         } else {
             1.0
@@ -245,7 +290,7 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             by_absence: false,
         };
     }
-    absence(ev, process, ranked)
+    absence(ev, process, ranked, &items)
 }
 
 /// Strongest first and varied: the best line of each label, then of each label and source, then of each
@@ -368,8 +413,33 @@ fn labels_of(cited: &[Cited]) -> Vec<&'static str> {
     labels
 }
 
+static IDLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\b(?:sleep(?:ing)?|idle|next (?:run|poll|check|tick|cycle) (?:in|at)|waiting (?:\d+\s*\w+ )?(?:for|until) (?:the )?next)\b|do_nanosleep|hrtimer_nanosleep|clock_nanosleep|\bnanosleep\b|time\.sleep|Thread\.sleep|__semwait_signal")
+        .expect("idle pattern compiles")
+});
+
+/// The service's last words and its threads say it was sleeping between runs, not stuck.
+fn idle_sleep(ev: &Evidence) -> bool {
+    let last = ev.groups.iter().max_by_key(|g| g.last_line);
+    let says_idle = last.is_some_and(|g| IDLE.is_match(&g.text));
+    let threads_sleep = ev.forensics.as_deref().is_some_and(|f| IDLE.is_match(f));
+    let threads_blocked = ev.forensics.as_deref().is_some_and(|f| {
+        f.lines().any(|l| {
+            signals(&ev.signatures, l, Origin::Forensics)
+                .iter()
+                .any(|s| s.category == Category::Deadlock && s.weight >= 2.0)
+        })
+    });
+    !threads_blocked && (says_idle || (threads_sleep && ev.groups.is_empty()))
+}
+
 /// No category has support: a process that stayed up without progress hung on its own; otherwise unknown.
-fn absence(ev: &Evidence, process: &ProcessState, ranked: Vec<(Category, f32)>) -> Classification {
+fn absence(
+    ev: &Evidence,
+    process: &ProcessState,
+    ranked: Vec<(Category, f32)>,
+    items: &[Item],
+) -> Classification {
     let stalled = ev.checks.iter().any(|c| {
         matches!(c.kind.as_str(), "log_stale" | "artifact")
             || (matches!(c.kind.as_str(), "http" | "port")
@@ -389,9 +459,10 @@ fn absence(ev: &Evidence, process: &ProcessState, ranked: Vec<(Category, f32)>) 
     let exited = ev.checks.iter().any(|c| c.kind == "exited");
     let has_material = !ev.log.trim().is_empty() || ev.forensics.is_some();
     let mut cited: Vec<Cited> = Vec::new();
+    let idle = idle_sleep(ev);
     let category = if exited {
         Category::Crash
-    } else if stalled && alive && !responsive && has_material {
+    } else if stalled && alive && !responsive && has_material && !idle {
         Category::Deadlock
     } else {
         Category::Unknown
@@ -425,6 +496,45 @@ fn absence(ev: &Evidence, process: &ProcessState, ranked: Vec<(Category, f32)>) 
             });
         }
     }
+    if category == Category::Unknown {
+        // say what was seen: the lines that meant something, strongest first, then the last words
+        let mut seen: Vec<&Item> = items
+            .iter()
+            .filter(|i| i.source != "check" && !i.signals.is_empty())
+            .collect();
+        seen.sort_by(|a, b| {
+            let w = |i: &Item| i.factor * i.signals.iter().map(|s| s.weight).fold(0.0, f32::max);
+            w(b).total_cmp(&w(a))
+        });
+        for it in seen.into_iter().take(3) {
+            cited.push(Cited {
+                text: it.text.clone(),
+                line: it.line,
+                source: it.source,
+                count: it.count,
+                category,
+                label: match (idle, it.side) {
+                    (true, _) => L_IDLE,
+                    (false, Some(_)) => L_SIDE,
+                    (false, None) => L_SEEN,
+                },
+                score: 0.0,
+            });
+        }
+        if let Some(last) = ev.groups.iter().max_by_key(|g| g.last_line) {
+            if !cited.iter().any(|c| c.text == last.text) {
+                cited.push(Cited {
+                    text: last.text.clone(),
+                    line: Some(last.last_line),
+                    source: "log",
+                    count: last.count,
+                    category,
+                    label: if idle { L_IDLE } else { L_LAST },
+                    score: 0.0,
+                });
+            }
+        }
+    }
     cited.retain(|c| !c.text.trim().is_empty());
     let labels = labels_of(&cited)
         .into_iter()
@@ -448,7 +558,7 @@ mod tests {
         Evidence {
             log: log.to_string(),
             log_lines: log.lines().count(),
-            groups: collapse(log),
+            groups: collapse(log, &crate::agent::signatures::Signatures::default()),
             ..Default::default()
         }
     }

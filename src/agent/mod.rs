@@ -13,6 +13,7 @@ pub mod prompts;
 pub mod redact;
 pub mod render;
 pub mod signals;
+pub mod signatures;
 pub mod template;
 pub mod validate;
 

@@ -142,6 +142,10 @@ pub fn validate(raw: RawConfig, path: &Path) -> Result<Config, Vec<Problem>> {
     let notify = raw
         .notify
         .map(|n| validate_notify(&mut cx, n, &root.key("notify")));
+    let agent = raw
+        .agent
+        .map(|a| validate_agent(&mut cx, a, &root.key("agent")))
+        .unwrap_or_default();
 
     let mut services = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -180,6 +184,7 @@ pub fn validate(raw: RawConfig, path: &Path) -> Result<Config, Vec<Problem>> {
             memory,
             llm,
             notify,
+            agent,
             services,
         })
     } else {
@@ -263,6 +268,22 @@ fn validate_llm(cx: &mut Ctx, l: RawLlm, at: &KeyPath) -> LlmConfig {
             Duration::from_secs(60),
         ),
         max_tokens: l.max_tokens.unwrap_or(700),
+    }
+}
+
+fn validate_agent(cx: &mut Ctx, a: RawAgent, at: &KeyPath) -> AgentConfig {
+    let Some(file) = a.signatures.as_deref().map(|s| cx.path(s)) else {
+        return AgentConfig::default();
+    };
+    match crate::agent::signatures::Signatures::with_user_file(&file) {
+        Ok(signatures) => AgentConfig {
+            signatures_file: Some(file),
+            signatures,
+        },
+        Err(e) => {
+            cx.bad(&at.key("signatures"), format!("signature file {e}"));
+            AgentConfig::default()
+        }
     }
 }
 
