@@ -1,6 +1,6 @@
 //! The template path's classifier: weighs what each line of evidence means into one taxonomy category.
 
-use super::evidence::{normalize, Evidence};
+use super::evidence::{normalize, Evidence, Severity};
 use super::signals::{signals, Origin, Signal};
 use crate::core::category::Category;
 use crate::incident::model::ProcessState;
@@ -68,15 +68,18 @@ struct Item {
 pub const SIDE_TASK_FACTOR: f32 = 0.3;
 /// A line seen only before the process's last restart weighs this much.
 pub const EARLIER_RUN_FACTOR: f32 = 0.5;
+/// A line that says its failure was handled (retried ok, fell back) weighs this much.
+pub const HANDLED_FACTOR: f32 = 0.3;
+/// A failure followed by the work completing again weighs this much.
+pub const SUPERSEDED_FACTOR: f32 = 0.4;
 /// A line still repeating as the output stopped weighs this much more.
 pub const AS_IT_STOPPED: f32 = 1.3;
 /// The share of the log's time span (or lines) counted as "as the output stopped".
 pub const TAIL_SHARE: f32 = 0.15;
 
-pub const L_STALL: &str =
-    "the process stayed up but stopped making progress, with no error or outside cause in evidence";
 pub const L_EXITED: &str = "the process exited on its own";
-pub const L_LAST: &str = "the last line the service wrote before it went quiet";
+pub const L_LAST: &str = "the last work the service logged before it went quiet";
+pub const L_FOUND: &str = "what the forensics found";
 pub const L_SEEN: &str = "seen, but not decisive";
 pub const L_SIDE: &str =
     "an error on a side task (notifications, metrics), not the service's main path";
@@ -108,6 +111,23 @@ fn lateness(ev: &Evidence, at: Option<i64>, line: usize) -> f32 {
     }
 }
 
+static PROGRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\b(?:done|completed?|finished|succeeded|success(?:fully)?|wrote|written|published|processed|saved|uploaded|sent|exported|imported)\b")
+        .expect("progress pattern compiles")
+});
+
+/// Whether the work completed again after line `i` (a later, informational line that reports progress):
+/// a failure followed by success did not stop the service.
+fn progress_after(ev: &Evidence, i: usize) -> bool {
+    ev.groups.iter().any(|g| {
+        g.last_line > i
+            && g.severity <= Severity::Info
+            && ev.signatures.side_task(&g.text).is_none()
+            && PROGRESS.is_match(&g.text)
+            && !ev.signatures.is_start(&g.text)
+    })
+}
+
 fn items(ev: &Evidence) -> Vec<Item> {
     let table = &ev.signatures;
     let mut out: Vec<Item> = ev
@@ -121,6 +141,12 @@ fn items(ev: &Evidence) -> Vec<Item> {
             let mut factor = g.severity.weight() * recency * freq;
             if side.is_some() {
                 factor *= SIDE_TASK_FACTOR;
+            }
+            if table.is_handled(&g.text) {
+                factor *= HANDLED_FACTOR;
+            }
+            if progress_after(ev, g.last_line) {
+                factor *= SUPERSEDED_FACTOR;
             }
             if g.last_line < ev.run_start {
                 factor *= EARLIER_RUN_FACTOR;
@@ -433,45 +459,48 @@ fn idle_sleep(ev: &Evidence) -> bool {
     !threads_blocked && (says_idle || (threads_sleep && ev.groups.is_empty()))
 }
 
-/// No category has support: a process that stayed up without progress hung on its own; otherwise unknown.
+static HEARTBEAT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?i)\b(?:heartbeat|alive|keep-?alive|health(?:check)?|ping|pong|liveness)\b",
+    )
+    .expect("heartbeat pattern compiles")
+});
+
+/// A prompt in captured forensics (`$ cmd`, `iex(node)1> cmd`, `>>> cmd`): what was asked, not found.
+static PROMPT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"^\s*(?:\$ |# |>>> |\(gdb\) |\w+\([^)]*\)\d*> |irb\([^)]*\)[:\d]*> |[\w.-]+> )",
+    )
+    .expect("prompt pattern compiles")
+});
+
+/// The last line of the service's own work before it went quiet: not a heartbeat, not a side task.
+fn last_main_line(ev: &Evidence) -> Option<&super::evidence::LogGroup> {
+    ev.groups
+        .iter()
+        .filter(|g| !HEARTBEAT.is_match(&g.text) && ev.signatures.side_task(&g.text).is_none())
+        .max_by_key(|g| g.last_line)
+        .or_else(|| ev.groups.iter().max_by_key(|g| g.last_line))
+}
+
+/// No category has support: a process that exited crashed; otherwise the honest answer is unknown, with
+/// what was seen: the lines that meant something, the last work the service logged, and what the
+/// forensics found.
 fn absence(
     ev: &Evidence,
-    process: &ProcessState,
+    _process: &ProcessState,
     ranked: Vec<(Category, f32)>,
     items: &[Item],
 ) -> Classification {
-    let stalled = ev.checks.iter().any(|c| {
-        matches!(c.kind.as_str(), "log_stale" | "artifact")
-            || (matches!(c.kind.as_str(), "http" | "port")
-                && (c.failure.as_deref() == Some("timeout")
-                    || c.detail.to_ascii_lowercase().contains("timed out")))
-    });
-    let alive = process.running == Some(true)
-        || (process.running.is_none() && process.port_bound == Some(true));
-    // A process that still answers its health endpoint is not hung: a silent stop there is unexplained.
-    let http_timed_out = ev.checks.iter().any(|c| {
-        c.kind == "http"
-            && (c.failure.as_deref() == Some("timeout")
-                || c.detail.to_ascii_lowercase().contains("timed out"))
-    });
-    let responsive =
-        process.http_status.is_some_and(|s| (200..400).contains(&s)) && !http_timed_out;
     let exited = ev.checks.iter().any(|c| c.kind == "exited");
-    let has_material = !ev.log.trim().is_empty() || ev.forensics.is_some();
     let mut cited: Vec<Cited> = Vec::new();
     let idle = idle_sleep(ev);
     let category = if exited {
         Category::Crash
-    } else if stalled && alive && !responsive && has_material && !idle {
-        Category::Deadlock
     } else {
         Category::Unknown
     };
-    let label = match category {
-        Category::Crash => L_EXITED,
-        Category::Deadlock => L_STALL,
-        _ => "",
-    };
+    let label = if exited { L_EXITED } else { "" };
     for c in ev.checks.iter().take(2) {
         cited.push(Cited {
             text: c.detail.clone(),
@@ -483,21 +512,7 @@ fn absence(
             score: 0.0,
         });
     }
-    if category != Category::Unknown {
-        if let Some(last) = ev.groups.iter().max_by_key(|g| g.last_line) {
-            cited.push(Cited {
-                text: last.text.clone(),
-                line: Some(last.last_line),
-                source: "log",
-                count: last.count,
-                category,
-                label: L_LAST,
-                score: 0.0,
-            });
-        }
-    }
     if category == Category::Unknown {
-        // say what was seen: the lines that meant something, strongest first, then the last words
         let mut seen: Vec<&Item> = items
             .iter()
             .filter(|i| i.source != "check" && !i.signals.is_empty())
@@ -506,7 +521,7 @@ fn absence(
             let w = |i: &Item| i.factor * i.signals.iter().map(|s| s.weight).fold(0.0, f32::max);
             w(b).total_cmp(&w(a))
         });
-        for it in seen.into_iter().take(3) {
+        for it in seen.into_iter().take(2) {
             cited.push(Cited {
                 text: it.text.clone(),
                 line: it.line,
@@ -521,18 +536,37 @@ fn absence(
                 score: 0.0,
             });
         }
-        if let Some(last) = ev.groups.iter().max_by_key(|g| g.last_line) {
-            if !cited.iter().any(|c| c.text == last.text) {
-                cited.push(Cited {
-                    text: last.text.clone(),
-                    line: Some(last.last_line),
-                    source: "log",
-                    count: last.count,
-                    category,
-                    label: if idle { L_IDLE } else { L_LAST },
-                    score: 0.0,
-                });
+        if let Some(f) = &ev.forensics {
+            if let Some(line) = f
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty() && !PROMPT.is_match(l))
+            {
+                if !cited.iter().any(|c| c.text == line) {
+                    cited.push(Cited {
+                        text: line.to_string(),
+                        line: None,
+                        source: "forensics",
+                        count: 1,
+                        category,
+                        label: L_FOUND,
+                        score: 0.0,
+                    });
+                }
             }
+        }
+    }
+    if let Some(last) = last_main_line(ev) {
+        if !cited.iter().any(|c| c.text == last.text) {
+            cited.push(Cited {
+                text: last.text.clone(),
+                line: Some(last.last_line),
+                source: "log",
+                count: last.count,
+                category,
+                label: if idle { L_IDLE } else { L_LAST },
+                score: 0.0,
+            });
         }
     }
     cited.retain(|c| !c.text.trim().is_empty());

@@ -165,6 +165,11 @@ static LEVEL: LazyLock<Regex> = LazyLock::new(|| {
 static NUMERIC_LEVEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^\s*\{.*?"level"\s*:\s*(\d{1,2})\b"#).expect("numeric level pattern compiles")
 });
+/// Microsoft.Extensions.Logging's console format: `fail: Category[0]`.
+static DOTNET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\S+ \S+ )?(crit|fail|warn|info|dbug|trce): \S")
+        .expect("dotnet pattern compiles")
+});
 static GLOG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([EWIF])\d{4} ").expect("glog pattern compiles"));
 static ERROR_SHAPE: LazyLock<Regex> = LazyLock::new(|| {
@@ -184,6 +189,15 @@ pub fn severity_of(line: &str) -> Severity {
             "W" => Severity::Warn,
             "F" => Severity::Fatal,
             _ => Severity::Info,
+        };
+    }
+    if let Some(c) = DOTNET.captures(line) {
+        return match &c[1] {
+            "crit" => Severity::Fatal,
+            "fail" => Severity::Error,
+            "warn" => Severity::Warn,
+            "info" => Severity::Info,
+            _ => Severity::Debug,
         };
     }
     if let Some(c) = NUMERIC_LEVEL.captures(line) {
@@ -308,6 +322,8 @@ pub fn collapse(log: &str, table: &Table) -> Vec<LogGroup> {
     let mut groups: Vec<LogGroup> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut last_at: Option<i64> = None;
+    // the level of the record a continuation line (indented, or a bare stack frame) belongs to
+    let mut record = Severity::Unknown;
     for (i, line) in lines.iter().enumerate() {
         if let Some(t) = stamp(line) {
             last_at = Some(t);
@@ -315,6 +331,14 @@ pub fn collapse(log: &str, table: &Table) -> Vec<LogGroup> {
         if line.trim().is_empty() {
             continue;
         }
+        let own = severity_of(line);
+        let continuation = line.starts_with([' ', '\t']) || line.trim_start().starts_with("---> ");
+        let severity = if own == Severity::Unknown && continuation {
+            record
+        } else {
+            record = own;
+            own
+        };
         let key = normalize(line);
         let before = i < start;
         match index.get(&key) {
@@ -340,7 +364,7 @@ pub fn collapse(log: &str, table: &Table) -> Vec<LogGroup> {
                     count: 1,
                     first_line: i,
                     last_line: i,
-                    severity: severity_of(line),
+                    severity,
                     rank: 0.0,
                     at: last_at,
                     earlier: 0,

@@ -69,6 +69,8 @@ pub struct Table {
     pub side_tasks: Vec<(Regex, &'static str)>,
     /// Lines that mark a (re)start of the process, with who prints them.
     pub starts: Vec<(Regex, &'static str)>,
+    /// Lines that say their failure was handled (retried ok, fell back): the service carried on.
+    pub handled: Vec<(Regex, &'static str)>,
 }
 
 /// A shared, cheap-to-clone handle on a table; `Default` is the built-in table.
@@ -111,6 +113,8 @@ struct RawFile {
     side_task: Vec<toml::Spanned<RawSide>>,
     #[serde(default)]
     start: Vec<toml::Spanned<RawStart>>,
+    #[serde(default)]
+    handled: Vec<toml::Spanned<RawSide>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,7 +192,7 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
         err(
             line,
             e.message().trim().to_string(),
-            "each entry is a [[signature]], [[status]], [[exit]], [[side_task]] or [[start]] table with the keys of src/agent/signatures/README.md",
+            "each entry is a [[signature]], [[status]], [[exit]], [[side_task]], [[handled]] or [[start]] table with the keys of src/agent/signatures/README.md",
         )
     })?;
     let category = |line: usize, c: &str| -> Result<Category, SignatureError> {
@@ -304,20 +308,25 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
             });
         }
     }
-    for s in raw.side_task {
-        let line = line_of(text, s.span().start);
-        let s = s.into_inner();
-        let re = Regex::new(&s.regex).map_err(|e| {
-            err(
-                line,
-                format!(
-                    "the regex does not compile: {}",
-                    e.to_string().lines().last().unwrap_or("")
-                ),
-                "fix the pattern",
-            )
-        })?;
-        table.side_tasks.push((re, intern(s.meaning.trim())));
+    for (list, out) in [
+        (raw.side_task, &mut table.side_tasks),
+        (raw.handled, &mut table.handled),
+    ] {
+        for s in list {
+            let line = line_of(text, s.span().start);
+            let s = s.into_inner();
+            let re = Regex::new(&s.regex).map_err(|e| {
+                err(
+                    line,
+                    format!(
+                        "the regex does not compile: {}",
+                        e.to_string().lines().last().unwrap_or("")
+                    ),
+                    "fix the pattern",
+                )
+            })?;
+            out.push((re, intern(s.meaning.trim())));
+        }
     }
     for s in raw.start {
         let line = line_of(text, s.span().start);
@@ -354,6 +363,12 @@ impl Table {
         self.exits.extend(t.exits);
         self.side_tasks.extend(t.side_tasks);
         self.starts.extend(t.starts);
+        self.handled.extend(t.handled);
+    }
+
+    /// Whether a line says its failure was handled.
+    pub fn is_handled(&self, line: &str) -> bool {
+        self.handled.iter().any(|(re, _)| re.is_match(line))
     }
 
     /// Whether a line marks a (re)start of the process.
