@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 /// Below this a category is not supported by evidence.
 pub const MIN_SCORE: f32 = 2.0;
 /// Quotes cited for the chosen category.
-pub const MAX_CITED: usize = 6;
+pub const MAX_CITED: usize = 8;
 
 /// A line of evidence the classifier used.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,8 +66,6 @@ struct Item {
 
 /// A side task's line (a notifier, metrics) weighs this much of a main-path line.
 pub const SIDE_TASK_FACTOR: f32 = 0.3;
-/// A line seen only before the process's last restart weighs this much.
-pub const EARLIER_RUN_FACTOR: f32 = 0.5;
 /// A line that says its failure was handled (retried ok, fell back) weighs this much.
 pub const HANDLED_FACTOR: f32 = 0.3;
 /// A failure followed by the work completing again weighs this much.
@@ -148,9 +146,7 @@ fn items(ev: &Evidence) -> Vec<Item> {
             if progress_after(ev, g.last_line) {
                 factor *= SUPERSEDED_FACTOR;
             }
-            if g.last_line < ev.run_start {
-                factor *= EARLIER_RUN_FACTOR;
-            } else if g.count >= 2 && late >= 1.0 - TAIL_SHARE {
+            if g.last_line >= ev.run_start && g.count >= 2 && late >= 1.0 - TAIL_SHARE {
                 factor *= AS_IT_STOPPED;
             }
             Item {
