@@ -1,6 +1,7 @@
 //! The template path's classifier: weighs what each line of evidence means into one taxonomy category.
 
 use super::evidence::{normalize, Evidence, Severity};
+use super::priors::PriorCandidate;
 use super::signals::{signals, Origin, Signal};
 use crate::core::category::Category;
 use crate::incident::model::ProcessState;
@@ -37,6 +38,8 @@ pub struct Classification {
     pub labels: Vec<&'static str>,
     /// Chosen because nothing else was in evidence (a silent hang, or nothing at all).
     pub by_absence: bool,
+    /// The person-confirmed past incident (id, root cause) whose mechanism this one repeats.
+    pub confirmed: Option<(String, String)>,
 }
 
 impl Classification {
@@ -310,6 +313,7 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             cited,
             labels,
             by_absence: false,
+            confirmed: None,
         };
     }
     absence(ev, process, ranked, &items)
@@ -455,6 +459,113 @@ fn idle_sleep(ev: &Evidence) -> bool {
     !threads_blocked && (says_idle || (threads_sleep && ev.groups.is_empty()))
 }
 
+pub const L_CONFIRMED: &str =
+    "the same lines as an earlier incident whose cause a person confirmed";
+
+/// The log and forensics lines of this incident that say the same thing as one of `lines` (numbers and
+/// quoted values aside), keeping only lines that matter: warnings, errors, or lines with a meaning.
+fn shared_lines<'e>(ev: &'e Evidence, lines: &[String]) -> Vec<&'e super::evidence::LogGroup> {
+    let shapes: Vec<String> = lines.iter().map(|l| shape(l)).collect();
+    ev.groups
+        .iter()
+        .filter(|g| {
+            (g.severity >= Severity::Warn
+                || !signals(&ev.signatures, &g.text, Origin::Log).is_empty())
+                && shapes.contains(&shape(&g.text))
+        })
+        .collect()
+}
+
+/// Whether a past incident failed the same way: its cited lines recur here, or (when memory kept no
+/// lines) what its text means agrees with what this evidence means. Sharing words is not enough.
+pub fn same_mechanism(ev: &Evidence, cls: &Classification, p: &PriorCandidate) -> bool {
+    if !p.evidence.is_empty() {
+        return !shared_lines(ev, &p.evidence).is_empty();
+    }
+    // only these categories bundle mechanisms that are not the same failure (memory, disk, descriptors;
+    // DNS, TLS, routes; environment, paths, permissions)
+    if !matches!(
+        p.category,
+        Category::ResourceExhaustion | Category::Network | Category::ConfigError
+    ) {
+        return true;
+    }
+    let text = format!("{} {}", p.summary, p.root_cause);
+    let theirs: Vec<&'static str> = signals(&ev.signatures, &text, Origin::Log)
+        .into_iter()
+        .filter(|s| s.category == p.category && !s.symptom && !s.coded)
+        .map(|s| s.label)
+        .collect();
+    if theirs.is_empty() || theirs.iter().any(|l| cls.labels.contains(l)) {
+        return true;
+    }
+    let forensics = ev.forensics.as_deref().unwrap_or("");
+    let ours: Vec<&'static str> = ev
+        .groups
+        .iter()
+        .flat_map(|g| signals(&ev.signatures, &g.text, Origin::Log))
+        .chain(
+            forensics
+                .lines()
+                .flat_map(|l| signals(&ev.signatures, l, Origin::Forensics)),
+        )
+        .filter(|s| s.category == p.category)
+        .map(|s| s.label)
+        .collect();
+    theirs.iter().any(|l| ours.contains(l))
+}
+
+/// Memory as evidence: a past incident of this service whose cause a person confirmed, and whose cited
+/// lines recur here, decides the category; its lines are cited first.
+pub fn with_memory(cls: Classification, ev: &Evidence, service: &str) -> Classification {
+    let best = ev
+        .priors
+        .iter()
+        .filter(|p| p.confirmed && p.service == service && p.category != Category::Unknown)
+        .map(|p| (p, shared_lines(ev, &p.evidence)))
+        .filter(|(_, shared)| !shared.is_empty())
+        .max_by(|a, b| {
+            a.0.score
+                .total_cmp(&b.0.score)
+                .then(a.1.len().cmp(&b.1.len()))
+        });
+    let Some((p, shared)) = best else {
+        return cls;
+    };
+    let mut cited: Vec<Cited> = shared
+        .iter()
+        .take(MAX_CITED / 2)
+        .map(|g| Cited {
+            text: g.text.clone(),
+            line: Some(g.last_line),
+            source: "log",
+            count: g.count,
+            category: p.category,
+            label: L_CONFIRMED,
+            score: 0.0,
+        })
+        .collect();
+    if cls.category == p.category {
+        for c in cls.cited {
+            if cited.len() < MAX_CITED && !cited.iter().any(|o| o.text == c.text) {
+                cited.push(c);
+            }
+        }
+    }
+    let mut labels = vec![L_CONFIRMED];
+    if cls.category == p.category {
+        labels.extend(cls.labels.iter().filter(|l| **l != L_CONFIRMED));
+    }
+    Classification {
+        category: p.category,
+        scores: cls.scores,
+        cited,
+        labels,
+        by_absence: false,
+        confirmed: Some((p.id.clone(), p.root_cause.clone())),
+    }
+}
+
 static HEARTBEAT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(
         r"(?i)\b(?:heartbeat|alive|keep-?alive|health(?:check)?|ping|pong|liveness)\b",
@@ -576,6 +687,7 @@ fn absence(
         cited,
         labels,
         by_absence: true,
+        confirmed: None,
     }
 }
 
