@@ -478,17 +478,14 @@ fn shared_lines<'e>(ev: &'e Evidence, lines: &[String]) -> Vec<&'e super::eviden
 
 /// Whether a past incident failed the same way: its cited lines recur here, or (when memory kept no
 /// lines) what its text means agrees with what this evidence means. Sharing words is not enough.
-pub fn same_mechanism(ev: &Evidence, cls: &Classification, p: &PriorCandidate) -> bool {
+pub fn same_mechanism(
+    ev: &Evidence,
+    cls: &Classification,
+    all_labels: &[(Category, &'static str)],
+    p: &PriorCandidate,
+) -> bool {
     if !p.evidence.is_empty() {
         return !shared_lines(ev, &p.evidence).is_empty();
-    }
-    // only these categories bundle mechanisms that are not the same failure (memory, disk, descriptors;
-    // DNS, TLS, routes; environment, paths, permissions)
-    if !matches!(
-        p.category,
-        Category::ResourceExhaustion | Category::Network | Category::ConfigError
-    ) {
-        return true;
     }
     let text = format!("{} {}", p.summary, p.root_cause);
     let theirs: Vec<&'static str> = signals(&ev.signatures, &text, Origin::Log)
@@ -499,20 +496,21 @@ pub fn same_mechanism(ev: &Evidence, cls: &Classification, p: &PriorCandidate) -
     if theirs.is_empty() || theirs.iter().any(|l| cls.labels.contains(l)) {
         return true;
     }
-    let forensics = ev.forensics.as_deref().unwrap_or("");
-    let ours: Vec<&'static str> = ev
-        .groups
+    let ours: Vec<&'static str> = all_labels
         .iter()
-        .flat_map(|g| signals(&ev.signatures, &g.text, Origin::Log))
-        .chain(
-            forensics
-                .lines()
-                .flat_map(|l| signals(&ev.signatures, l, Origin::Forensics)),
-        )
-        .filter(|s| s.category == p.category)
-        .map(|s| s.label)
+        .filter(|(c, _)| *c == p.category)
+        .map(|(_, l)| *l)
         .collect();
-    theirs.iter().any(|l| ours.contains(l))
+    if ours.is_empty() {
+        // what the prior says happened is nowhere in this evidence
+        return false;
+    }
+    // these categories bundle mechanisms that are not the same failure (memory, disk, descriptors;
+    // DNS, TLS, routes; environment, paths, permissions); elsewhere the category's own readings agree
+    !matches!(
+        p.category,
+        Category::ResourceExhaustion | Category::Network | Category::ConfigError
+    ) || theirs.iter().any(|l| ours.contains(l))
 }
 
 /// Memory as evidence: a past incident of this service whose cause a person confirmed, and whose cited
@@ -564,6 +562,25 @@ pub fn with_memory(cls: Classification, ev: &Evidence, service: &str) -> Classif
         by_absence: false,
         confirmed: Some((p.id.clone(), p.root_cause.clone())),
     }
+}
+
+/// Every reading of every log and forensics line (for comparing mechanisms with past incidents).
+pub fn evidence_labels(ev: &Evidence) -> Vec<(Category, &'static str)> {
+    let forensics = ev.forensics.as_deref().unwrap_or("");
+    let mut out: Vec<(Category, &'static str)> = ev
+        .groups
+        .iter()
+        .flat_map(|g| signals(&ev.signatures, &g.text, Origin::Log))
+        .chain(
+            forensics
+                .lines()
+                .flat_map(|l| signals(&ev.signatures, l, Origin::Forensics)),
+        )
+        .map(|s| (s.category, s.label))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 static HEARTBEAT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {

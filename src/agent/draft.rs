@@ -172,6 +172,7 @@ async fn relate_priors(
             "related_incidents: dropped {dropped} id(s) not in memory"
         ));
     }
+    let all_labels = super::classify::evidence_labels(ev);
     let mut sorted = ev.priors.clone();
     sorted.sort_by(|a, b| b.score.total_cmp(&a.score));
     for p in &sorted {
@@ -181,7 +182,7 @@ async fn relate_priors(
         let same = p.service == incident.service
             && p.category == category
             && category != Category::Unknown
-            && super::classify::same_mechanism(ev, cls, p);
+            && super::classify::same_mechanism(ev, cls, &all_labels, p);
         let named = model_ids.contains(&p.id);
         if !same && !named && (related >= MAX_RELATED || p.score < 0.15) {
             continue;

@@ -6,6 +6,7 @@ pub mod draft;
 pub mod eval;
 pub mod evidence;
 pub mod facts;
+pub mod label;
 pub mod llm;
 pub mod model;
 pub mod priors;
