@@ -68,7 +68,7 @@ struct Item {
 }
 
 /// A side task's line (a notifier, metrics) weighs this much of a main-path line.
-pub const SIDE_TASK_FACTOR: f32 = 0.3;
+pub const SIDE_TASK_FACTOR: f32 = 0.25;
 /// A line that says its failure was handled (retried ok, fell back) weighs this much.
 pub const HANDLED_FACTOR: f32 = 0.3;
 /// A failure followed by the work completing again weighs this much.
@@ -149,7 +149,11 @@ fn items(ev: &Evidence) -> Vec<Item> {
             if progress_after(ev, g.last_line) {
                 factor *= SUPERSEDED_FACTOR;
             }
-            if g.last_line >= ev.run_start && g.count >= 2 && late >= 1.0 - TAIL_SHARE {
+            if side.is_none()
+                && g.last_line >= ev.run_start
+                && g.count >= 2
+                && late >= 1.0 - TAIL_SHARE
+            {
                 factor *= AS_IT_STOPPED;
             }
             Item {
@@ -733,25 +737,35 @@ mod tests {
     }
 
     #[test]
-    fn a_silent_stop_of_a_responsive_process_is_unknown_and_an_unresponsive_one_is_a_hang() {
-        let mut e = ev("INFO heartbeat ok\nINFO heartbeat ok\n");
+    fn a_silent_stall_without_thread_evidence_is_unknown_citing_the_last_work_not_the_heartbeat() {
+        let mut e = ev("INFO job 41 start\nINFO job 41 done\nINFO job 42 start\nINFO heartbeat ok\nINFO heartbeat ok\n");
         e.checks.push(crate::agent::evidence::CheckFact {
             kind: "log_stale".into(),
             failure: None,
             detail: "log unchanged for 3h".into(),
         });
+        let hung = ProcessState {
+            running: Some(true),
+            ..Default::default()
+        };
+        let c = classify(&e, &hung);
+        assert_eq!(c.category, Category::Unknown);
+        let texts: Vec<&str> = c.cited.iter().map(|c| c.text.as_str()).collect();
+        assert!(texts.contains(&"INFO job 42 start"), "{texts:?}");
+    }
+
+    #[test]
+    fn a_notifier_error_is_a_side_task_and_an_idle_sleep_loop_with_lock_is_not_a_deadlock() {
+        let side = "INFO job 7 start\nWARN slack notifier failed: 403 Forbidden\nWARN slack notifier failed: 403 Forbidden\n";
         let up = ProcessState {
             running: Some(true),
-            pid: None,
-            port_bound: Some(true),
-            http_status: Some(200),
+            ..Default::default()
         };
-        assert_eq!(classify(&e, &up).category, Category::Unknown);
-        let hung = ProcessState {
-            http_status: None,
-            ..up
-        };
-        assert_eq!(classify(&e, &hung).category, Category::Deadlock);
+        assert_eq!(classify(&ev(side), &up).category, Category::Unknown);
+        let idle = "INFO cycle done, lock released\nINFO sleeping 3600s until next run (lock file /tmp/x.lock kept)\n";
+        let c = classify(&ev(idle), &up);
+        assert_eq!(c.category, Category::Unknown, "{:?}", c.scores);
+        assert!(c.labels.contains(&L_IDLE), "{:?}", c.labels);
     }
 
     #[test]
