@@ -375,6 +375,7 @@ pub fn collapse(log: &str, table: &Table) -> Vec<LogGroup> {
     for g in &mut groups {
         if g.last_line < start {
             // only in an earlier run: `count` holds those occurrences
+            g.count += g.earlier;
             g.earlier = 0;
         }
         let recency = 0.3 + 0.7 * (g.last_line as f32 + 1.0) / n as f32;
@@ -630,5 +631,43 @@ mod tests {
         assert!(t.len() as u64 <= MAX_LOG_BYTES);
         assert!(t.ends_with("LAST ERROR here\n"));
         assert!(!t.contains("FIRST"));
+    }
+}
+
+#[cfg(test)]
+mod counts {
+    use super::*;
+
+    #[test]
+    fn repeated_line_counts_are_of_the_run_after_the_last_restart() {
+        let log = "ERROR db timeout id=1\nERROR db timeout id=2\nERROR db timeout id=3\nMar 09 16:40:03 vps systemd[1]: Started x.service - X.\nERROR db timeout id=4\nINFO up\n";
+        let t = Signatures::default();
+        let g = collapse(log, &t);
+        let db = g.iter().find(|g| g.text.contains("db timeout")).unwrap();
+        assert_eq!((db.count, db.earlier), (1, 3));
+        assert_eq!(db.text, "ERROR db timeout id=4");
+        // a line only seen before the restart keeps its own count
+        let g = collapse(
+            "WARN old\nWARN old\nsystemd[1]: Started x.service\nINFO new\n",
+            &t,
+        );
+        assert_eq!(g[0].count, 2);
+    }
+
+    #[test]
+    fn timestamps_are_read_from_common_formats() {
+        assert_eq!(
+            stamp("2026-03-14T03:14:00Z x"),
+            stamp("2026-03-14 03:14:00,123 x")
+        );
+        assert_eq!(
+            stamp("10.0.0.1 - - [14/Mar/2026:03:14:00 +0000] \"GET /\""),
+            stamp("2026-03-14T03:14:00Z")
+        );
+        assert_eq!(
+            stamp("Mar 14 03:14:05 host x"),
+            stamp("Mar 14 03:14:00 host x").map(|t| t + 5)
+        );
+        assert_eq!(stamp("no time here"), None);
     }
 }

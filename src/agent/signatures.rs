@@ -442,3 +442,46 @@ mod tests {
         assert_eq!(e.line, 3, "{e}");
     }
 }
+
+#[cfg(test)]
+mod teaching {
+    use super::*;
+    use crate::agent::classify::classify;
+    use crate::agent::evidence::{collapse, CheckFact, Evidence};
+    use crate::incident::model::ProcessState;
+
+    fn evidence(log: &str, signatures: Signatures) -> Evidence {
+        Evidence {
+            log: log.to_string(),
+            log_lines: log.lines().count(),
+            groups: collapse(log, &signatures),
+            checks: vec![CheckFact {
+                kind: "log_stale".into(),
+                failure: None,
+                detail: "log unchanged for 2h".into(),
+            }],
+            signatures,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_user_signature_file_teaches_a_new_error_code() {
+        let log = "INFO batch 1 sent\nWARN acme answered E_ACME_77 for batch 2, requeued\nWARN acme answered E_ACME_77 for batch 3, requeued\n";
+        let up = ProcessState {
+            running: Some(true),
+            ..Default::default()
+        };
+        let before = classify(&evidence(log, Signatures::default()), &up);
+        assert_eq!(before.category, Category::Unknown);
+        let user = Signatures::with_user_text(
+            Path::new("acme.toml"),
+            "[[signature]]\ntext = \"E_ACME_77\"\ncategory = \"rate_limit\"\nmeaning = \"ACME's hourly quota is spent\"\nsource = \"ACME partner API docs\"\n",
+        )
+        .unwrap();
+        let after = classify(&evidence(log, user), &up);
+        assert_eq!(after.category, Category::RateLimit);
+        assert!(after.labels.contains(&"ACME's hourly quota is spent"));
+        assert!(after.cited.iter().any(|c| c.text.contains("E_ACME_77")));
+    }
+}
