@@ -505,7 +505,7 @@ pub async fn gather_from(
     let run_start = run_start(&lines, signatures);
     let mut stamps = lines.iter().filter_map(|l| stamp(l));
     let first_at = stamps.next();
-    let last_at = stamps.last().or(first_at);
+    let last_at = stamps.next_back().or(first_at);
     let forensics = incident
         .forensics
         .as_ref()

@@ -448,7 +448,7 @@ fn payload(doc: &MemoryDoc, model_id: &str, dim: usize) -> Payload {
         p.insert("confirmed_by".into(), s(c));
     }
     if !doc.evidence.is_empty() {
-        p.insert("evidence".into(), s(&doc.evidence.join("\n")));
+        p.insert("evidence".into(), s(doc.evidence.join("\n")));
     }
     p.insert("model_id".into(), s(model_id));
     p.insert("dim".into(), (dim as i64).into());

@@ -79,7 +79,10 @@ fn writes_survive_reopen_newest_first_with_the_queue() {
         .collect();
     assert_eq!(of_a, [c.id.clone(), a.id.clone()]);
     assert_eq!(s.get(&c.id).unwrap().unwrap().restarts, 2);
-    assert_eq!(s.pending_postmortems().unwrap(), [a.id.clone()]);
+    assert_eq!(
+        s.pending_postmortems().unwrap(),
+        std::slice::from_ref(&a.id)
+    );
     assert!(s.get("inc-none").unwrap().is_none());
     assert!(s.update("inc-none", |_| {}).unwrap().is_none());
 }
@@ -116,7 +119,10 @@ fn a_full_database_holds_writes_serves_them_and_writes_them_when_space_returns()
     s.update(&opened.id, |i| i.restarts = 1).unwrap();
     assert_eq!(s.list(None).unwrap().len(), 2);
     assert_eq!(s.get(&opened.id).unwrap().unwrap().restarts, 1);
-    assert_eq!(s.pending_postmortems().unwrap(), [opened.id.clone()]);
+    assert_eq!(
+        s.pending_postmortems().unwrap(),
+        std::slice::from_ref(&opened.id)
+    );
     assert!(s.flush_held().is_err(), "still full");
 
     s.cap_pages(None);
@@ -182,7 +188,10 @@ fn the_sled_store_of_an_earlier_version_is_imported_once() {
     }
     let s = IncidentStore::open(dir.path()).unwrap();
     assert_eq!(s.list(None).unwrap(), vec![b.clone(), a.clone()]);
-    assert_eq!(s.pending_postmortems().unwrap(), [b.id.clone()]);
+    assert_eq!(
+        s.pending_postmortems().unwrap(),
+        std::slice::from_ref(&b.id)
+    );
     assert!(!IncidentStore::legacy_path_in(dir.path()).exists());
     assert!(dir.path().join("incidents.sled.imported").is_dir());
     drop(s);
