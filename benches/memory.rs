@@ -32,6 +32,8 @@ fn doc(i: usize) -> MemoryDoc {
         "crashed on a bad payload",
     ];
     MemoryDoc {
+        confirmed_by: None,
+        evidence: Vec::new(),
         id: format!("pm-bench-{i:06}"),
         service: services[i % services.len()].into(),
         date: Utc

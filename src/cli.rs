@@ -38,6 +38,11 @@ pub enum Command {
     Incidents(IncidentsArgs),
     /// Show one incident with its timeline and post-mortem (exit 1 for an unknown id).
     Show(ShowArgs),
+    /// Confirm or correct a post-mortem's root-cause category (exit 1 for an unknown id, 2 for a
+    /// category outside the taxonomy); memory is updated and later incidents of the same pattern use it.
+    ///
+    /// Example: akashic label 01JQ4Z rate_limit --root-cause "vendor quota code E_QUOTA_77, no backoff"
+    Label(LabelArgs),
     /// Let an escalated service be restarted again (resets its restart budget).
     Resume(ResumeArgs),
     /// Answer a question from memory, citing incident and post-mortem ids.
@@ -229,6 +234,24 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// The incident id, as `akashic incidents` lists it.
+    pub id: String,
+    /// The right category: rate_limit, resource_exhaustion, deadlock, dependency_unavailable,
+    /// config_error, auth_failure, crash, network, data_error or unknown.
+    pub category: String,
+    /// The root cause in your words (replaces the drafted one).
+    #[arg(long, value_name = "TEXT")]
+    pub root_cause: Option<String>,
+    /// A note kept in the incident's timeline.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ResumeArgs {
     /// The service to resume.
     pub service: String,
@@ -308,6 +331,7 @@ pub fn main() -> i32 {
             crate::cmd::incidents::run(config.as_deref(), a.service.as_deref(), a.json)
         }
         Command::Show(a) => crate::cmd::show::run(config.as_deref(), &a.id, a.json),
+        Command::Label(a) => crate::cmd::label::run(config.as_deref(), &a),
         Command::Resume(a) => crate::cmd::resume::run(config.as_deref(), &a.service),
         Command::Ask(a) => crate::cmd::ask::run(config.as_deref(), &a),
         Command::Memory(m) => crate::cmd::memory::run(config.as_deref(), &m),

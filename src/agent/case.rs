@@ -119,6 +119,11 @@ pub struct CaseHistory {
     pub summary: String,
     pub root_cause: String,
     pub recommendation: String,
+    /// `"person"`: confirmed or corrected with `akashic label` (optional).
+    pub confirmed_by: Option<String>,
+    /// The lines the post-mortem cited (optional).
+    #[serde(default)]
+    pub evidence: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -243,6 +248,8 @@ impl Case {
                 root_cause: h.root_cause.clone(),
                 recommendation: h.recommendation.clone(),
                 score: 0.0,
+                confirmed: h.confirmed_by.is_some(),
+                evidence: h.evidence.clone(),
             })
             .collect()
     }

@@ -1,7 +1,8 @@
 //! The template path's classifier: weighs what each line of evidence means into one taxonomy category.
 
-use super::evidence::{normalize, Evidence};
-use super::signals::{signals, Origin, Signal, L_ABORT, L_EXIT, L_RESTARTS};
+use super::evidence::{normalize, Evidence, Severity};
+use super::priors::PriorCandidate;
+use super::signals::{signals, Origin, Signal};
 use crate::core::category::Category;
 use crate::incident::model::ProcessState;
 use std::collections::{BTreeMap, HashMap};
@@ -9,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 /// Below this a category is not supported by evidence.
 pub const MIN_SCORE: f32 = 2.0;
 /// Quotes cited for the chosen category.
-pub const MAX_CITED: usize = 6;
+pub const MAX_CITED: usize = 8;
 
 /// A line of evidence the classifier used.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +38,8 @@ pub struct Classification {
     pub labels: Vec<&'static str>,
     /// Chosen because nothing else was in evidence (a silent hang, or nothing at all).
     pub by_absence: bool,
+    /// The person-confirmed past incident (id, root cause) whose mechanism this one repeats.
+    pub confirmed: Option<(String, String)>,
 }
 
 impl Classification {
@@ -60,15 +63,28 @@ struct Item {
     count: u32,
     factor: f32,
     signals: Vec<Signal>,
+    /// The side task the line belongs to (notifications, metrics), if any.
+    side: Option<&'static str>,
 }
 
-/// Labels that describe how a process ended rather than why.
-const SYMPTOMS: [&str; 4] = [L_ABORT, L_EXIT, L_EXITED, L_RESTARTS];
+/// A side task's line (a notifier, metrics) weighs this much of a main-path line.
+pub const SIDE_TASK_FACTOR: f32 = 0.25;
+/// A line that says its failure was handled (retried ok, fell back) weighs this much.
+pub const HANDLED_FACTOR: f32 = 0.3;
+/// A failure followed by the work completing again weighs this much.
+pub const SUPERSEDED_FACTOR: f32 = 0.4;
+/// A line still repeating as the output stopped weighs this much more.
+pub const AS_IT_STOPPED: f32 = 1.3;
+/// The share of the log's time span (or lines) counted as "as the output stopped".
+pub const TAIL_SHARE: f32 = 0.15;
 
-pub const L_STALL: &str =
-    "the process stayed up but stopped making progress, with no error or outside cause in evidence";
 pub const L_EXITED: &str = "the process exited on its own";
-pub const L_LAST: &str = "the last line the service wrote before it went quiet";
+pub const L_LAST: &str = "the last work the service logged before it went quiet";
+pub const L_FOUND: &str = "what the forensics found";
+pub const L_SEEN: &str = "seen, but not decisive";
+pub const L_SIDE: &str =
+    "an error on a side task (notifications, metrics), not the service's main path";
+pub const L_IDLE: &str = "the process was sleeping between runs (idle), not blocked";
 
 /// One signal per category per line: the strongest, plus a little for each other reading of the same kind.
 fn fold(sigs: Vec<Signal>) -> Vec<Signal> {
@@ -84,21 +100,70 @@ fn fold(sigs: Vec<Signal>) -> Vec<Signal> {
     out
 }
 
-fn items(ev: &Evidence) -> Vec<Item> {
+/// How close to the end of the output a line was: 0 at the start, 1 at the last output. By the log's
+/// own clock when both it and the last line carry a time, else by position.
+fn lateness(ev: &Evidence, at: Option<i64>, line: usize) -> f32 {
     let n = ev.log_lines.max(1) as f32;
+    match (at, ev.first_at, ev.last_at) {
+        (Some(t), Some(first), Some(last)) if last > first && t >= first && t <= last => {
+            (t - first) as f32 / (last - first) as f32
+        }
+        _ => (line as f32 + 1.0) / n,
+    }
+}
+
+static PROGRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\b(?:done|completed?|finished|succeeded|success(?:fully)?|wrote|written|published|processed|saved|uploaded|sent|exported|imported)\b")
+        .expect("progress pattern compiles")
+});
+
+/// Whether the work completed again after line `i` (a later, informational line that reports progress):
+/// a failure followed by success did not stop the service.
+fn progress_after(ev: &Evidence, i: usize) -> bool {
+    ev.groups.iter().any(|g| {
+        g.last_line > i
+            && g.severity <= Severity::Info
+            && ev.signatures.side_task(&g.text).is_none()
+            && PROGRESS.is_match(&g.text)
+            && !ev.signatures.is_start(&g.text)
+    })
+}
+
+fn items(ev: &Evidence) -> Vec<Item> {
+    let table = &ev.signatures;
     let mut out: Vec<Item> = ev
         .groups
         .iter()
         .map(|g| {
-            let recency = 0.4 + 0.6 * (g.last_line as f32 + 1.0) / n;
+            let late = lateness(ev, g.at, g.last_line);
+            let recency = 0.4 + 0.6 * late;
             let freq = 1.0 + 0.35 * (g.count as f32).ln();
+            let side = table.side_task(&g.text);
+            let mut factor = g.severity.weight() * recency * freq;
+            if side.is_some() {
+                factor *= SIDE_TASK_FACTOR;
+            }
+            if table.is_handled(&g.text) {
+                factor *= HANDLED_FACTOR;
+            }
+            if progress_after(ev, g.last_line) {
+                factor *= SUPERSEDED_FACTOR;
+            }
+            if side.is_none()
+                && g.last_line >= ev.run_start
+                && g.count >= 2
+                && late >= 1.0 - TAIL_SHARE
+            {
+                factor *= AS_IT_STOPPED;
+            }
             Item {
                 text: g.text.clone(),
                 line: Some(g.last_line),
                 source: "log",
                 count: g.count,
-                factor: g.severity.weight() * recency * freq,
-                signals: fold(signals(&g.text, Origin::Log)),
+                factor,
+                signals: fold(signals(table, &g.text, Origin::Log)),
+                side,
             }
         })
         .collect();
@@ -122,17 +187,21 @@ fn items(ev: &Evidence) -> Vec<Item> {
                 source: "forensics",
                 count: 1,
                 factor: 1.1,
-                signals: fold(signals(line, Origin::Forensics)),
+                signals: fold(signals(table, line, Origin::Forensics)),
+                side: None,
             });
         }
     }
     for c in &ev.checks {
         let sigs = if c.kind == "exited" {
-            let mut s = signals(&c.detail, Origin::Exit);
+            let mut s = signals(table, &c.detail, Origin::Exit);
             s.push(Signal {
                 category: Category::Crash,
                 weight: 1.5,
                 label: L_EXITED,
+                symptom: true,
+                coded: false,
+                beats: 0,
             });
             s
         } else {
@@ -145,6 +214,7 @@ fn items(ev: &Evidence) -> Vec<Item> {
             count: 1,
             factor: 1.0,
             signals: sigs,
+            side: None,
         });
     }
     out
@@ -162,6 +232,7 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
     let items = items(ev);
     // (category, label) -> contributions, each with the item it came from
     let mut contrib: BTreeMap<(Category, &'static str), Vec<(f32, usize)>> = BTreeMap::new();
+    let mut symptoms: Vec<&'static str> = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let Some(dominant) = it
             .signals
@@ -172,6 +243,9 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             continue;
         };
         for s in &it.signals {
+            if s.symptom && !symptoms.contains(&s.label) {
+                symptoms.push(s.label);
+            }
             let share = if s.category == dominant { 1.0 } else { 0.5 };
             contrib
                 .entry((s.category, s.label))
@@ -194,7 +268,7 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
     // explains it, the symptom counts for less.
     let explained = totals
         .iter()
-        .filter(|((c, l), _)| *c != Category::Crash && !SYMPTOMS.contains(l))
+        .filter(|((c, l), _)| *c != Category::Crash && !symptoms.contains(l))
         .fold(BTreeMap::<Category, f32>::new(), |mut m, ((c, _), t)| {
             *m.entry(*c).or_default() += t;
             m
@@ -203,7 +277,7 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
         .any(|t| *t >= MIN_SCORE);
     let mut scores: BTreeMap<Category, f32> = BTreeMap::new();
     for ((cat, label), total) in &totals {
-        let w = if explained && SYMPTOMS.contains(label) {
+        let w = if explained && symptoms.contains(label) {
             0.4
         } else {
             1.0
@@ -243,9 +317,10 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             cited,
             labels,
             by_absence: false,
+            confirmed: None,
         };
     }
-    absence(ev, process, ranked)
+    absence(ev, process, ranked, &items)
 }
 
 /// Strongest first and varied: the best line of each label, then of each label and source, then of each
@@ -368,39 +443,192 @@ fn labels_of(cited: &[Cited]) -> Vec<&'static str> {
     labels
 }
 
-/// No category has support: a process that stayed up without progress hung on its own; otherwise unknown.
-fn absence(ev: &Evidence, process: &ProcessState, ranked: Vec<(Category, f32)>) -> Classification {
-    let stalled = ev.checks.iter().any(|c| {
-        matches!(c.kind.as_str(), "log_stale" | "artifact")
-            || (matches!(c.kind.as_str(), "http" | "port")
-                && (c.failure.as_deref() == Some("timeout")
-                    || c.detail.to_ascii_lowercase().contains("timed out")))
+static IDLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\b(?:sleep(?:ing)?|idle|next (?:run|poll|check|tick|cycle) (?:in|at)|waiting (?:\d+\s*\w+ )?(?:for|until) (?:the )?next)\b|do_nanosleep|hrtimer_nanosleep|clock_nanosleep|\bnanosleep\b|time\.sleep|Thread\.sleep|__semwait_signal")
+        .expect("idle pattern compiles")
+});
+
+/// The service's last words and its threads say it was sleeping between runs, not stuck.
+fn idle_sleep(ev: &Evidence) -> bool {
+    let last = ev.groups.iter().max_by_key(|g| g.last_line);
+    let says_idle = last.is_some_and(|g| IDLE.is_match(&g.text));
+    let threads_sleep = ev.forensics.as_deref().is_some_and(|f| IDLE.is_match(f));
+    let threads_blocked = ev.forensics.as_deref().is_some_and(|f| {
+        f.lines().any(|l| {
+            signals(&ev.signatures, l, Origin::Forensics)
+                .iter()
+                .any(|s| s.category == Category::Deadlock && s.weight >= 2.0)
+        })
     });
-    let alive = process.running == Some(true)
-        || (process.running.is_none() && process.port_bound == Some(true));
-    // A process that still answers its health endpoint is not hung: a silent stop there is unexplained.
-    let http_timed_out = ev.checks.iter().any(|c| {
-        c.kind == "http"
-            && (c.failure.as_deref() == Some("timeout")
-                || c.detail.to_ascii_lowercase().contains("timed out"))
-    });
-    let responsive =
-        process.http_status.is_some_and(|s| (200..400).contains(&s)) && !http_timed_out;
+    !threads_blocked && (says_idle || (threads_sleep && ev.groups.is_empty()))
+}
+
+pub const L_CONFIRMED: &str =
+    "the same lines as an earlier incident whose cause a person confirmed";
+
+/// The log and forensics lines of this incident that say the same thing as one of `lines` (numbers and
+/// quoted values aside), keeping only lines that matter: warnings, errors, or lines with a meaning.
+fn shared_lines<'e>(ev: &'e Evidence, lines: &[String]) -> Vec<&'e super::evidence::LogGroup> {
+    let shapes: Vec<String> = lines.iter().map(|l| shape(l)).collect();
+    ev.groups
+        .iter()
+        .filter(|g| {
+            (g.severity >= Severity::Warn
+                || !signals(&ev.signatures, &g.text, Origin::Log).is_empty())
+                && shapes.contains(&shape(&g.text))
+        })
+        .collect()
+}
+
+/// Whether a past incident failed the same way: its cited lines recur here, or (when memory kept no
+/// lines) what its text means agrees with what this evidence means. Sharing words is not enough.
+pub fn same_mechanism(
+    ev: &Evidence,
+    cls: &Classification,
+    all_labels: &[(Category, &'static str)],
+    p: &PriorCandidate,
+) -> bool {
+    if !p.evidence.is_empty() {
+        return !shared_lines(ev, &p.evidence).is_empty();
+    }
+    let text = format!("{} {}", p.summary, p.root_cause);
+    let theirs: Vec<&'static str> = signals(&ev.signatures, &text, Origin::Log)
+        .into_iter()
+        .filter(|s| s.category == p.category && !s.symptom && !s.coded)
+        .map(|s| s.label)
+        .collect();
+    if theirs.is_empty() || theirs.iter().any(|l| cls.labels.contains(l)) {
+        return true;
+    }
+    let ours: Vec<&'static str> = all_labels
+        .iter()
+        .filter(|(c, _)| *c == p.category)
+        .map(|(_, l)| *l)
+        .collect();
+    if ours.is_empty() {
+        // what the prior says happened is nowhere in this evidence
+        return false;
+    }
+    // these categories bundle mechanisms that are not the same failure (memory, disk, descriptors;
+    // DNS, TLS, routes; environment, paths, permissions); elsewhere the category's own readings agree
+    !matches!(
+        p.category,
+        Category::ResourceExhaustion | Category::Network | Category::ConfigError
+    ) || theirs.iter().any(|l| ours.contains(l))
+}
+
+/// Memory as evidence: a past incident of this service whose cause a person confirmed, and whose cited
+/// lines recur here, decides the category; its lines are cited first.
+pub fn with_memory(cls: Classification, ev: &Evidence, service: &str) -> Classification {
+    let best = ev
+        .priors
+        .iter()
+        .filter(|p| p.confirmed && p.service == service && p.category != Category::Unknown)
+        .map(|p| (p, shared_lines(ev, &p.evidence)))
+        .filter(|(_, shared)| !shared.is_empty())
+        .max_by(|a, b| {
+            a.0.score
+                .total_cmp(&b.0.score)
+                .then(a.1.len().cmp(&b.1.len()))
+        });
+    let Some((p, shared)) = best else {
+        return cls;
+    };
+    let mut cited: Vec<Cited> = shared
+        .iter()
+        .take(MAX_CITED / 2)
+        .map(|g| Cited {
+            text: g.text.clone(),
+            line: Some(g.last_line),
+            source: "log",
+            count: g.count,
+            category: p.category,
+            label: L_CONFIRMED,
+            score: 0.0,
+        })
+        .collect();
+    if cls.category == p.category {
+        for c in cls.cited {
+            if cited.len() < MAX_CITED && !cited.iter().any(|o| o.text == c.text) {
+                cited.push(c);
+            }
+        }
+    }
+    let mut labels = vec![L_CONFIRMED];
+    if cls.category == p.category {
+        labels.extend(cls.labels.iter().filter(|l| **l != L_CONFIRMED));
+    }
+    Classification {
+        category: p.category,
+        scores: cls.scores,
+        cited,
+        labels,
+        by_absence: false,
+        confirmed: Some((p.id.clone(), p.root_cause.clone())),
+    }
+}
+
+/// Every reading of every log and forensics line (for comparing mechanisms with past incidents).
+pub fn evidence_labels(ev: &Evidence) -> Vec<(Category, &'static str)> {
+    let forensics = ev.forensics.as_deref().unwrap_or("");
+    let mut out: Vec<(Category, &'static str)> = ev
+        .groups
+        .iter()
+        .flat_map(|g| signals(&ev.signatures, &g.text, Origin::Log))
+        .chain(
+            forensics
+                .lines()
+                .flat_map(|l| signals(&ev.signatures, l, Origin::Forensics)),
+        )
+        .map(|s| (s.category, s.label))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+static HEARTBEAT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?i)\b(?:heartbeat|alive|keep-?alive|health(?:check)?|ping|pong|liveness)\b",
+    )
+    .expect("heartbeat pattern compiles")
+});
+
+/// A prompt in captured forensics (`$ cmd`, `iex(node)1> cmd`, `>>> cmd`): what was asked, not found.
+static PROMPT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"^\s*(?:\$ |# |>>> |\(gdb\) |\w+\([^)]*\)\d*> |irb\([^)]*\)[:\d]*> |[\w.-]+> )",
+    )
+    .expect("prompt pattern compiles")
+});
+
+/// The last line of the service's own work before it went quiet: not a heartbeat, not a side task.
+fn last_main_line(ev: &Evidence) -> Option<&super::evidence::LogGroup> {
+    ev.groups
+        .iter()
+        .filter(|g| !HEARTBEAT.is_match(&g.text) && ev.signatures.side_task(&g.text).is_none())
+        .max_by_key(|g| g.last_line)
+        .or_else(|| ev.groups.iter().max_by_key(|g| g.last_line))
+}
+
+/// No category has support: a process that exited crashed; otherwise the honest answer is unknown, with
+/// what was seen: the lines that meant something, the last work the service logged, and what the
+/// forensics found.
+fn absence(
+    ev: &Evidence,
+    _process: &ProcessState,
+    ranked: Vec<(Category, f32)>,
+    items: &[Item],
+) -> Classification {
     let exited = ev.checks.iter().any(|c| c.kind == "exited");
-    let has_material = !ev.log.trim().is_empty() || ev.forensics.is_some();
     let mut cited: Vec<Cited> = Vec::new();
+    let idle = idle_sleep(ev);
     let category = if exited {
         Category::Crash
-    } else if stalled && alive && !responsive && has_material {
-        Category::Deadlock
     } else {
         Category::Unknown
     };
-    let label = match category {
-        Category::Crash => L_EXITED,
-        Category::Deadlock => L_STALL,
-        _ => "",
-    };
+    let label = if exited { L_EXITED } else { "" };
     for c in ev.checks.iter().take(2) {
         cited.push(Cited {
             text: c.detail.clone(),
@@ -412,15 +640,59 @@ fn absence(ev: &Evidence, process: &ProcessState, ranked: Vec<(Category, f32)>) 
             score: 0.0,
         });
     }
-    if category != Category::Unknown {
-        if let Some(last) = ev.groups.iter().max_by_key(|g| g.last_line) {
+    if category == Category::Unknown {
+        let mut seen: Vec<&Item> = items
+            .iter()
+            .filter(|i| i.source != "check" && !i.signals.is_empty())
+            .collect();
+        seen.sort_by(|a, b| {
+            let w = |i: &Item| i.factor * i.signals.iter().map(|s| s.weight).fold(0.0, f32::max);
+            w(b).total_cmp(&w(a))
+        });
+        for it in seen.into_iter().take(2) {
+            cited.push(Cited {
+                text: it.text.clone(),
+                line: it.line,
+                source: it.source,
+                count: it.count,
+                category,
+                label: match (idle, it.side) {
+                    (true, _) => L_IDLE,
+                    (false, Some(_)) => L_SIDE,
+                    (false, None) => L_SEEN,
+                },
+                score: 0.0,
+            });
+        }
+        if let Some(f) = &ev.forensics {
+            if let Some(line) = f
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty() && !PROMPT.is_match(l))
+            {
+                if !cited.iter().any(|c| c.text == line) {
+                    cited.push(Cited {
+                        text: line.to_string(),
+                        line: None,
+                        source: "forensics",
+                        count: 1,
+                        category,
+                        label: L_FOUND,
+                        score: 0.0,
+                    });
+                }
+            }
+        }
+    }
+    if let Some(last) = last_main_line(ev) {
+        if !cited.iter().any(|c| c.text == last.text) {
             cited.push(Cited {
                 text: last.text.clone(),
                 line: Some(last.last_line),
                 source: "log",
                 count: last.count,
                 category,
-                label: L_LAST,
+                label: if idle { L_IDLE } else { L_LAST },
                 score: 0.0,
             });
         }
@@ -436,6 +708,7 @@ fn absence(ev: &Evidence, process: &ProcessState, ranked: Vec<(Category, f32)>) 
         cited,
         labels,
         by_absence: true,
+        confirmed: None,
     }
 }
 
@@ -448,7 +721,7 @@ mod tests {
         Evidence {
             log: log.to_string(),
             log_lines: log.lines().count(),
-            groups: collapse(log),
+            groups: collapse(log, &crate::agent::signatures::Signatures::default()),
             ..Default::default()
         }
     }
@@ -464,25 +737,35 @@ mod tests {
     }
 
     #[test]
-    fn a_silent_stop_of_a_responsive_process_is_unknown_and_an_unresponsive_one_is_a_hang() {
-        let mut e = ev("INFO heartbeat ok\nINFO heartbeat ok\n");
+    fn a_silent_stall_without_thread_evidence_is_unknown_citing_the_last_work_not_the_heartbeat() {
+        let mut e = ev("INFO job 41 start\nINFO job 41 done\nINFO job 42 start\nINFO heartbeat ok\nINFO heartbeat ok\n");
         e.checks.push(crate::agent::evidence::CheckFact {
             kind: "log_stale".into(),
             failure: None,
             detail: "log unchanged for 3h".into(),
         });
+        let hung = ProcessState {
+            running: Some(true),
+            ..Default::default()
+        };
+        let c = classify(&e, &hung);
+        assert_eq!(c.category, Category::Unknown);
+        let texts: Vec<&str> = c.cited.iter().map(|c| c.text.as_str()).collect();
+        assert!(texts.contains(&"INFO job 42 start"), "{texts:?}");
+    }
+
+    #[test]
+    fn a_notifier_error_is_a_side_task_and_an_idle_sleep_loop_with_lock_is_not_a_deadlock() {
+        let side = "INFO job 7 start\nWARN slack notifier failed: 403 Forbidden\nWARN slack notifier failed: 403 Forbidden\n";
         let up = ProcessState {
             running: Some(true),
-            pid: None,
-            port_bound: Some(true),
-            http_status: Some(200),
+            ..Default::default()
         };
-        assert_eq!(classify(&e, &up).category, Category::Unknown);
-        let hung = ProcessState {
-            http_status: None,
-            ..up
-        };
-        assert_eq!(classify(&e, &hung).category, Category::Deadlock);
+        assert_eq!(classify(&ev(side), &up).category, Category::Unknown);
+        let idle = "INFO cycle done, lock released\nINFO sleeping 3600s until next run (lock file /tmp/x.lock kept)\n";
+        let c = classify(&ev(idle), &up);
+        assert_eq!(c.category, Category::Unknown, "{:?}", c.scores);
+        assert!(c.labels.contains(&L_IDLE), "{:?}", c.labels);
     }
 
     #[test]

@@ -60,7 +60,11 @@ pub async fn draft_with(
             tracing::error!(error = %e, "template draft failed");
             (
                 minimal(incident),
-                super::classify::classify(ev, &incident.process),
+                super::classify::with_memory(
+                    super::classify::classify(ev, &incident.process),
+                    ev,
+                    &incident.service,
+                ),
             )
         }
     };
@@ -105,6 +109,7 @@ pub async fn draft_with(
     let (prior_incidents, same_90d) = relate_priors(
         incident,
         ev,
+        &cls,
         parts.category,
         &related_ids,
         priors,
@@ -129,6 +134,7 @@ pub async fn draft_with(
         author,
         provenance,
         drafted_at: Utc::now(),
+        confirmed_by: None,
     }
 }
 
@@ -147,6 +153,7 @@ fn minimal(incident: &Incident) -> Draft {
 async fn relate_priors(
     incident: &Incident,
     ev: &Evidence,
+    cls: &Classification,
     category: Category,
     model_ids: &[String],
     priors: &dyn PriorSource,
@@ -165,6 +172,7 @@ async fn relate_priors(
             "related_incidents: dropped {dropped} id(s) not in memory"
         ));
     }
+    let all_labels = super::classify::evidence_labels(ev);
     let mut sorted = ev.priors.clone();
     sorted.sort_by(|a, b| b.score.total_cmp(&a.score));
     for p in &sorted {
@@ -173,7 +181,8 @@ async fn relate_priors(
         }
         let same = p.service == incident.service
             && p.category == category
-            && category != Category::Unknown;
+            && category != Category::Unknown
+            && super::classify::same_mechanism(ev, cls, &all_labels, p);
         let named = model_ids.contains(&p.id);
         if !same && !named && (related >= MAX_RELATED || p.score < 0.15) {
             continue;

@@ -6,6 +6,7 @@ use super::evidence::gather_from;
 use super::llm::ChatPort;
 use super::model::PostMortem;
 use super::priors::MemPriors;
+use super::signatures::Signatures;
 use super::validate::{grounding, validate};
 use crate::config::LlmConfig;
 use crate::core::category::Category;
@@ -169,6 +170,7 @@ pub fn failed(path: &Path, error: String) -> CaseScore {
 pub async fn run_case(
     case: &Case,
     model: Option<(&dyn ChatPort, &LlmConfig)>,
+    signatures: &Signatures,
 ) -> (PostMortem, CaseScore) {
     let started = Instant::now();
     let incident = case.incident();
@@ -179,6 +181,7 @@ pub async fn run_case(
         case.changes(),
         Vec::new(),
         &memory,
+        signatures,
     )
     .await;
     let pm = draft_with(&incident, &ev, model, &memory).await;
@@ -192,13 +195,14 @@ pub async fn run_case(
 pub async fn run(
     files: &[PathBuf],
     model: Option<(&dyn ChatPort, &LlmConfig)>,
+    signatures: &Signatures,
     mode: String,
     mut progress: impl FnMut(&CaseScore),
 ) -> Report {
     let mut per_case = Vec::new();
     for f in files {
         let s = match case::load(f) {
-            Ok(c) => run_case(&c, model).await.1,
+            Ok(c) => run_case(&c, model, signatures).await.1,
             Err(e) => failed(f, crate::errors::chain(&e)),
         };
         progress(&s);

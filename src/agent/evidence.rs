@@ -2,6 +2,7 @@
 
 use super::priors::{PriorCandidate, PriorSource};
 use super::redact::redact;
+use super::signatures::{Signatures, Table};
 use crate::config::ServiceConfig;
 use crate::incident::model::Incident;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
@@ -68,6 +69,11 @@ pub struct LogGroup {
     pub severity: Severity,
     /// Higher is more worth reading: level, frequency and recency.
     pub rank: f32,
+    /// Seconds (on the log's own clock) of the last occurrence, when the line carries a time.
+    pub at: Option<i64>,
+    /// Occurrences before the process's last (re)start in the log; not in `count` when the line
+    /// also occurs after it.
+    pub earlier: u32,
 }
 
 /// A failed check as evidence.
@@ -102,6 +108,14 @@ pub struct Evidence {
     pub priors: Vec<PriorCandidate>,
     /// What could not be gathered and why.
     pub notes: Vec<String>,
+    /// Seconds (on the log's own clock) of the last line that carries a time, and of the first.
+    pub last_at: Option<i64>,
+    pub first_at: Option<i64>,
+    /// 0-based line where the process's current run began (0 when no restart is in the log).
+    pub run_start: usize,
+    /// What lines mean: the built-in table and the user's signatures.
+    #[serde(skip)]
+    pub signatures: Signatures,
 }
 
 impl Evidence {
@@ -151,6 +165,11 @@ static LEVEL: LazyLock<Regex> = LazyLock::new(|| {
 static NUMERIC_LEVEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^\s*\{.*?"level"\s*:\s*(\d{1,2})\b"#).expect("numeric level pattern compiles")
 });
+/// Microsoft.Extensions.Logging's console format: `fail: Category[0]`.
+static DOTNET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\S+ \S+ )?(crit|fail|warn|info|dbug|trce): \S")
+        .expect("dotnet pattern compiles")
+});
 static GLOG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([EWIF])\d{4} ").expect("glog pattern compiles"));
 static ERROR_SHAPE: LazyLock<Regex> = LazyLock::new(|| {
@@ -170,6 +189,15 @@ pub fn severity_of(line: &str) -> Severity {
             "W" => Severity::Warn,
             "F" => Severity::Fatal,
             _ => Severity::Info,
+        };
+    }
+    if let Some(c) = DOTNET.captures(line) {
+        return match &c[1] {
+            "crit" => Severity::Fatal,
+            "fail" => Severity::Error,
+            "warn" => Severity::Warn,
+            "info" => Severity::Info,
+            _ => Severity::Debug,
         };
     }
     if let Some(c) = NUMERIC_LEVEL.captures(line) {
@@ -221,23 +249,113 @@ pub fn bound_log(text: &str) -> String {
         .join("\n")
 }
 
+static STAMP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?x)
+        (?P<y>\d{4})[-/](?P<mo>\d{2})[-/](?P<d>\d{2})[T\ ](?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})
+      | (?P<d2>\d{2})/(?P<mon2>[A-Z][a-z]{2})/(?P<y2>\d{4}):(?P<h2>\d{2}):(?P<mi2>\d{2}):(?P<s2>\d{2})
+      | (?P<mon3>[A-Z][a-z]{2})\ +(?P<d3>\d{1,2})\ (?P<h3>\d{2}):(?P<mi3>\d{2}):(?P<s3>\d{2})
+      | "(?:time|ts|timestamp)"\s*:\s*(?P<ep>\d{10})(?P<ms>\d{3})?
+      | ^[EWIF](?P<mo4>\d{2})(?P<d4>\d{2})\ (?P<h4>\d{2}):(?P<mi4>\d{2}):(?P<s4>\d{2})
+      | ^(?P<h5>\d{2}):(?P<mi5>\d{2}):(?P<s5>\d{2})
+    "#)
+    .expect("timestamp pattern compiles")
+});
+
+fn month(m: &str) -> Option<u32> {
+    let i = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|x| *x == m)?;
+    Some(i as u32 + 1)
+}
+
+/// The time a log line carries, in seconds on the log's own clock (ISO 8601, syslog, nginx access and
+/// error logs, epoch `time` fields, glog, time of day); `None` when it carries none.
+pub fn stamp(line: &str) -> Option<i64> {
+    let head: String = line.chars().take(120).collect();
+    let c = STAMP.captures(&head)?;
+    let n = |k: &str| c.name(k).and_then(|m| m.as_str().parse::<i64>().ok());
+    let secs = |y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64| {
+        chrono::NaiveDate::from_ymd_opt(y as i32, mo as u32, d as u32)
+            .and_then(|date| date.and_hms_opt(h as u32, mi as u32, s as u32))
+            .map(|t| t.and_utc().timestamp())
+    };
+    if let Some(y) = n("y") {
+        return secs(y, n("mo")?, n("d")?, n("h")?, n("mi")?, n("s")?);
+    }
+    if let Some(y) = n("y2") {
+        let mo = month(c.name("mon2")?.as_str())? as i64;
+        return secs(y, mo, n("d2")?, n("h2")?, n("mi2")?, n("s2")?);
+    }
+    if let Some(d) = n("d3") {
+        let mo = month(c.name("mon3")?.as_str())? as i64;
+        return secs(2000, mo, d, n("h3")?, n("mi3")?, n("s3")?);
+    }
+    if let Some(ep) = n("ep") {
+        return Some(ep);
+    }
+    if let Some(mo) = n("mo4") {
+        return secs(2000, mo, n("d4")?, n("h4")?, n("mi4")?, n("s4")?);
+    }
+    Some(n("h5")? * 3600 + n("mi5")? * 60 + n("s5")?)
+}
+
+/// The 0-based line where the process's current run began: the line after the last start marker that
+/// is followed by output (0 when the log shows no restart).
+pub fn run_start(lines: &[&str], table: &Table) -> usize {
+    lines
+        .iter()
+        .enumerate()
+        .rev()
+        .skip(1)
+        .find(|(_, l)| table.is_start(l))
+        .map_or(0, |(i, _)| i + 1)
+}
+
 /// Collapses repeated lines (numbers ignored) and ranks them by level, frequency and recency.
-pub fn collapse(log: &str) -> Vec<LogGroup> {
+/// Counts are of the current run (after the last restart) when a line occurs in it.
+pub fn collapse(log: &str, table: &Table) -> Vec<LogGroup> {
     let lines: Vec<&str> = log.lines().collect();
+    let start = run_start(&lines, table);
     let n = lines.len().max(1);
     let mut groups: Vec<LogGroup> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut last_at: Option<i64> = None;
+    // the level of the record a continuation line (indented, or a bare stack frame) belongs to
+    let mut record = Severity::Unknown;
     for (i, line) in lines.iter().enumerate() {
+        if let Some(t) = stamp(line) {
+            last_at = Some(t);
+        }
         if line.trim().is_empty() {
             continue;
         }
+        let own = severity_of(line);
+        let continuation = line.starts_with([' ', '\t']) || line.trim_start().starts_with("---> ");
+        let severity = if own == Severity::Unknown && continuation {
+            record
+        } else {
+            record = own;
+            own
+        };
         let key = normalize(line);
+        let before = i < start;
         match index.get(&key) {
             Some(&g) => {
                 let grp = &mut groups[g];
-                grp.count += 1;
+                if before {
+                    grp.earlier += 1;
+                } else if grp.last_line < start {
+                    // first occurrence in the current run: earlier ones are counted apart
+                    grp.earlier += grp.count;
+                    grp.count = 1;
+                } else {
+                    grp.count += 1;
+                }
                 grp.last_line = i;
                 grp.text = line.to_string();
+                grp.at = last_at;
             }
             None => {
                 index.insert(key, groups.len());
@@ -246,13 +364,20 @@ pub fn collapse(log: &str) -> Vec<LogGroup> {
                     count: 1,
                     first_line: i,
                     last_line: i,
-                    severity: severity_of(line),
+                    severity,
                     rank: 0.0,
+                    at: last_at,
+                    earlier: 0,
                 });
             }
         }
     }
     for g in &mut groups {
+        if g.last_line < start {
+            // only in an earlier run: `count` holds those occurrences
+            g.count += g.earlier;
+            g.earlier = 0;
+        }
         let recency = 0.3 + 0.7 * (g.last_line as f32 + 1.0) / n as f32;
         let freq = 1.0 + (g.count as f32).ln();
         let level = match g.severity {
@@ -372,9 +497,15 @@ pub async fn gather_from(
     changes: Vec<Change>,
     notes: Vec<String>,
     priors: &dyn PriorSource,
+    signatures: &Signatures,
 ) -> Evidence {
     let log = redact(&bound_log(log.unwrap_or("")));
-    let groups = collapse(&log);
+    let groups = collapse(&log, signatures);
+    let lines: Vec<&str> = log.lines().collect();
+    let run_start = run_start(&lines, signatures);
+    let mut stamps = lines.iter().filter_map(|l| stamp(l));
+    let first_at = stamps.next();
+    let last_at = stamps.next_back().or(first_at);
     let forensics = incident
         .forensics
         .as_ref()
@@ -411,6 +542,10 @@ pub async fn gather_from(
         changes,
         priors,
         notes,
+        last_at,
+        first_at,
+        run_start,
+        signatures: signatures.clone(),
     }
 }
 
@@ -420,6 +555,7 @@ pub async fn gather(
     incident: &Incident,
     svc: Option<&ServiceConfig>,
     priors: &dyn PriorSource,
+    signatures: &Signatures,
 ) -> Evidence {
     let mut notes = Vec::new();
     let mut log = incident.log_tail.clone().filter(|t| !t.trim().is_empty());
@@ -439,7 +575,7 @@ pub async fn gather(
             Err(e) => notes.push(redact(&e)),
         }
     }
-    gather_from(incident, log.as_deref(), changes, notes, priors).await
+    gather_from(incident, log.as_deref(), changes, notes, priors, signatures).await
 }
 
 #[cfg(test)]
@@ -451,7 +587,7 @@ mod tests {
         let log = "2026-03-14 00:11:02,101 WARN upstream returned 429; retrying in 0s (attempt 1)\n\
                    2026-03-14 00:11:03,101 INFO heartbeat ok\n\
                    2026-03-14 00:11:04,188 WARN upstream returned 429; retrying in 0s (attempt 2)\n";
-        let g = collapse(log);
+        let g = collapse(log, &Signatures::default());
         assert_eq!(g.len(), 2);
         assert_eq!(g[0].count, 2);
         assert_eq!(
@@ -495,5 +631,43 @@ mod tests {
         assert!(t.len() as u64 <= MAX_LOG_BYTES);
         assert!(t.ends_with("LAST ERROR here\n"));
         assert!(!t.contains("FIRST"));
+    }
+}
+
+#[cfg(test)]
+mod counts {
+    use super::*;
+
+    #[test]
+    fn repeated_line_counts_are_of_the_run_after_the_last_restart() {
+        let log = "ERROR db timeout id=1\nERROR db timeout id=2\nERROR db timeout id=3\nMar 09 16:40:03 vps systemd[1]: Started x.service - X.\nERROR db timeout id=4\nINFO up\n";
+        let t = Signatures::default();
+        let g = collapse(log, &t);
+        let db = g.iter().find(|g| g.text.contains("db timeout")).unwrap();
+        assert_eq!((db.count, db.earlier), (1, 3));
+        assert_eq!(db.text, "ERROR db timeout id=4");
+        // a line only seen before the restart keeps its own count
+        let g = collapse(
+            "WARN old\nWARN old\nsystemd[1]: Started x.service\nINFO new\n",
+            &t,
+        );
+        assert_eq!(g[0].count, 2);
+    }
+
+    #[test]
+    fn timestamps_are_read_from_common_formats() {
+        assert_eq!(
+            stamp("2026-03-14T03:14:00Z x"),
+            stamp("2026-03-14 03:14:00,123 x")
+        );
+        assert_eq!(
+            stamp("10.0.0.1 - - [14/Mar/2026:03:14:00 +0000] \"GET /\""),
+            stamp("2026-03-14T03:14:00Z")
+        );
+        assert_eq!(
+            stamp("Mar 14 03:14:05 host x"),
+            stamp("Mar 14 03:14:00 host x").map(|t| t + 5)
+        );
+        assert_eq!(stamp("no time here"), None);
     }
 }

@@ -20,10 +20,20 @@ pub fn detection(incident: &Incident) -> String {
 pub fn process_state(incident: &Incident) -> String {
     let p = &incident.process;
     let mut parts: Vec<String> = Vec::new();
+    let exited = incident.failed_checks.iter().any(|c| c.kind == "exited")
+        || incident
+            .forensics
+            .as_ref()
+            .is_some_and(|f| f.text.contains("was not running"));
     match p.running {
         Some(true) => parts.push("running".into()),
         Some(false) => parts.push("not running".into()),
-        None => parts.push("running: unknown".into()),
+        // no pid was recorded because there was no process: say so, not "unknown"
+        None if exited => parts.push("not running (it had exited)".into()),
+        None if p.pid.is_none() && p.port_bound == Some(false) => {
+            parts.push("not running (no process)".into())
+        }
+        None => parts.push("process state not captured".into()),
     }
     if let Some(pid) = p.pid {
         parts.push(format!("pid {pid}"));
@@ -71,5 +81,55 @@ pub fn recovery(incident: &Incident) -> String {
         )
     } else {
         "not confirmed".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::model::{FailedCheck, ProcessState};
+
+    fn incident(process: ProcessState, kind: &str) -> Incident {
+        Incident {
+            id: "i".into(),
+            service: "s".into(),
+            detected_at: chrono::Utc::now(),
+            failed_checks: vec![FailedCheck {
+                kind: kind.into(),
+                failure: None,
+                detail: "d".into(),
+            }],
+            process,
+            forensics: None,
+            log_tail: None,
+            action: String::new(),
+            restarts: 0,
+            restarted_at: None,
+            recovered: false,
+            recovery_confirmed_at: None,
+            recovery_evidence: None,
+            escalated_at: None,
+            escalation_reason: None,
+            timeline: Vec::new(),
+            postmortem: None,
+        }
+    }
+
+    #[test]
+    fn a_process_that_was_not_running_is_not_called_running_unknown() {
+        let gone = incident(ProcessState::default(), "exited");
+        assert_eq!(process_state(&gone), "not running (it had exited)");
+        let unbound = incident(
+            ProcessState {
+                port_bound: Some(false),
+                ..Default::default()
+            },
+            "port",
+        );
+        assert_eq!(
+            process_state(&unbound),
+            "not running (no process), port not bound"
+        );
+        assert!(!process_state(&incident(ProcessState::default(), "http")).contains("unknown"));
     }
 }

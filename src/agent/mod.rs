@@ -6,6 +6,7 @@ pub mod draft;
 pub mod eval;
 pub mod evidence;
 pub mod facts;
+pub mod label;
 pub mod llm;
 pub mod model;
 pub mod priors;
@@ -13,6 +14,7 @@ pub mod prompts;
 pub mod redact;
 pub mod render;
 pub mod signals;
+pub mod signatures;
 pub mod template;
 pub mod validate;
 

@@ -82,4 +82,7 @@ pub struct PostMortem {
     /// Which author wrote which part, e.g. `root_cause: llm:local`, `evidence: template`.
     pub provenance: Vec<String>,
     pub drafted_at: DateTime<Utc>,
+    /// `"person"` once someone confirmed or corrected it (`akashic label`); else null.
+    #[serde(default)]
+    pub confirmed_by: Option<String>,
 }

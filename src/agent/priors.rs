@@ -18,6 +18,12 @@ pub struct PriorCandidate {
     pub recommendation: String,
     /// Similarity to the query, higher is closer.
     pub score: f32,
+    /// A person confirmed or corrected its category (`akashic label`).
+    #[serde(default)]
+    pub confirmed: bool,
+    /// Its cited evidence lines, when memory kept them.
+    #[serde(default)]
+    pub evidence: Vec<String>,
 }
 
 /// Where similar past post-mortems come from (the vector memory in the daemon).
@@ -94,8 +100,12 @@ impl PriorSource for MemPriors {
                 .iter()
                 .map(|p| {
                     let doc = format!(
-                        "{} {} {} {}",
-                        p.category, p.summary, p.root_cause, p.recommendation
+                        "{} {} {} {} {}",
+                        p.category,
+                        p.summary,
+                        p.root_cause,
+                        p.recommendation,
+                        p.evidence.join(" ")
                     );
                     let mut score = similarity(text, &doc);
                     if p.service == service {
@@ -131,6 +141,8 @@ mod tests {
             root_cause: String::new(),
             recommendation: String::new(),
             score: 0.0,
+            confirmed: false,
+            evidence: Vec::new(),
         }
     }
 

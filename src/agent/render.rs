@@ -21,7 +21,7 @@ pub fn render_markdown(pm: &PostMortem) -> String {
         .to_string()
         .into();
     match prompts::render(prompts::POSTMORTEM, ctx) {
-        Ok(s) => s,
+        Ok(s) => format!("{}\n", s.trim_end()),
         Err(e) => format!(
             "# Post-mortem {}\n\n(could not render: {})\n",
             pm.incident_id,

@@ -1,6 +1,6 @@
 //! The template path: a deterministic draft from the classifier, rendered with the templates of `prompts/`.
 
-use super::classify::{classify, Classification};
+use super::classify::{classify, with_memory, Classification};
 use super::evidence::{Change, Evidence};
 use super::facts;
 use super::model::EvidenceQuote;
@@ -62,7 +62,7 @@ pub fn recommendations(
 
 /// Drafts every non-fact part from the evidence alone.
 pub fn draft(incident: &Incident, ev: &Evidence) -> Result<(Draft, Classification), RenderError> {
-    let cls = classify(ev, &incident.process);
+    let cls = with_memory(classify(ev, &incident.process), ev, &incident.service);
     let category = cls.category;
     let change = recent_change(&ev.changes, incident.detected_at);
     let change_ctx = change.map(|c| {
@@ -92,6 +92,7 @@ pub fn draft(incident: &Incident, ev: &Evidence) -> Result<(Draft, Classificatio
             top_count => top_count,
             change => change_ctx,
             has_log => !ev.log.trim().is_empty(),
+            confirmed => cls.confirmed.as_ref().map(|(id, root)| context! { id => id.clone(), root_cause => root.clone() }),
         },
     )?;
     let evidence = cls

@@ -116,6 +116,8 @@ mod tests {
     fn ask_json_snapshot() {
         let hits = vec![Hit {
             doc: MemoryDoc {
+                confirmed_by: None,
+                evidence: Vec::new(),
                 id: "pm-2025-11-02-pm-bot".into(),
                 service: "polymarket-bot".into(),
                 date: "2025-11-02T04:10:00Z".parse().unwrap(),

@@ -3,6 +3,7 @@
 use super::{out, out_json, CmdResult};
 use crate::agent::eval::{self, CaseScore, Report};
 use crate::agent::llm::{ChatPort, OpenAiChat};
+use crate::agent::signatures::Signatures;
 use crate::cli::EvalArgs;
 use crate::config::LlmConfig;
 use std::io::IsTerminal;
@@ -25,19 +26,20 @@ async fn reachable(cfg: &LlmConfig) -> bool {
     matches!(req.send().await, Ok(r) if r.status().is_success())
 }
 
-/// The model to use: only with `--config`/`AKASHIC_CONFIG`, an `[llm]` section and a server that answers.
-fn model_config(
+/// The model to use (only with `--config`/`AKASHIC_CONFIG`, an `[llm]` section, no `--no-llm` and a
+/// server that answers) and the signature table (the config's `[agent] signatures` in front of the
+/// built-in one).
+fn configured(
     flag: Option<&Path>,
     args: &EvalArgs,
-) -> Result<Option<LlmConfig>, crate::config::ConfigError> {
-    if args.no_llm {
-        return Ok(None);
-    }
+) -> Result<(Option<LlmConfig>, Signatures), crate::config::ConfigError> {
     let given = flag.is_some() || std::env::var_os("AKASHIC_CONFIG").is_some_and(|v| !v.is_empty());
     if !given {
-        return Ok(None);
+        return Ok((None, Signatures::default()));
     }
-    Ok(super::load_config(flag)?.llm)
+    let cfg = super::load_config(flag)?;
+    let llm = if args.no_llm { None } else { cfg.llm };
+    Ok((llm, cfg.agent.signatures))
 }
 
 fn table(r: &Report) -> String {
@@ -75,7 +77,7 @@ fn table(r: &Report) -> String {
 
 pub fn run(flag: Option<&Path>, args: &EvalArgs) -> CmdResult {
     let files = eval::case_files(&args.cases).map_err(anyhow::Error::from)?;
-    let llm = model_config(flag, args)?;
+    let (llm, signatures) = configured(flag, args)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -100,7 +102,7 @@ pub fn run(flag: Option<&Path>, args: &EvalArgs) -> CmdResult {
         } else {
             indicatif::ProgressBar::hidden()
         };
-        let r = eval::run(&files, model, mode, |s: &CaseScore| {
+        let r = eval::run(&files, model, &signatures, mode, |s: &CaseScore| {
             bar.set_message(s.id.clone());
             bar.inc(1);
         })

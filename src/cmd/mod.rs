@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod eval;
 pub mod incident_view;
 pub mod incidents;
+pub mod label;
 pub mod logging;
 pub mod memory;
 pub mod rec;

@@ -160,6 +160,7 @@ pub fn unknown_keys(doc: &Document<String>) -> Vec<KeyPath> {
         ("memory", schema::MEMORY),
         ("llm", schema::LLM),
         ("notify", schema::NOTIFY),
+        ("agent", schema::AGENT),
     ] {
         if let Some(item) = table.get(name) {
             walk_keys(item_entries(item), allowed, &root.key(name), &mut out);

@@ -14,7 +14,17 @@ pub struct Config {
     /// Absent: post-mortems come from the template path only.
     pub llm: Option<LlmConfig>,
     pub notify: Option<NotifyConfig>,
+    pub agent: AgentConfig,
     pub services: Vec<ServiceConfig>,
+}
+
+/// `[agent]`: how post-mortems read evidence.
+#[derive(Debug, Clone, Default)]
+pub struct AgentConfig {
+    /// `signatures = "FILE"`: the user's own signatures, in front of the built-in table.
+    pub signatures_file: Option<PathBuf>,
+    /// The table post-mortems use (built-in, plus the user's file).
+    pub signatures: crate::agent::signatures::Signatures,
 }
 
 impl Config {

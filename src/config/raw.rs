@@ -10,6 +10,7 @@ pub struct RawConfig {
     pub memory: Option<RawMemory>,
     pub llm: Option<RawLlm>,
     pub notify: Option<RawNotify>,
+    pub agent: Option<RawAgent>,
     #[serde(default)]
     pub service: Vec<RawService>,
 }
@@ -41,6 +42,12 @@ pub struct RawLlm {
     pub api_key_env: Option<String>,
     pub timeout: Option<String>,
     pub max_tokens: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgent {
+    pub signatures: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,7 +126,8 @@ pub struct RawCheck {
 
 /// Keys each table accepts, for the pre-pass that reports every unknown key at once.
 pub mod schema {
-    pub const ROOT: &[&str] = &["daemon", "memory", "llm", "notify", "service"];
+    pub const ROOT: &[&str] = &["daemon", "memory", "llm", "notify", "agent", "service"];
+    pub const AGENT: &[&str] = &["signatures"];
     pub const DAEMON: &[&str] = &["state_dir", "tick", "forensics_budget", "digest"];
     pub const MEMORY: &[&str] = &["backend", "url", "collection", "api_key_env", "model_dir"];
     pub const LLM: &[&str] = &["base_url", "model", "api_key_env", "timeout", "max_tokens"];

@@ -235,3 +235,35 @@ fn unknown_keys_do_not_hide_the_other_problems() {
   /etc/akashic/akashic.toml:15: service[0].check[0].max_age: invalid duration \"10x\"; write a number and a unit, like \"90s\", \"10m\" or \"2h\""
     );
 }
+
+#[test]
+fn a_bad_user_signature_file_names_the_config_key_and_the_file_line_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let sig = dir.path().join("sigs.toml");
+    std::fs::write(
+        &sig,
+        "[[signature]]\ntext = \"E_ACME_77\"\ncategory = \"quota\"\nmeaning = \"m\"\nsource = \"s\"\n",
+    )
+    .unwrap();
+    let text = format!(
+        "{GOOD}\n[agent]\nsignatures = {:?}\n",
+        sig.display().to_string()
+    );
+    let e = err(&text);
+    let e = e.replace(&dir.path().display().to_string(), "[DIR]");
+    insta::assert_snapshot!(e, @r"
+    invalid config /etc/akashic/akashic.toml (1 problem)
+      /etc/akashic/akashic.toml:16: agent.signatures: signature file [DIR]/sigs.toml:1: unknown category `quota`; use one of rate_limit, resource_exhaustion, deadlock, dependency_unavailable, config_error, auth_failure, crash, network, data_error
+    ");
+    std::fs::write(
+        &sig,
+        "[[signature]]\ntext = \"E_ACME_77\"\ncategory = \"rate_limit\"\nmeaning = \"ACME's quota code\"\nsource = \"ACME API\"\n",
+    )
+    .unwrap();
+    let c = parse(&text, Path::new(PATH)).unwrap();
+    assert_eq!(c.agent.signatures_file.as_deref(), Some(sig.as_path()));
+    assert_eq!(
+        c.agent.signatures.signatures[0].meaning,
+        "ACME's quota code"
+    );
+}

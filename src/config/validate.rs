@@ -295,6 +295,10 @@ pub fn validate(
     let notify = raw
         .notify
         .map(|n| validate_notify(&mut cx, n, &root.key("notify")));
+    let agent = raw
+        .agent
+        .map(|a| validate_agent(&mut cx, a, &root.key("agent")))
+        .unwrap_or_default();
 
     let mut services = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -334,6 +338,7 @@ pub fn validate(
                 memory,
                 llm,
                 notify,
+                agent,
                 services,
             },
             missing_programs: cx.missing,
@@ -448,6 +453,23 @@ fn validate_llm(cx: &mut Ctx, l: RawLlm, at: &KeyPath) -> LlmConfig {
             700,
             &bounds::MAX_TOKENS,
         ),
+    }
+}
+
+fn validate_agent(cx: &mut Ctx, a: RawAgent, at: &KeyPath) -> AgentConfig {
+    let key = at.key("signatures");
+    let Some(file) = a.signatures.as_deref().map(|s| cx.path(&key, s)) else {
+        return AgentConfig::default();
+    };
+    match crate::agent::signatures::Signatures::with_user_file(&file) {
+        Ok(signatures) => AgentConfig {
+            signatures_file: Some(file),
+            signatures,
+        },
+        Err(e) => {
+            cx.bad(&key, format!("signature file {e}"));
+            AgentConfig::default()
+        }
     }
 }
 

@@ -84,8 +84,16 @@ pub async fn write_one(
         None => {
             let svc = cfg.service(&inc.service);
             let mut evidence = match memory {
-                Some(m) => agent::gather(&inc, svc, &MemoryPriors { memory: m }).await,
-                None => agent::gather(&inc, svc, &agent::NoPriors).await,
+                Some(m) => {
+                    agent::gather(
+                        &inc,
+                        svc,
+                        &MemoryPriors { memory: m },
+                        &cfg.agent.signatures,
+                    )
+                    .await
+                }
+                None => agent::gather(&inc, svc, &agent::NoPriors, &cfg.agent.signatures).await,
             };
             evidence
                 .changes

@@ -253,6 +253,7 @@ mod tests {
             escalation_reason: None,
             timeline: vec![],
             postmortem: cat.map(|category| PostMortem {
+                confirmed_by: None,
                 incident_id: id.into(),
                 service: "bot".into(),
                 detected_at: at,
@@ -293,6 +294,8 @@ mod tests {
                 ),
             ],
             memory: vec![MemoryDoc {
+                confirmed_by: None,
+                evidence: Vec::new(),
                 id: "imported-1".into(),
                 service: "bot".into(),
                 date: t(2),

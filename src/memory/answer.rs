@@ -197,6 +197,8 @@ mod tests {
     fn hit(id: &str, service: &str, category: Category, score: f32) -> Hit {
         Hit {
             doc: MemoryDoc {
+                confirmed_by: None,
+                evidence: Vec::new(),
                 id: id.into(),
                 service: service.into(),
                 date: chrono::Utc.with_ymd_and_hms(2025, 11, 2, 4, 10, 0).unwrap(),
@@ -279,6 +281,8 @@ mod answer_tests {
     fn hits() -> Vec<Hit> {
         vec![Hit {
             doc: MemoryDoc {
+                confirmed_by: None,
+                evidence: Vec::new(),
                 id: "pm-1".into(),
                 service: "bot".into(),
                 date: "2025-11-02T04:10:00Z".parse().unwrap(),

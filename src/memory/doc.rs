@@ -17,15 +17,26 @@ pub struct MemoryDoc {
     pub recommendation: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident_id: Option<String>,
+    /// `"person"` when someone confirmed or corrected it with `akashic label`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_by: Option<String>,
+    /// The cited evidence lines: what makes a later incident the same mechanism.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
 }
 
 impl MemoryDoc {
     /// The text that is embedded: what a question about this incident would be near.
     pub fn embed_text(&self) -> String {
-        format!(
+        let mut t = format!(
             "{} ({}): {} Root cause: {} Recommendation: {}",
             self.service, self.category, self.summary, self.root_cause, self.recommendation
-        )
+        );
+        if !self.evidence.is_empty() {
+            t.push_str(" Evidence: ");
+            t.push_str(&self.evidence.join(" | "));
+        }
+        t
     }
 }
 
@@ -40,6 +51,8 @@ impl From<&PostMortem> for MemoryDoc {
             root_cause: pm.root_cause.clone(),
             recommendation: pm.recommendations.join("; "),
             incident_id: Some(pm.incident_id.clone()),
+            confirmed_by: pm.confirmed_by.clone(),
+            evidence: pm.evidence.iter().map(|e| e.text.clone()).collect(),
         }
     }
 }
@@ -100,6 +113,7 @@ mod tests {
     fn a_post_mortem_becomes_a_memory_doc() {
         let at = "2026-03-14T03:14:00Z".parse().unwrap();
         let pm = PostMortem {
+            confirmed_by: None,
             incident_id: "01JINC".into(),
             service: "content-pipeline-v2".into(),
             detected_at: at,

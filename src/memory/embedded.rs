@@ -570,6 +570,8 @@ mod tests {
 
     fn doc(i: usize) -> MemoryDoc {
         MemoryDoc {
+            confirmed_by: None,
+            evidence: Vec::new(),
             id: format!("pm-{i}"),
             service: ["a", "b"][i % 2].into(),
             date: chrono::Utc

@@ -63,6 +63,8 @@ pub fn parse_line(text: &str, now: DateTime<Utc>) -> Result<Option<MemoryDoc>, S
         root_cause: l.root_cause,
         recommendation: l.recommendation,
         incident_id: l.incident_id,
+        confirmed_by: None,
+        evidence: Vec::new(),
     }))
 }
 

@@ -29,6 +29,8 @@ impl PriorSource for MemoryPriors<'_> {
                         root_cause: h.doc.root_cause,
                         recommendation: h.doc.recommendation,
                         score: h.score,
+                        confirmed: h.doc.confirmed_by.is_some(),
+                        evidence: h.doc.evidence,
                     })
                     .collect(),
                 Err(e) => {

@@ -444,6 +444,12 @@ fn payload(doc: &MemoryDoc, model_id: &str, dim: usize) -> Payload {
     if let Some(i) = &doc.incident_id {
         p.insert("incident_id".into(), s(i));
     }
+    if let Some(c) = &doc.confirmed_by {
+        p.insert("confirmed_by".into(), s(c));
+    }
+    if !doc.evidence.is_empty() {
+        p.insert("evidence".into(), s(doc.evidence.join("\n")));
+    }
     p.insert("model_id".into(), s(model_id));
     p.insert("dim".into(), (dim as i64).into());
     p
@@ -482,6 +488,10 @@ fn from_payload(p: &Payload) -> Result<MemoryDoc, MemoryError> {
         root_cause: field("root_cause")?,
         recommendation: field("recommendation")?,
         incident_id: str_field(p, "incident_id"),
+        confirmed_by: str_field(p, "confirmed_by"),
+        evidence: str_field(p, "evidence")
+            .map(|e| e.split('\n').map(str::to_string).collect())
+            .unwrap_or_default(),
     })
 }
 

@@ -241,6 +241,7 @@ async fn draft_case(cfg: Option<&LlmConfig>) -> (akashic::agent::PostMortem, boo
         c.changes(),
         Vec::new(),
         &memory,
+        &Default::default(),
     )
     .await;
     let port = cfg.map(OpenAiChat::new);
@@ -533,7 +534,7 @@ async fn gather_reads_the_log_file_and_git_history_before_detection() {
     };
     let mut incident = the_case().incident();
     incident.log_tail = None;
-    let ev = agent::gather(&incident, Some(&svc), &agent::NoPriors).await;
+    let ev = agent::gather(&incident, Some(&svc), &agent::NoPriors, &Default::default()).await;
     assert!(ev.log.contains("429 Too Many Requests"), "{}", ev.log);
     assert_eq!(ev.changes.len(), 1, "{:?}", ev.changes);
     assert!(ev.changes[0]
@@ -561,6 +562,7 @@ async fn rendered_prompt_snapshot() {
         c.changes(),
         Vec::new(),
         &memory,
+        &Default::default(),
     )
     .await;
     let cls = akashic::agent::classify::classify(&ev, &incident.process);

@@ -5,6 +5,7 @@ mod config;
 mod faults;
 mod first_hour;
 mod flood;
+mod label;
 mod living;
 mod memory;
 mod others;

@@ -64,6 +64,8 @@ fn synthetic(i: usize) -> MemoryDoc {
         "nightly-etl",
     ];
     MemoryDoc {
+        confirmed_by: None,
+        evidence: Vec::new(),
         id: format!("pm-syn-{i:05}"),
         service: services[i % services.len()].to_string(),
         date: Utc
