@@ -8,6 +8,7 @@ mod error;
 mod facade;
 pub mod import;
 pub mod index;
+pub mod lexical;
 pub mod llm;
 pub mod locate;
 pub mod priors;
