@@ -2,7 +2,7 @@
 
 use crate::agent::model::PostMortem;
 use crate::core::category::Category;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
 /// One post-mortem in memory; its JSON is the import format (specs/memory-import.md).
@@ -71,15 +71,46 @@ pub struct Filter {
     pub category: Option<Category>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// Hours of the day (UTC), from the first inclusive to the second exclusive; `(22, 6)` wraps
+    /// over midnight.
+    pub hours: Option<(u32, u32)>,
+    /// Days of the week (UTC); empty means every day.
+    pub weekdays: Vec<Weekday>,
 }
 
 impl Filter {
     /// Whether a doc passes the filter.
     pub fn matches(&self, doc: &MemoryDoc) -> bool {
-        self.service.as_ref().is_none_or(|s| *s == doc.service)
-            && self.category.is_none_or(|c| c == doc.category)
-            && self.since.is_none_or(|t| doc.date >= t)
-            && self.until.is_none_or(|t| doc.date <= t)
+        self.passes(&doc.service, doc.category, doc.date)
+    }
+
+    /// Whether a doc with these fields passes the filter.
+    pub fn passes(&self, service: &str, category: Category, date: DateTime<Utc>) -> bool {
+        self.service.as_ref().is_none_or(|s| s == service)
+            && self.category.is_none_or(|c| c == category)
+            && self.since.is_none_or(|t| date >= t)
+            && self.until.is_none_or(|t| date <= t)
+            && self.passes_clock(date.timestamp())
+    }
+
+    /// Whether a time (Unix seconds) is within `hours` and `weekdays`.
+    pub fn passes_clock(&self, ts: i64) -> bool {
+        let in_hours = self.hours.is_none_or(|(from, to)| {
+            let h = (ts.rem_euclid(86_400) / 3_600) as u32;
+            if from <= to {
+                h >= from && h < to
+            } else {
+                h >= from || h < to
+            }
+        });
+        // 1970-01-01 was a Thursday (3 days after a Monday).
+        let day = (ts.div_euclid(86_400) + 3).rem_euclid(7) as u32;
+        in_hours
+            && (self.weekdays.is_empty()
+                || self
+                    .weekdays
+                    .iter()
+                    .any(|w| w.num_days_from_monday() == day))
     }
 }
 
@@ -139,5 +170,31 @@ mod tests {
         );
         assert_eq!(d.recommendation, "backoff; jitter");
         assert_eq!((d.date, d.category), (at, Category::RateLimit));
+    }
+
+    #[test]
+    fn hours_wrap_over_midnight_and_weekdays_are_utc() {
+        let night = Filter {
+            hours: Some((22, 6)),
+            ..Default::default()
+        };
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap().timestamp();
+        assert!(night.passes_clock(at("2026-11-28T23:59:00Z")));
+        assert!(night.passes_clock(at("2026-11-28T05:59:00Z")));
+        assert!(!night.passes_clock(at("2026-11-28T06:00:00Z")));
+        assert!(!night.passes_clock(at("2026-11-28T21:59:00Z")));
+        let weekend = Filter {
+            weekdays: vec![Weekday::Sat, Weekday::Sun],
+            ..Default::default()
+        };
+        assert!(
+            weekend.passes_clock(at("2026-11-28T12:00:00Z")),
+            "a Saturday"
+        );
+        assert!(weekend.passes_clock(at("2026-11-29T23:00:00Z")), "a Sunday");
+        assert!(
+            !weekend.passes_clock(at("2026-11-30T00:00:00Z")),
+            "a Monday"
+        );
     }
 }

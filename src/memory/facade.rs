@@ -206,6 +206,18 @@ impl Memory {
         store.search(&query, k, filter).await
     }
 
+    /// Answers a question asked at `now`: the `k` post-mortems that best answer it.
+    pub async fn ask(
+        &self,
+        question: &str,
+        filter: &Filter,
+        k: usize,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Hit>, MemoryError> {
+        let _ = now;
+        self.similar(question, filter, k).await
+    }
+
     /// Remembered post-mortems passing `filter`, newest first (for the digest).
     pub async fn list(&self, filter: &Filter) -> Result<Vec<MemoryDoc>, MemoryError> {
         self.open_store().await?.list(filter).await

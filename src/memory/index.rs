@@ -42,6 +42,8 @@ struct RowFilter {
     category: Option<u8>,
     since: i64,
     until: i64,
+    /// The filter's hours and weekdays, when it has any.
+    clock: Option<Filter>,
 }
 
 impl RowFilter {
@@ -51,6 +53,7 @@ impl RowFilter {
             && self.category.is_none()
             && self.since == i64::MIN
             && self.until == i64::MAX
+            && self.clock.is_none()
     }
 }
 
@@ -252,6 +255,7 @@ impl VectorIndex {
             category: filter.category.map(category_code),
             since: filter.since.map_or(i64::MIN, |t| t.timestamp()),
             until: filter.until.map_or(i64::MAX, |t| t.timestamp()),
+            clock: (filter.hours.is_some() || !filter.weekdays.is_empty()).then(|| filter.clone()),
         })
     }
 
@@ -260,6 +264,9 @@ impl VectorIndex {
             && f.category.is_none_or(|c| self.category[row] == c)
             && self.date[row] >= f.since
             && self.date[row] <= f.until
+            && f.clock
+                .as_ref()
+                .is_none_or(|c| c.passes_clock(self.date[row]))
     }
 }
 

@@ -9,6 +9,7 @@ mod facade;
 pub mod import;
 pub mod import_line;
 pub mod index;
+pub mod lexical;
 pub mod llm;
 pub mod locate;
 pub mod priors;

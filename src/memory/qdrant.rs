@@ -281,27 +281,32 @@ impl VectorStore for QdrantStore {
             return Ok(Vec::new());
         }
         check_query(self.model.as_ref().map(|(m, d)| (m.as_str(), *d)), query)?;
+        // Hours and weekdays are not payload fields: fetch more and keep those that pass.
+        let clock = filter.hours.is_some() || !filter.weekdays.is_empty();
+        let limit = if clock { (k * 8).max(200) } else { k };
         let res = self
             .client
             .query(QueryPoints {
                 collection_name: self.spec.collection.clone(),
                 query: Some(Query::new_nearest(query.values.clone())),
                 filter: to_filter(filter),
-                limit: Some(k as u64),
+                limit: Some(limit as u64),
                 with_payload: Some(with_payload(true)),
                 ..Default::default()
             })
             .await
             .map_err(Self::err("query"))?;
-        res.result
-            .into_iter()
-            .map(|p| {
-                Ok(Hit {
-                    doc: from_payload(&p.payload)?,
+        let mut hits = Vec::with_capacity(k);
+        for p in res.result {
+            let doc = from_payload(&p.payload)?;
+            if hits.len() < k && filter.matches(&doc) {
+                hits.push(Hit {
+                    doc,
                     score: p.score,
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        Ok(hits)
     }
 
     async fn get(&self, id: &str) -> Result<Option<MemoryDoc>, MemoryError> {

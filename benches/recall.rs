@@ -1,0 +1,117 @@
+//! Recall harness: the blind memory set (tests/data/memory-blind) imported with the real MiniLM
+//! model into a temp embedded store; every question of a half is asked with its `asked_at` as now.
+//!
+//! `cargo bench --bench recall` scores both halves; `cargo bench --bench recall -- dev` scores the
+//! dev half only (for tuning: the test half is scored only once tuning is over).
+
+use akashic::memory::import::{import_docs, ParsedLine};
+use akashic::memory::{embedder_factory_for, locate, Filter, Memory, MemoryDoc, StoreSpec};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Deserialize)]
+struct Question {
+    id: String,
+    question: String,
+    relevant: Vec<String>,
+    asked_at: DateTime<Utc>,
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/memory-blind")
+        .join(name)
+}
+
+/// recall@5 counts the relevant ids in the top 5 over min(5, |relevant|): a question with 40
+/// answers is fully served by 5 of them. MRR is 1 / the rank of the first relevant hit.
+fn score(hits: &[String], relevant: &[String]) -> (f64, f64) {
+    let top: Vec<&String> = hits.iter().take(5).collect();
+    let found = top.iter().filter(|h| relevant.contains(h)).count();
+    let recall = found as f64 / relevant.len().min(5) as f64;
+    let rr = top
+        .iter()
+        .position(|h| relevant.contains(h))
+        .map_or(0.0, |p| 1.0 / (p + 1) as f64);
+    (recall, rr)
+}
+
+fn main() {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a == "dev" || a == "test")
+        .collect();
+    let halves: Vec<&str> = if only.is_empty() {
+        vec!["dev", "test"]
+    } else {
+        only.iter().map(String::as_str).collect()
+    };
+    let verbose = std::env::var("RECALL_VERBOSE").is_ok();
+    let paths = locate::locate_from_env(None)
+        .unwrap_or_else(|e| panic!("the recall harness needs the real embedding model: {e:#}"));
+    let tmp = tempfile::tempdir().unwrap();
+    let memory = Memory::with_parts(
+        StoreSpec::Embedded {
+            state_dir: tmp.path().to_path_buf(),
+        },
+        embedder_factory_for(&paths),
+    );
+    let docs: Vec<ParsedLine> = std::fs::read_to_string(data("corpus.jsonl"))
+        .expect("tests/data/memory-blind/corpus.jsonl")
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| ParsedLine {
+            line: i + 1,
+            doc: serde_json::from_str::<MemoryDoc>(l).expect("corpus line"),
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let n = docs.len();
+    let report = rt.block_on(import_docs(&memory, docs, |_| {})).unwrap();
+    assert_eq!(report.embedded, n, "{:?}", report.not_embedded);
+    eprintln!(
+        "imported {n} post-mortems in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    for half in halves {
+        let questions: Vec<Question> = serde_json::from_str(
+            &std::fs::read_to_string(data(&format!("questions.{half}.json"))).unwrap(),
+        )
+        .unwrap();
+        let (mut recall, mut mrr) = (0.0, 0.0);
+        let started = Instant::now();
+        for q in &questions {
+            let hits: Vec<String> = rt
+                .block_on(memory.ask(&q.question, &Filter::default(), 5, q.asked_at))
+                .unwrap()
+                .into_iter()
+                .map(|h| h.doc.id)
+                .collect();
+            let (r, rr) = score(&hits, &q.relevant);
+            if verbose && half == "dev" {
+                eprintln!(
+                    "{} r@5 {r:.2} rr {rr:.2} | {} | {:?}",
+                    q.id, q.question, hits
+                );
+            }
+            recall += r;
+            mrr += rr;
+        }
+        let n = questions.len() as f64;
+        println!(
+            "{half}: {} questions, recall@5 {:.3}, MRR {:.3} ({:.0} ms per question)",
+            questions.len(),
+            recall / n,
+            mrr / n,
+            started.elapsed().as_secs_f64() * 1000.0 / n
+        );
+    }
+}

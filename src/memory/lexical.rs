@@ -1,0 +1,263 @@
+//! The lexical half of hybrid search: a compact in-memory BM25F index over a doc's fields.
+
+use super::doc::{Filter, MemoryDoc};
+use crate::core::category::Category;
+use std::collections::HashMap;
+
+/// The fields a doc is indexed by, each scored on its own and weighted (BM25F).
+const FIELDS: usize = 4;
+/// Weights of service, summary, root cause, recommendation. The summary and root cause say what
+/// happened; the recommendation mostly repeats advice shared by many incidents.
+const WEIGHT: [f32; FIELDS] = [1.0, 1.0, 1.0, 0.5];
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+
+/// Words too common to tell post-mortems apart.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "after", "again", "all", "an", "and", "any", "are", "as", "at", "be", "been",
+    "before", "but", "by", "can", "did", "do", "does", "for", "from", "had", "has", "have", "how",
+    "i", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "so", "that", "the",
+    "their", "them", "then", "there", "this", "to", "up", "was", "we", "were", "what", "when",
+    "which", "why", "will", "with", "you",
+];
+
+/// Lower-cased words (letters, digits and inner `_`), a plural `s` dropped, stopwords removed.
+pub fn tokens(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .map(|w| w.trim_matches('_').to_lowercase())
+        .filter(|w| !w.is_empty() && !STOPWORDS.contains(&w.as_str()))
+        .map(|w| stem(&w))
+        .collect()
+}
+
+/// A light stemmer: a plural `s` (not `ss`) is dropped from words longer than 3 letters.
+pub fn stem(w: &str) -> String {
+    if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
+        w[..w.len() - 1].to_string()
+    } else {
+        w.to_string()
+    }
+}
+
+/// What a doc carries for filtering.
+#[derive(Debug, Clone)]
+struct Meta {
+    id: String,
+    service: String,
+    category: Category,
+    date: chrono::DateTime<chrono::Utc>,
+    len: [u16; FIELDS],
+}
+
+/// Postings per term: (doc slot, term frequency per field).
+#[derive(Debug, Default)]
+pub struct LexicalIndex {
+    docs: Vec<Option<Meta>>,
+    slots: HashMap<String, usize>,
+    postings: HashMap<String, Vec<(u32, [u16; FIELDS])>>,
+    /// Total field lengths over live docs, for the average.
+    total_len: [u64; FIELDS],
+    live: usize,
+}
+
+impl LexicalIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Adds or replaces a doc.
+    pub fn upsert(&mut self, doc: &MemoryDoc) {
+        self.remove(&doc.id);
+        let slot = self.docs.len();
+        let fields = [
+            tokens(&doc.service.replace('-', " ")),
+            tokens(&doc.summary),
+            tokens(&doc.root_cause),
+            tokens(&doc.recommendation),
+        ];
+        let mut tf: HashMap<&str, [u16; FIELDS]> = HashMap::new();
+        let mut len = [0u16; FIELDS];
+        for (f, words) in fields.iter().enumerate() {
+            len[f] = words.len().min(u16::MAX as usize) as u16;
+            for w in words {
+                let e = tf.entry(w.as_str()).or_default();
+                e[f] = e[f].saturating_add(1);
+            }
+        }
+        for (term, counts) in tf {
+            self.postings
+                .entry(term.to_string())
+                .or_default()
+                .push((slot as u32, counts));
+        }
+        for (t, l) in self.total_len.iter_mut().zip(len) {
+            *t += u64::from(l);
+        }
+        self.docs.push(Some(Meta {
+            id: doc.id.clone(),
+            service: doc.service.clone(),
+            category: doc.category,
+            date: doc.date,
+            len,
+        }));
+        self.slots.insert(doc.id.clone(), slot);
+        self.live += 1;
+    }
+
+    /// Removes a doc if present; its postings are dropped lazily at search time.
+    pub fn remove(&mut self, id: &str) {
+        let Some(slot) = self.slots.remove(id) else {
+            return;
+        };
+        if let Some(m) = self.docs[slot].take() {
+            for (t, l) in self.total_len.iter_mut().zip(m.len) {
+                *t -= u64::from(l);
+            }
+            self.live -= 1;
+        }
+    }
+
+    /// The `k` docs passing `filter` that score highest for the words of `query`, best first.
+    pub fn search(&self, query: &str, k: usize, filter: &Filter) -> Vec<(&str, f32)> {
+        if self.live == 0 || k == 0 {
+            return Vec::new();
+        }
+        let n = self.live as f32;
+        let avg: Vec<f32> = self
+            .total_len
+            .iter()
+            .map(|t| (*t as f32 / n).max(1.0))
+            .collect();
+        let mut terms = tokens(query);
+        terms.sort();
+        terms.dedup();
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        for term in &terms {
+            let Some(list) = self.postings.get(term) else {
+                continue;
+            };
+            let live: Vec<&(u32, [u16; FIELDS])> = list
+                .iter()
+                .filter(|(s, _)| self.docs[*s as usize].is_some())
+                .collect();
+            if live.is_empty() {
+                continue;
+            }
+            let df = live.len() as f32;
+            let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+            for (slot, tf) in live {
+                let m = self.docs[*slot as usize].as_ref().expect("live");
+                // BM25F: field frequencies normalized by their own lengths, weighted, then saturated once.
+                let mut wtf = 0.0;
+                for f in 0..FIELDS {
+                    if tf[f] > 0 {
+                        let norm = 1.0 - B + B * f32::from(m.len[f]) / avg[f];
+                        wtf += WEIGHT[f] * f32::from(tf[f]) / norm;
+                    }
+                }
+                *scores.entry(*slot).or_default() += idf * wtf / (K1 + wtf);
+            }
+        }
+        let mut out: Vec<(&str, f32)> = scores
+            .into_iter()
+            .filter_map(|(slot, s)| {
+                let m = self.docs[slot as usize].as_ref()?;
+                filter
+                    .passes(&m.service, m.category, m.date)
+                    .then_some((m.id.as_str(), s))
+            })
+            .collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        out.truncate(k);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(id: &str, service: &str, summary: &str, root_cause: &str) -> MemoryDoc {
+        MemoryDoc {
+            id: id.into(),
+            service: service.into(),
+            date: "2026-03-01T04:10:00Z".parse().unwrap(),
+            category: Category::ConfigError,
+            summary: summary.into(),
+            root_cause: root_cause.into(),
+            recommendation: "check the config on start".into(),
+            incident_id: None,
+        }
+    }
+
+    #[test]
+    fn tokens_keep_identifiers_and_drop_plurals_and_stopwords() {
+        assert_eq!(
+            tokens("Why was LOG_DIR not set on the edgar scrapers?"),
+            ["log_dir", "not", "set", "edgar", "scraper"]
+        );
+        assert_eq!(stem("class"), "class");
+    }
+
+    #[test]
+    fn rare_words_rank_first_and_fields_count_apart() {
+        let mut ix = LexicalIndex::new();
+        ix.upsert(&doc(
+            "a",
+            "feed-ingester",
+            "LOG_DIR was not set",
+            "env var missing",
+        ));
+        ix.upsert(&doc(
+            "b",
+            "feed-ingester",
+            "the job was not started",
+            "the job crashed",
+        ));
+        ix.upsert(&doc(
+            "c",
+            "sec-filings-scraper",
+            "job stalled",
+            "job lock held",
+        ));
+        let hits = ix.search("when was LOG_DIR not set", 5, &Filter::default());
+        assert_eq!(hits[0].0, "a");
+        let hits = ix.search("the sec scraper", 5, &Filter::default());
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), ["c"]);
+    }
+
+    #[test]
+    fn replaced_and_removed_docs_leave_no_trace() {
+        let mut ix = LexicalIndex::new();
+        ix.upsert(&doc("a", "s", "pandoc not found", "PATH"));
+        ix.upsert(&doc("a", "s", "disk full", "logs"));
+        assert!(ix.search("pandoc", 5, &Filter::default()).is_empty());
+        assert_eq!(ix.search("disk", 5, &Filter::default())[0].0, "a");
+        ix.remove("a");
+        assert!(ix.search("disk", 5, &Filter::default()).is_empty());
+        assert!(ix.is_empty());
+    }
+
+    #[test]
+    fn the_filter_applies() {
+        let mut ix = LexicalIndex::new();
+        ix.upsert(&doc("a", "s1", "disk full", "logs"));
+        ix.upsert(&doc("b", "s2", "disk full", "logs"));
+        let f = Filter {
+            service: Some("s2".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ix.search("disk", 5, &f),
+            [("b", ix.search("disk", 5, &f)[0].1)]
+        );
+    }
+}
