@@ -130,7 +130,6 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
     })
 }
 
-
 /// At most this many connections are served at once.
 pub const MAX_CONNECTIONS: usize = 32;
 /// A request line longer than this is answered with an error and the connection closed;

@@ -111,7 +111,10 @@ pub fn run(b: Behaviour) -> i32 {
             );
             if let Some(f) = &b.freeze_while {
                 // One line a freeze, beside the service's log: tests count freezes by it.
-                log_line(&f.with_extension("froze"), &format!("froze pid {}", std::process::id()));
+                log_line(
+                    &f.with_extension("froze"),
+                    &format!("froze pid {}", std::process::id()),
+                );
             }
             // A retry wait that never ends: a helper thread takes the batch lock and never lets go,
             // and the work loop blocks on it (a real futex wait, visible in forensics).

@@ -195,6 +195,8 @@ mod tests {
             root_cause: root_cause.into(),
             recommendation: "check the config on start".into(),
             incident_id: None,
+            confirmed_by: None,
+            evidence: vec![],
         }
     }
 

@@ -368,8 +368,11 @@ fn gate_pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> 
 fn gate_pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
     let (r, w) = nix::unistd::pipe().map_err(std::io::Error::from)?;
     for fd in [&r, &w] {
-        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
-            .map_err(std::io::Error::from)?;
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .map_err(std::io::Error::from)?;
     }
     Ok((r, w))
 }

@@ -148,8 +148,7 @@ fn settle(f: &Fleet) -> Vec<Value> {
             .into_iter()
             .filter_map(|i| i["id"].as_str().map(|id| f.show(id)))
             .collect();
-        if incidents.len() >= freezes(f).len() && incidents.iter().all(|i| i["recovered"] == true)
-        {
+        if incidents.len() >= freezes(f).len() && incidents.iter().all(|i| i["recovered"] == true) {
             return incidents;
         }
         if start.elapsed() > TIMEOUT {
@@ -160,7 +159,10 @@ fn settle(f: &Fleet) -> Vec<Value> {
                         .as_array()
                         .map(|t| t.iter().filter_map(|e| e["event"].as_str()).collect())
                         .unwrap_or_default();
-                    format!("{} pid {} recovered {} {:?}", i["id"], i["process"]["pid"], i["recovered"], ev)
+                    format!(
+                        "{} pid {} recovered {} {:?}",
+                        i["id"], i["process"]["pid"], i["recovered"], ev
+                    )
                 })
                 .collect();
             panic!(
@@ -199,7 +201,10 @@ fn check_invariants(f: &Fleet, incidents: &[Value], most_copies: usize) {
         .iter()
         .filter(|p| !by_pid.contains_key(p))
         .collect();
-    assert!(without.is_empty(), "freezes with no incident (lost): {without:?}");
+    assert!(
+        without.is_empty(),
+        "freezes with no incident (lost): {without:?}"
+    );
     let twice: Vec<_> = by_pid.iter().filter(|(_, ids)| ids.len() > 1).collect();
     assert!(twice.is_empty(), "freezes with two incidents: {twice:?}");
     assert_eq!(
@@ -223,7 +228,10 @@ fn check_invariants(f: &Fleet, incidents: &[Value], most_copies: usize) {
         0,
         "a second copy of the service was started beside the first"
     );
-    assert!(most_copies <= 1, "{most_copies} copies of the service ran at once");
+    assert!(
+        most_copies <= 1,
+        "{most_copies} copies of the service ran at once"
+    );
 }
 
 /// Stops akashic cleanly and checks that it left no copy of the service behind.
@@ -273,7 +281,10 @@ fn kill_9_at_random_moments_loses_nothing_and_never_starts_a_second_copy() {
         incidents.len()
     );
     check_invariants(&f, &incidents, most);
-    assert_eq!(orphans, 0, "akashic's clean stop left a copy of the service");
+    assert_eq!(
+        orphans, 0,
+        "akashic's clean stop left a copy of the service"
+    );
 }
 
 /// A small tmpfs, unmounted when dropped.
@@ -284,7 +295,13 @@ impl Tmpfs {
     fn mount(at: PathBuf, size: &str) -> Option<Tmpfs> {
         std::fs::create_dir_all(&at).unwrap();
         let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(&at)
             .output();
         match out {
@@ -363,10 +380,7 @@ fn a_state_dir_that_fills_and_frees_20_times_loses_nothing() {
         filled += fill(&state.join("filler"));
         std::thread::sleep(Duration::from_millis(1000 + rng.below(3000)));
         let status = f.json(&["status", "--json"]);
-        if status["degraded"]
-            .as_array()
-            .is_some_and(|d| !d.is_empty())
-        {
+        if status["degraded"].as_array().is_some_and(|d| !d.is_empty()) {
             held_while_full += 1;
         }
         std::fs::remove_file(state.join("filler")).unwrap();
@@ -391,7 +405,10 @@ fn a_state_dir_that_fills_and_frees_20_times_loses_nothing() {
         incidents.iter().all(|i| i["restarts"].as_u64() >= Some(1)),
         "every freeze was restarted"
     );
-    assert!(refused > 0, "the disk was full while incidents were written");
+    assert!(
+        refused > 0,
+        "the disk was full while incidents were written"
+    );
     for db in ["incidents.db", "memory.db"] {
         assert_eq!(integrity(&state.join(db)), "ok", "{db} after 20 fills");
     }

@@ -257,7 +257,10 @@ async fn a_leftover_child_of_a_killed_akashic_is_adopted_not_restarted() {
     );
     within("shutdown", second.shutdown()).await.unwrap();
     assert!(!pid_alive(new));
-    assert!(exits.try_recv().is_err(), "stops by akashic are not crashes");
+    assert!(
+        exits.try_recv().is_err(),
+        "stops by akashic are not crashes"
+    );
 }
 
 #[tokio::test]
