@@ -733,9 +733,8 @@ fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
                 });
             }
             Action::ConfirmRecovery { incident, evidence } => {
-                info!(service = %name, %incident, %evidence, "recovery confirmed");
                 let now = Utc::now();
-                let res = shared.store.update(&incident, |i| {
+                let res = shared.store.update_and_enqueue(&incident, |i| {
                     i.recovered = true;
                     i.recovery_confirmed_at = Some(now);
                     i.recovery_evidence = Some(evidence.clone());
@@ -744,21 +743,23 @@ fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
                         format!("recovery confirmed: {evidence}"),
                     ));
                 });
-                match res.and_then(|_| shared.store.enqueue_postmortem(&incident)) {
+                // Said once written (or held), so a kill never loses a logged recovery.
+                info!(service = %name, %incident, %evidence, "recovery confirmed");
+                match res {
                     Ok(_) => shared.postmortems.notify_one(),
                     Err(e) => log_store_error("recording recovery", e),
                 }
                 shared.notify(crate::notify::Kind::Recovery, &name, &incident, &evidence);
             }
             Action::Escalate { incident, reason } => {
-                error!(service = %name, %incident, %reason, "escalated: akashic stops restarting this service");
                 let now = Utc::now();
-                let res = shared.store.update(&incident, |i| {
+                let res = shared.store.update_and_enqueue(&incident, |i| {
                     i.escalated_at = Some(now);
                     i.escalation_reason = Some(reason.clone());
                     i.timeline.push(event("escalated", reason.clone()));
                 });
-                match res.and_then(|_| shared.store.enqueue_postmortem(&incident)) {
+                error!(service = %name, %incident, %reason, "escalated: akashic stops restarting this service");
+                match res {
                     Ok(_) => shared.postmortems.notify_one(),
                     Err(e) => log_store_error("recording escalation", e),
                 }
