@@ -1,6 +1,7 @@
 //! Faults injected into a real daemon watching a real service that freezes again and again:
 //! kill -9 of akashic at random moments, and a state_dir that fills up and frees.
 
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -60,10 +61,18 @@ fn freezing_fleet(state_dir: &str) -> Fleet {
 
 /// Pids of frozen instances, in order.
 fn freezes(f: &Fleet) -> Vec<u32> {
+    froze_at(f).into_iter().map(|(pid, _)| pid).collect()
+}
+
+/// Each freeze: the pid and when it froze (the line's time stamp).
+fn froze_at(f: &Fleet) -> Vec<(u32, DateTime<Utc>)> {
     std::fs::read_to_string(f.path("freezing.froze"))
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .filter_map(|l| {
+            let at = l.split(' ').next()?.parse().ok()?;
+            Some((l.rsplit(' ').next()?.parse().ok()?, at))
+        })
         .collect()
 }
 
@@ -154,16 +163,33 @@ fn settle(f: &Fleet) -> Vec<Value> {
                 .iter()
                 .filter_map(|i| i["id"].as_str().map(|id| f.show(id)))
                 .collect();
-            let froze = freezes(f);
+            let froze = froze_at(f);
             if froze
                 .iter()
-                .all(|p| !accounting(&shown, *p as u64).is_empty())
+                .all(|(p, at)| !accounting(&shown, *p as u64, *at).is_empty())
             {
                 return shown;
             }
         }
         if start.elapsed() > SETTLE {
-            let brief: Vec<String> = incidents
+            let shown: Vec<Value> = incidents
+                .iter()
+                .filter_map(|i| i["id"].as_str().map(|id| f.show(id)))
+                .collect();
+            let unmet: Vec<String> = froze_at(f)
+                .into_iter()
+                .filter(|(p, at)| accounting(&shown, *p as u64, *at).is_empty())
+                .map(|(p, at)| {
+                    let log = std::fs::read_to_string(f.path("daemon.log")).unwrap_or_default();
+                    let about: Vec<&str> = log
+                        .lines()
+                        .filter(|l| l.contains(&format!("pid={p} ")))
+                        .collect();
+                    format!("pid {p} froze at {at}; daemon log: {about:#?}")
+                })
+                .collect();
+            eprintln!("freezes no incident accounts for:\n{}", unmet.join("\n"));
+            let brief: Vec<String> = shown
                 .iter()
                 .map(|i| {
                     let ev: Vec<&str> = i["timeline"]
@@ -171,8 +197,12 @@ fn settle(f: &Fleet) -> Vec<Value> {
                         .map(|t| t.iter().filter_map(|e| e["event"].as_str()).collect())
                         .unwrap_or_default();
                     format!(
-                        "{} pid {} recovered {} {:?}",
-                        i["id"], i["process"]["pid"], i["recovered"], ev
+                        "{} pid {} detected {} recovered {} {:?}",
+                        i["id"],
+                        i["process"]["pid"],
+                        i["detected_at"],
+                        i["recovery_confirmed_at"],
+                        ev
                     )
                 })
                 .collect();
@@ -196,46 +226,39 @@ fn settle(f: &Fleet) -> Vec<Value> {
     }
 }
 
-/// The incidents that account for the freeze of `pid`: the one that detected it (its process
-/// at detection), or the one whose restart started it and which then restarted it again
-/// ("still failing after restart": a freeze during confirmation is that incident's, not a new one).
-fn accounting(incidents: &[Value], pid: u64) -> Vec<String> {
-    let started_here = format!("(pid {pid})");
+/// The incidents that account for the freeze of `pid` at `at`: the one that detected it (its
+/// process at detection); else the one open when it froze: an instance its restart started
+/// that froze before the recovery was confirmed ("still failing after restart") is that
+/// incident's, not a new one, even when akashic died before its restart was written down.
+fn accounting(incidents: &[Value], pid: u64, at: DateTime<Utc>) -> Vec<String> {
+    let id = |i: &Value| i["id"].as_str().map(str::to_string);
+    let detected: Vec<String> = incidents
+        .iter()
+        .filter(|i| i["process"]["pid"].as_u64() == Some(pid))
+        .filter_map(id)
+        .collect();
+    if !detected.is_empty() {
+        return detected;
+    }
+    let time = |v: &Value| v.as_str().and_then(|s| s.parse::<DateTime<Utc>>().ok());
     incidents
         .iter()
         .filter(|i| {
-            let detected = i["process"]["pid"].as_u64() == Some(pid);
-            let events: Vec<(&str, &str)> = i["timeline"]
-                .as_array()
-                .map(|t| {
-                    t.iter()
-                        .map(|e| {
-                            (
-                                e["event"].as_str().unwrap_or_default(),
-                                e["detail"].as_str().unwrap_or_default(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let retried = events
-                .iter()
-                .position(|(ev, d)| *ev == "restart" && d.contains(&started_here))
-                .is_some_and(|at| events[at + 1..].iter().any(|(ev, _)| *ev == "restart"));
-            detected || retried
+            time(&i["detected_at"]).is_some_and(|d| d <= at)
+                && time(&i["recovery_confirmed_at"]).is_none_or(|r| at <= r)
         })
-        .filter_map(|i| i["id"].as_str().map(str::to_string))
+        .filter_map(id)
         .collect()
 }
 
 /// The invariants every fault run must keep.
 fn check_invariants(f: &Fleet, incidents: &[Value], most_copies: usize) {
-    let froze = freezes(f);
+    let froze = froze_at(f);
     let mut lost = Vec::new();
     let mut twice = Vec::new();
     let mut accounted: BTreeSet<String> = BTreeSet::new();
-    for pid in &froze {
-        let ids = accounting(incidents, *pid as u64);
+    for (pid, at) in &froze {
+        let ids = accounting(incidents, *pid as u64, *at);
         match ids.len() {
             0 => lost.push(*pid),
             1 => {}
