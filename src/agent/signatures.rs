@@ -429,6 +429,20 @@ mod tests {
     }
 
     #[test]
+    fn telemetry_in_an_event_name_is_a_side_task_and_a_notifier_token_variable_is_not() {
+        let t = Signatures::default();
+        assert!(t
+            .side_task("[error    ] statsd_send_failed error='[Errno 111] Connection refused'")
+            .is_some());
+        assert!(t
+            .side_task("DISCORD_TOKEN must be set: NotPresent")
+            .is_none());
+        assert!(t
+            .side_task("fetch_orders failed: connection refused")
+            .is_none());
+    }
+
+    #[test]
     fn a_bad_user_file_names_file_line_and_fix() {
         let text = "[[signature]]\ntext = \"E_QUOTA\"\ncategory = \"rate_limit\"\nmeaning = \"m\"\nsource = \"s\"\n\n[[signature]]\nregex = '''(unclosed'''\ncategory = \"rate_limit\"\nmeaning = \"m\"\nsource = \"s\"\n";
         let e = Signatures::with_user_text(Path::new("my.toml"), text).unwrap_err();
