@@ -2,7 +2,7 @@
 
 use super::evidence::{normalize, Evidence, Severity};
 use super::priors::PriorCandidate;
-use super::signals::{signals, Origin, Signal};
+use super::signals::{bit, signals, Origin, Signal, TEXT_OVER_CODE};
 use crate::core::category::Category;
 use crate::incident::model::ProcessState;
 use std::collections::{BTreeMap, HashMap};
@@ -75,6 +75,9 @@ pub const HANDLED_FACTOR: f32 = 0.3;
 pub const SUPERSEDED_FACTOR: f32 = 0.4;
 /// A line still repeating as the output stopped weighs this much more.
 pub const AS_IT_STOPPED: f32 = 1.3;
+/// A bare status code weighs this much when no line's text names its meaning and another line's text
+/// names something else (a 503 beside nginx saying it was limiting requests).
+pub const BARE_CODE_FACTOR: f32 = 0.5;
 /// The share of the log's time span (or lines) counted as "as the output stopped".
 pub const TAIL_SHARE: f32 = 0.15;
 
@@ -233,6 +236,13 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
     // (category, label) -> contributions, each with the item it came from
     let mut contrib: BTreeMap<(Category, &'static str), Vec<(f32, usize)>> = BTreeMap::new();
     let mut symptoms: Vec<&'static str> = Vec::new();
+    // categories some line's text names (not a bare code, not a symptom, not handled on the side)
+    let named = items
+        .iter()
+        .filter(|it| it.side.is_none())
+        .flat_map(|it| &it.signals)
+        .filter(|s| !s.coded && !s.symptom && s.weight >= TEXT_OVER_CODE)
+        .fold(0u16, |m, s| m | bit(s.category));
     for (i, it) in items.iter().enumerate() {
         let Some(dominant) = it
             .signals
@@ -246,7 +256,11 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             if s.symptom && !symptoms.contains(&s.label) {
                 symptoms.push(s.label);
             }
-            let share = if s.category == dominant { 1.0 } else { 0.5 };
+            let mut share = if s.category == dominant { 1.0 } else { 0.5 };
+            // a bare status code whose meaning no line's text names yields to the text that names another
+            if s.coded && named & bit(s.category) == 0 && named != 0 {
+                share *= BARE_CODE_FACTOR;
+            }
             contrib
                 .entry((s.category, s.label))
                 .or_default()
@@ -766,6 +780,22 @@ mod tests {
         let c = classify(&ev(idle), &up);
         assert_eq!(c.category, Category::Unknown, "{:?}", c.scores);
         assert!(c.labels.contains(&L_IDLE), "{:?}", c.labels);
+    }
+
+    #[test]
+    fn a_bare_503_yields_to_the_line_whose_text_says_why_it_was_answered() {
+        let log = "2026-06-07 13:15:40 WARNING POST /ingest -> 503 Service Temporarily Unavailable; retrying\n2026-06-07 13:15:40 WARNING POST /ingest -> 503 Service Temporarily Unavailable; retrying\n2026-06-07 13:15:41 WARNING POST /ingest -> 503 Service Temporarily Unavailable; retrying\n2026/06/07 13:15:41 [error] 640#640: *99120 limiting requests, excess: 20.480 by zone \"ingest\", client: 10.0.0.2\n2026/06/07 13:15:41 [error] 640#640: *99121 limiting requests, excess: 20.960 by zone \"ingest\", client: 10.0.0.2\n2026-06-07 13:20:00 WARNING dns: collect AAAA lookup failed (NXDOMAIN), using A record 10.0.0.9\n";
+        let c = classify(&ev(log), &ProcessState::default());
+        assert_eq!(c.category, Category::RateLimit, "{:?}", c.scores);
+        // without the text that explains them, the 503s are a dependency answering unavailable
+        let bare = log.lines().take(3).collect::<Vec<_>>().join("\n");
+        let c = classify(&ev(&bare), &ProcessState::default());
+        assert_eq!(
+            c.category,
+            Category::DependencyUnavailable,
+            "{:?}",
+            c.scores
+        );
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub fn bit(c: Category) -> u16 {
 }
 
 /// Below this a text reading does not overrule a status code of another meaning.
-const TEXT_OVER_CODE: f32 = 3.0;
+pub const TEXT_OVER_CODE: f32 = 3.0;
 
 /// Every meaning recognised in one line, at most one per label.
 pub fn signals(table: &Table, line: &str, origin: Origin) -> Vec<Signal> {
