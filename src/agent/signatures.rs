@@ -47,6 +47,8 @@ pub struct Signature {
     pub beats: Vec<Category>,
     /// Says how a failure ended, not why.
     pub symptom: bool,
+    /// What to do about this mechanism, when it is the cause (a recommendation of its own).
+    pub advice: Option<&'static str>,
 }
 
 /// What a number (a status or exit code) means.
@@ -138,6 +140,7 @@ struct RawSignature {
     beats: Vec<String>,
     #[serde(default)]
     symptom: bool,
+    advice: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,6 +292,12 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
             only,
             beats,
             symptom: s.symptom,
+            advice: s
+                .advice
+                .as_deref()
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(intern),
         });
     }
     for (list, out) in [
@@ -384,6 +393,14 @@ impl Table {
     /// What an exit code means, if anything.
     pub fn exit(&self, code: i64) -> Option<&CodeMeaning> {
         self.exits.iter().find(|c| c.code == code)
+    }
+
+    /// The advice of the signature whose meaning is `label`, if it has one.
+    pub fn advice(&self, label: &str) -> Option<&'static str> {
+        self.signatures
+            .iter()
+            .find(|s| s.meaning == label)
+            .and_then(|s| s.advice)
     }
 
     /// The side task a line belongs to, if any.
