@@ -322,7 +322,10 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             })
             .collect();
         cited.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let cited = with_frames(pick(cited), &ev.log);
+        let cited = with_thread_frames(
+            with_frames(pick(cited), &ev.log),
+            ev.forensics.as_deref().unwrap_or(""),
+        );
         let labels = labels_of(&cited);
         let _ = score;
         return Classification {
@@ -433,6 +436,64 @@ fn with_frames(mut cited: Vec<Cited>, log: &str) -> Vec<Cited> {
                     Cited {
                         text,
                         line: Some(i),
+                        score: c.score * 0.9,
+                        ..c.clone()
+                    },
+                ));
+            }
+        }
+    }
+    for (k, c) in extra.into_iter().rev() {
+        cited.insert(k + 1, c);
+    }
+    cited.truncate(MAX_CITED + 1);
+    cited
+}
+
+static THREAD_HEADER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    // py-spy `Thread 4031 (idle): "flusher"`, jstack `"worker-1" #12 prio=5 ...`
+    regex::Regex::new(r#"^\s*(?:Thread (?:0x[0-9A-Fa-f]+|\d+) \(\w+\): "|"[^"]+" #\d+ )"#)
+        .expect("thread header pattern compiles")
+});
+static APP_FRAME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    // py-spy `flush (ingest/buffer.py:57)` (the standard library shows bare file names), jstack
+    // `at com.acme.Cache.put(Cache.java:88)` (not the JDK's own packages)
+    regex::Regex::new(
+        r"^\s+(?:[\w.<>]+ \((?:[\w.\-]+/)+[\w.\-]+:\d+\)|at ([\w$.<>]+)\([\w$.\-]+:\d+\))",
+    )
+    .expect("app frame pattern compiles")
+});
+
+/// A thread header from a stack dump says only that a thread waits; where it waits is its innermost frame
+/// in the service's own code: cite that frame after the header.
+fn with_thread_frames(mut cited: Vec<Cited>, forensics: &str) -> Vec<Cited> {
+    let lines: Vec<&str> = forensics.lines().collect();
+    let mut extra: Vec<(usize, Cited)> = Vec::new();
+    for (k, c) in cited.iter().enumerate() {
+        if c.source != "forensics" || !THREAD_HEADER.is_match(&c.text) {
+            continue;
+        }
+        let Some(at) = lines.iter().position(|l| *l == c.text) else {
+            continue;
+        };
+        let frame = lines[at + 1..]
+            .iter()
+            .take_while(|l| l.starts_with([' ', '\t']) && !l.trim().is_empty())
+            .find(|l| {
+                APP_FRAME.captures(l).is_some_and(|m| {
+                    m.get(1).is_none_or(|f| {
+                        !["java.", "javax.", "jdk.", "sun.", "kotlin."]
+                            .iter()
+                            .any(|p| f.as_str().starts_with(p))
+                    })
+                })
+            });
+        if let Some(text) = frame.map(|l| l.trim().to_string()) {
+            if !cited.iter().any(|o| o.text == text) && !extra.iter().any(|(_, o)| o.text == text) {
+                extra.push((
+                    k,
+                    Cited {
+                        text,
                         score: c.score * 0.9,
                         ..c.clone()
                     },
@@ -780,6 +841,21 @@ mod tests {
         let c = classify(&ev(idle), &up);
         assert_eq!(c.category, Category::Unknown, "{:?}", c.scores);
         assert!(c.labels.contains(&L_IDLE), "{:?}", c.labels);
+    }
+
+    #[test]
+    fn a_cited_thread_of_a_stack_dump_brings_its_innermost_frame_in_the_service_s_code() {
+        let mut e = ev("INFO worker: flushing 500 records\n");
+        e.forensics = Some("ps: pid 40 state S, 0.0% CPU for 45 min; all 3 threads wchan=futex_wait_queue\nThread 41 (idle): \"flusher\"\n    acquire (threading.py:120)\n    record (app/stats.py:33)\n    flush (app/buffer.py:61)\nThread 42 (idle): \"rotator\"\n    flush (app/buffer.py:57)\n    rotate (app/stats.py:48)\n".into());
+        let up = ProcessState {
+            running: Some(true),
+            ..Default::default()
+        };
+        let c = classify(&e, &up);
+        assert_eq!(c.category, Category::Deadlock, "{:?}", c.scores);
+        let texts: Vec<&str> = c.cited.iter().map(|c| c.text.as_str()).collect();
+        assert!(texts.contains(&"record (app/stats.py:33)"), "{texts:#?}");
+        assert!(!texts.contains(&"acquire (threading.py:120)"), "{texts:#?}");
     }
 
     #[test]
