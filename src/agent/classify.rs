@@ -677,11 +677,25 @@ static PROMPT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     .expect("prompt pattern compiles")
 });
 
-/// The last line of the service's own work before it went quiet: not a heartbeat, not a side task.
+/// A line the host printed about the service, not the service itself: the kernel, the supervisor, the
+/// container engine, or the header of a section of collected output.
+static HOST_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"systemd\[1\]:|\bkernel:|^\[\s*\d+\.\d+\]|^\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \w{3} |\bdockerd\[|\bcontainerd\[|\bcontainer (?:health_status|die|kill|stop|start|create|destroy|restart|oom)\b|\blaunchd(?:\[\d+\])?:|^-{2,} .* -{2,}$",
+    )
+    .expect("host line pattern compiles")
+});
+
+/// The last line of the service's own work before it went quiet: not a heartbeat, not a side task, not
+/// the host's lines about it.
 fn last_main_line(ev: &Evidence) -> Option<&super::evidence::LogGroup> {
     ev.groups
         .iter()
-        .filter(|g| !HEARTBEAT.is_match(&g.text) && ev.signatures.side_task(&g.text).is_none())
+        .filter(|g| {
+            !HEARTBEAT.is_match(&g.text)
+                && ev.signatures.side_task(&g.text).is_none()
+                && !HOST_LINE.is_match(&g.text)
+        })
         .max_by_key(|g| g.last_line)
         .or_else(|| ev.groups.iter().max_by_key(|g| g.last_line))
 }
@@ -827,6 +841,24 @@ mod tests {
         assert_eq!(c.category, Category::Unknown);
         let texts: Vec<&str> = c.cited.iter().map(|c| c.text.as_str()).collect();
         assert!(texts.contains(&"INFO job 42 start"), "{texts:?}");
+    }
+
+    #[test]
+    fn the_last_work_is_the_service_s_own_line_not_the_host_s_lines_after_it() {
+        let mut e = ev("2026-06-11T13:50:00Z INFO job 41 done\n2026-06-11T13:55:00Z INFO rendering report 42\n--- dmesg -T ---\n[Thu Jun 11 14:31:12 2026] br-4c1e: port 2(veth9) entered forwarding state\nJun 11 14:32:00 host systemd[1]: sysstat-collect.service: Deactivated successfully.\n");
+        e.checks.push(crate::agent::evidence::CheckFact {
+            kind: "log_stale".into(),
+            failure: None,
+            detail: "log unchanged for 3h".into(),
+        });
+        let c = classify(&e, &ProcessState::default());
+        assert_eq!(c.category, Category::Unknown);
+        let last = c
+            .cited
+            .iter()
+            .find(|c| c.label == L_LAST)
+            .map(|c| c.text.as_str());
+        assert_eq!(last, Some("2026-06-11T13:55:00Z INFO rendering report 42"));
     }
 
     #[test]
