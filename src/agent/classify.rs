@@ -327,6 +327,30 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             ev.forensics.as_deref().unwrap_or(""),
         );
         let labels = labels_of(&cited);
+        let mut cited = cited;
+        // what the failure looked like from elsewhere: the strongest line of the runner-up category,
+        // when that category has support of its own (a gateway's timeouts beside a hung worker)
+        let runner_up = ranked
+            .iter()
+            .find(|(c, s)| *c != cat && *s >= MIN_SCORE)
+            .map(|(c, _)| *c);
+        let aside = contrib
+            .iter()
+            .filter(|((c, _), _)| Some(*c) == runner_up)
+            .flat_map(|((c, label), v)| v.iter().map(move |(s, i)| (*c, *label, *s, *i)))
+            .filter(|(_, _, _, i)| !cited.iter().any(|o| o.text == items[*i].text))
+            .max_by(|a, b| a.2.total_cmp(&b.2));
+        if let Some((c, label, s, i)) = aside.filter(|_| cited.len() < MAX_CITED) {
+            cited.push(Cited {
+                text: items[i].text.clone(),
+                line: items[i].line,
+                source: items[i].source,
+                count: items[i].count,
+                category: c,
+                label,
+                score: s,
+            });
+        }
         let _ = score;
         return Classification {
             category: cat,
@@ -888,6 +912,23 @@ mod tests {
         let texts: Vec<&str> = c.cited.iter().map(|c| c.text.as_str()).collect();
         assert!(texts.contains(&"record (app/stats.py:33)"), "{texts:#?}");
         assert!(!texts.contains(&"acquire (threading.py:120)"), "{texts:#?}");
+    }
+
+    #[test]
+    fn a_hung_worker_is_not_a_dependency_and_the_gateway_s_timeouts_are_cited_beside_it() {
+        let log = "Apr 15 08:30:00 h gunicorn[2230]: [INFO] nightly rebuild triggered\nApr 15 08:31:30 h gunicorn[2228]: [CRITICAL] WORKER TIMEOUT (pid:2231)\nApr 15 08:31:30 h gunicorn[2228]: [ERROR] Worker (pid:2231) was sent SIGKILL! Perhaps out of memory?\n2026/04/15 08:33:12 [error] 822#822: *5140 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.8.0.3\nApr 15 09:01:30 h gunicorn[2228]: [CRITICAL] WORKER TIMEOUT (pid:2240)\n";
+        let c = classify(&ev(log), &ProcessState::default());
+        assert_eq!(c.category, Category::Deadlock, "{:?}", c.scores);
+        assert!(
+            c.score_of(Category::ResourceExhaustion) == 0.0,
+            "{:?}",
+            c.scores
+        );
+        let texts: Vec<&str> = c.cited.iter().map(|c| c.text.as_str()).collect();
+        assert!(
+            texts.iter().any(|t| t.contains("upstream timed out")),
+            "{texts:#?}"
+        );
     }
 
     #[test]
