@@ -303,6 +303,11 @@ mod tests {
             cats("e1000e 0000:00:1f.6 eno1: NIC Link is Down"),
             vec![Network]
         );
+        // the database's view of its client dying is not the database being down
+        assert_eq!(
+            cats("sniper@defi LOG:  could not receive data from client: Connection reset by peer"),
+            vec![Crash]
+        );
         assert_eq!(
             cats("LOG:  process 29877 still waiting for AccessExclusiveLock on relation 16402 of database 16384 after 1000.101 ms"),
             vec![Deadlock]
