@@ -2,6 +2,7 @@
 
 use super::evidence::Change;
 use super::priors::PriorCandidate;
+use super::redact::redact;
 use crate::core::category::Category;
 use crate::incident::model::{FailedCheck, Forensics, Incident, ProcessState};
 use chrono::{DateTime, Utc};
@@ -255,20 +256,15 @@ impl Case {
     }
 
     /// Whether a quote is verbatim text of the case's log, forensics or a failed check's detail.
+    /// Whether `quote` is verbatim text of the log, the forensics or a failed check's detail, as
+    /// written or as the agent reads it (redacted: secrets are masked before anything is drafted).
     pub fn grounds(&self, quote: &str) -> bool {
         let q = quote.trim();
+        let holds = |text: &str| text.contains(q) || redact(text).contains(q);
         !q.is_empty()
-            && (self.context.log.as_deref().is_some_and(|l| l.contains(q))
-                || self
-                    .incident
-                    .forensics
-                    .as_deref()
-                    .is_some_and(|f| f.contains(q))
-                || self
-                    .incident
-                    .failed_checks
-                    .iter()
-                    .any(|c| c.detail.contains(q)))
+            && (self.context.log.as_deref().is_some_and(holds)
+                || self.incident.forensics.as_deref().is_some_and(holds)
+                || self.incident.failed_checks.iter().any(|c| holds(&c.detail)))
     }
 }
 
@@ -297,5 +293,20 @@ category = "unknown"
         let text = MIN.replace("[expected]\n", "[expected]\nbogus = 1\n");
         let e = parse(&text, Path::new("cases/x.toml")).expect_err("unknown key");
         assert_eq!(e.to_string(), "cases/x.toml:8: unknown key `bogus`");
+    }
+
+    #[test]
+    fn a_quote_of_a_redacted_line_is_grounded_and_an_invented_one_is_not() {
+        let text = MIN.replace(
+            "[expected]\n",
+            "[context]\nlog = \"POST https://hooks.slack.com/services/T0/B1/xyzSECRET failed\"\n[expected]\n",
+        );
+        let c = parse(&text, Path::new("x.toml")).expect("parses");
+        let log = c.context.log.clone().expect("log");
+        let redacted = redact(&log);
+        assert_ne!(redacted, log, "the webhook path is a secret");
+        assert!(c.grounds(&redacted));
+        assert!(c.grounds(&log));
+        assert!(!c.grounds("POST https://hooks.slack.com/services/[REDACTED] succeeded"));
     }
 }

@@ -2,7 +2,7 @@
 
 use super::evidence::{normalize, Evidence, Severity};
 use super::priors::PriorCandidate;
-use super::signals::{signals, Origin, Signal};
+use super::signals::{bit, signals, Origin, Signal, TEXT_OVER_CODE};
 use crate::core::category::Category;
 use crate::incident::model::ProcessState;
 use std::collections::{BTreeMap, HashMap};
@@ -75,6 +75,9 @@ pub const HANDLED_FACTOR: f32 = 0.3;
 pub const SUPERSEDED_FACTOR: f32 = 0.4;
 /// A line still repeating as the output stopped weighs this much more.
 pub const AS_IT_STOPPED: f32 = 1.3;
+/// A bare status code weighs this much when no line's text names its meaning and another line's text
+/// names something else (a 503 beside nginx saying it was limiting requests).
+pub const BARE_CODE_FACTOR: f32 = 0.5;
 /// The share of the log's time span (or lines) counted as "as the output stopped".
 pub const TAIL_SHARE: f32 = 0.15;
 
@@ -233,6 +236,13 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
     // (category, label) -> contributions, each with the item it came from
     let mut contrib: BTreeMap<(Category, &'static str), Vec<(f32, usize)>> = BTreeMap::new();
     let mut symptoms: Vec<&'static str> = Vec::new();
+    // categories some line's text names (not a bare code, not a symptom, not handled on the side)
+    let named = items
+        .iter()
+        .filter(|it| it.side.is_none())
+        .flat_map(|it| &it.signals)
+        .filter(|s| !s.coded && !s.symptom && s.weight >= TEXT_OVER_CODE)
+        .fold(0u16, |m, s| m | bit(s.category));
     for (i, it) in items.iter().enumerate() {
         let Some(dominant) = it
             .signals
@@ -246,7 +256,11 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             if s.symptom && !symptoms.contains(&s.label) {
                 symptoms.push(s.label);
             }
-            let share = if s.category == dominant { 1.0 } else { 0.5 };
+            let mut share = if s.category == dominant { 1.0 } else { 0.5 };
+            // a bare status code whose meaning no line's text names yields to the text that names another
+            if s.coded && named & bit(s.category) == 0 && named != 0 {
+                share *= BARE_CODE_FACTOR;
+            }
             contrib
                 .entry((s.category, s.label))
                 .or_default()
@@ -308,8 +322,35 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
             })
             .collect();
         cited.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let cited = with_frames(pick(cited), &ev.log);
+        let cited = with_thread_frames(
+            with_frames(pick(cited), &ev.log),
+            ev.forensics.as_deref().unwrap_or(""),
+        );
         let labels = labels_of(&cited);
+        let mut cited = cited;
+        // what the failure looked like from elsewhere: the strongest line of the runner-up category,
+        // when that category has support of its own (a gateway's timeouts beside a hung worker)
+        let runner_up = ranked
+            .iter()
+            .find(|(c, s)| *c != cat && *s >= MIN_SCORE)
+            .map(|(c, _)| *c);
+        let aside = contrib
+            .iter()
+            .filter(|((c, _), _)| Some(*c) == runner_up)
+            .flat_map(|((c, label), v)| v.iter().map(move |(s, i)| (*c, *label, *s, *i)))
+            .filter(|(_, _, _, i)| !cited.iter().any(|o| o.text == items[*i].text))
+            .max_by(|a, b| a.2.total_cmp(&b.2));
+        if let Some((c, label, s, i)) = aside.filter(|_| cited.len() < MAX_CITED) {
+            cited.push(Cited {
+                text: items[i].text.clone(),
+                line: items[i].line,
+                source: items[i].source,
+                count: items[i].count,
+                category: c,
+                label,
+                score: s,
+            });
+        }
         let _ = score;
         return Classification {
             category: cat,
@@ -419,6 +460,64 @@ fn with_frames(mut cited: Vec<Cited>, log: &str) -> Vec<Cited> {
                     Cited {
                         text,
                         line: Some(i),
+                        score: c.score * 0.9,
+                        ..c.clone()
+                    },
+                ));
+            }
+        }
+    }
+    for (k, c) in extra.into_iter().rev() {
+        cited.insert(k + 1, c);
+    }
+    cited.truncate(MAX_CITED + 1);
+    cited
+}
+
+static THREAD_HEADER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    // py-spy `Thread 4031 (idle): "flusher"`, jstack `"worker-1" #12 prio=5 ...`
+    regex::Regex::new(r#"^\s*(?:Thread (?:0x[0-9A-Fa-f]+|\d+) \(\w+\): "|"[^"]+" #\d+ )"#)
+        .expect("thread header pattern compiles")
+});
+static APP_FRAME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    // py-spy `flush (ingest/buffer.py:57)` (the standard library shows bare file names), jstack
+    // `at com.acme.Cache.put(Cache.java:88)` (not the JDK's own packages)
+    regex::Regex::new(
+        r"^\s+(?:[\w.<>]+ \((?:[\w.\-]+/)+[\w.\-]+:\d+\)|at ([\w$.<>]+)\([\w$.\-]+:\d+\))",
+    )
+    .expect("app frame pattern compiles")
+});
+
+/// A thread header from a stack dump says only that a thread waits; where it waits is its innermost frame
+/// in the service's own code: cite that frame after the header.
+fn with_thread_frames(mut cited: Vec<Cited>, forensics: &str) -> Vec<Cited> {
+    let lines: Vec<&str> = forensics.lines().collect();
+    let mut extra: Vec<(usize, Cited)> = Vec::new();
+    for (k, c) in cited.iter().enumerate() {
+        if c.source != "forensics" || !THREAD_HEADER.is_match(&c.text) {
+            continue;
+        }
+        let Some(at) = lines.iter().position(|l| *l == c.text) else {
+            continue;
+        };
+        let frame = lines[at + 1..]
+            .iter()
+            .take_while(|l| l.starts_with([' ', '\t']) && !l.trim().is_empty())
+            .find(|l| {
+                APP_FRAME.captures(l).is_some_and(|m| {
+                    m.get(1).is_none_or(|f| {
+                        !["java.", "javax.", "jdk.", "sun.", "kotlin."]
+                            .iter()
+                            .any(|p| f.as_str().starts_with(p))
+                    })
+                })
+            });
+        if let Some(text) = frame.map(|l| l.trim().to_string()) {
+            if !cited.iter().any(|o| o.text == text) && !extra.iter().any(|(_, o)| o.text == text) {
+                extra.push((
+                    k,
+                    Cited {
+                        text,
                         score: c.score * 0.9,
                         ..c.clone()
                     },
@@ -602,11 +701,25 @@ static PROMPT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     .expect("prompt pattern compiles")
 });
 
-/// The last line of the service's own work before it went quiet: not a heartbeat, not a side task.
+/// A line the host printed about the service, not the service itself: the kernel, the supervisor, the
+/// container engine, or the header of a section of collected output.
+static HOST_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"systemd\[1\]:|\bkernel:|^\[\s*\d+\.\d+\]|^\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \w{3} |\bdockerd\[|\bcontainerd\[|\bcontainer (?:health_status|die|kill|stop|start|create|destroy|restart|oom)\b|\blaunchd(?:\[\d+\])?:|^-{2,} .* -{2,}$",
+    )
+    .expect("host line pattern compiles")
+});
+
+/// The last line of the service's own work before it went quiet: not a heartbeat, not a side task, not
+/// the host's lines about it.
 fn last_main_line(ev: &Evidence) -> Option<&super::evidence::LogGroup> {
     ev.groups
         .iter()
-        .filter(|g| !HEARTBEAT.is_match(&g.text) && ev.signatures.side_task(&g.text).is_none())
+        .filter(|g| {
+            !HEARTBEAT.is_match(&g.text)
+                && ev.signatures.side_task(&g.text).is_none()
+                && !HOST_LINE.is_match(&g.text)
+        })
         .max_by_key(|g| g.last_line)
         .or_else(|| ev.groups.iter().max_by_key(|g| g.last_line))
 }
@@ -755,6 +868,24 @@ mod tests {
     }
 
     #[test]
+    fn the_last_work_is_the_service_s_own_line_not_the_host_s_lines_after_it() {
+        let mut e = ev("2026-06-11T13:50:00Z INFO job 41 done\n2026-06-11T13:55:00Z INFO rendering report 42\n--- dmesg -T ---\n[Thu Jun 11 14:31:12 2026] br-4c1e: port 2(veth9) entered forwarding state\nJun 11 14:32:00 host systemd[1]: sysstat-collect.service: Deactivated successfully.\n");
+        e.checks.push(crate::agent::evidence::CheckFact {
+            kind: "log_stale".into(),
+            failure: None,
+            detail: "log unchanged for 3h".into(),
+        });
+        let c = classify(&e, &ProcessState::default());
+        assert_eq!(c.category, Category::Unknown);
+        let last = c
+            .cited
+            .iter()
+            .find(|c| c.label == L_LAST)
+            .map(|c| c.text.as_str());
+        assert_eq!(last, Some("2026-06-11T13:55:00Z INFO rendering report 42"));
+    }
+
+    #[test]
     fn a_notifier_error_is_a_side_task_and_an_idle_sleep_loop_with_lock_is_not_a_deadlock() {
         let side = "INFO job 7 start\nWARN slack notifier failed: 403 Forbidden\nWARN slack notifier failed: 403 Forbidden\n";
         let up = ProcessState {
@@ -766,6 +897,54 @@ mod tests {
         let c = classify(&ev(idle), &up);
         assert_eq!(c.category, Category::Unknown, "{:?}", c.scores);
         assert!(c.labels.contains(&L_IDLE), "{:?}", c.labels);
+    }
+
+    #[test]
+    fn a_cited_thread_of_a_stack_dump_brings_its_innermost_frame_in_the_service_s_code() {
+        let mut e = ev("INFO worker: flushing 500 records\n");
+        e.forensics = Some("ps: pid 40 state S, 0.0% CPU for 45 min; all 3 threads wchan=futex_wait_queue\nThread 41 (idle): \"flusher\"\n    acquire (threading.py:120)\n    record (app/stats.py:33)\n    flush (app/buffer.py:61)\nThread 42 (idle): \"rotator\"\n    flush (app/buffer.py:57)\n    rotate (app/stats.py:48)\n".into());
+        let up = ProcessState {
+            running: Some(true),
+            ..Default::default()
+        };
+        let c = classify(&e, &up);
+        assert_eq!(c.category, Category::Deadlock, "{:?}", c.scores);
+        let texts: Vec<&str> = c.cited.iter().map(|c| c.text.as_str()).collect();
+        assert!(texts.contains(&"record (app/stats.py:33)"), "{texts:#?}");
+        assert!(!texts.contains(&"acquire (threading.py:120)"), "{texts:#?}");
+    }
+
+    #[test]
+    fn a_hung_worker_is_not_a_dependency_and_the_gateway_s_timeouts_are_cited_beside_it() {
+        let log = "Apr 15 08:30:00 h gunicorn[2230]: [INFO] nightly rebuild triggered\nApr 15 08:31:30 h gunicorn[2228]: [CRITICAL] WORKER TIMEOUT (pid:2231)\nApr 15 08:31:30 h gunicorn[2228]: [ERROR] Worker (pid:2231) was sent SIGKILL! Perhaps out of memory?\n2026/04/15 08:33:12 [error] 822#822: *5140 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.8.0.3\nApr 15 09:01:30 h gunicorn[2228]: [CRITICAL] WORKER TIMEOUT (pid:2240)\n";
+        let c = classify(&ev(log), &ProcessState::default());
+        assert_eq!(c.category, Category::Deadlock, "{:?}", c.scores);
+        assert!(
+            c.score_of(Category::ResourceExhaustion) == 0.0,
+            "{:?}",
+            c.scores
+        );
+        let texts: Vec<&str> = c.cited.iter().map(|c| c.text.as_str()).collect();
+        assert!(
+            texts.iter().any(|t| t.contains("upstream timed out")),
+            "{texts:#?}"
+        );
+    }
+
+    #[test]
+    fn a_bare_503_yields_to_the_line_whose_text_says_why_it_was_answered() {
+        let log = "2026-06-07 13:15:40 WARNING POST /ingest -> 503 Service Temporarily Unavailable; retrying\n2026-06-07 13:15:40 WARNING POST /ingest -> 503 Service Temporarily Unavailable; retrying\n2026-06-07 13:15:41 WARNING POST /ingest -> 503 Service Temporarily Unavailable; retrying\n2026/06/07 13:15:41 [error] 640#640: *99120 limiting requests, excess: 20.480 by zone \"ingest\", client: 10.0.0.2\n2026/06/07 13:15:41 [error] 640#640: *99121 limiting requests, excess: 20.960 by zone \"ingest\", client: 10.0.0.2\n2026-06-07 13:20:00 WARNING dns: collect AAAA lookup failed (NXDOMAIN), using A record 10.0.0.9\n";
+        let c = classify(&ev(log), &ProcessState::default());
+        assert_eq!(c.category, Category::RateLimit, "{:?}", c.scores);
+        // without the text that explains them, the 503s are a dependency answering unavailable
+        let bare = log.lines().take(3).collect::<Vec<_>>().join("\n");
+        let c = classify(&ev(&bare), &ProcessState::default());
+        assert_eq!(
+            c.category,
+            Category::DependencyUnavailable,
+            "{:?}",
+            c.scores
+        );
     }
 
     #[test]

@@ -449,7 +449,7 @@ pub fn merge(
     let tpl_recs = if category == tpl.category {
         tpl.recommendations.clone()
     } else {
-        template::recommendations(category, "", false)
+        template::recommendations(category, "", false, &[])
             .unwrap_or_else(|_| tpl.recommendations.clone())
     };
     let mut recs: Vec<String> = if agrees {

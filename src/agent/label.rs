@@ -12,7 +12,7 @@ pub const PERSON: &str = "person";
 pub fn relabel(pm: &mut PostMortem, category: Category, root_cause: Option<&str>) {
     let changed = pm.category != category;
     if changed {
-        if let Ok(recs) = template::recommendations(category, &pm.service, false) {
+        if let Ok(recs) = template::recommendations(category, &pm.service, false, &[]) {
             pm.recommendations = recs;
         }
         pm.summary = format!(

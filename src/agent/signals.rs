@@ -114,7 +114,7 @@ pub fn bit(c: Category) -> u16 {
 }
 
 /// Below this a text reading does not overrule a status code of another meaning.
-const TEXT_OVER_CODE: f32 = 3.0;
+pub const TEXT_OVER_CODE: f32 = 3.0;
 
 /// Every meaning recognised in one line, at most one per label.
 pub fn signals(table: &Table, line: &str, origin: Origin) -> Vec<Signal> {
@@ -280,6 +280,54 @@ mod tests {
     fn key_errors_split_env_names_from_payload_fields() {
         assert_eq!(cats("KeyError: 'STRIPE_SECRET'"), vec![ConfigError]);
         assert_eq!(cats("KeyError: 'price'"), vec![DataError]);
+        // Ruby: ENV.fetch names a variable, Hash#fetch a payload key; case decides, even in a (?i) pattern
+        assert_eq!(
+            cats("KeyError: key not found: \"API_TOKEN\""),
+            vec![ConfigError]
+        );
+        assert_eq!(
+            cats("KeyError: key not found: \"amount_cents\""),
+            vec![DataError]
+        );
+        assert!(!cats("field amount_cents is missing").contains(&ConfigError));
+    }
+
+    #[test]
+    fn what_the_text_names_beats_the_generic_reading() {
+        // nginx's resolver is name resolution, not the upstream being down
+        assert_eq!(
+            cats("[error] 512#512: *1 api.example.io could not be resolved (110: Operation timed out), client: 10.0.0.1"),
+            vec![Network]
+        );
+        assert_eq!(
+            cats("e1000e 0000:00:1f.6 eno1: NIC Link is Down"),
+            vec![Network]
+        );
+        // the database's view of its client dying is not the database being down
+        assert_eq!(
+            cats("sniper@defi LOG:  could not receive data from client: Connection reset by peer"),
+            vec![Crash]
+        );
+        assert_eq!(
+            cats("LOG:  process 29877 still waiting for AccessExclusiveLock on relation 16402 of database 16384 after 1000.101 ms"),
+            vec![Deadlock]
+        );
+        assert_eq!(
+            cats("FATAL:  password authentication failed for user \"ingest\" DETAIL:  User \"ingest\" has an expired password."),
+            vec![AuthFailure]
+        );
+        assert_eq!(
+            cats("AWS HTTP error: 403 Forbidden RequestTimeTooSkewed (client): The difference between the request time and the current time is too large."),
+            vec![AuthFailure]
+        );
+        assert_eq!(
+            cats("Unhandled exception. System.ArgumentNullException: Value cannot be null. (Parameter 'connectionString')"),
+            vec![ConfigError]
+        );
+        assert_eq!(
+            cats("traps: python3[811] general protection fault ip:7f8c2e1b4d31 sp:7ffd error:0 in libcrypto.so.3"),
+            vec![Crash]
+        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct Signature {
     pub beats: Vec<Category>,
     /// Says how a failure ended, not why.
     pub symptom: bool,
+    /// What to do about this mechanism, when it is the cause (a recommendation of its own).
+    pub advice: Option<&'static str>,
 }
 
 /// What a number (a status or exit code) means.
@@ -138,6 +140,7 @@ struct RawSignature {
     beats: Vec<String>,
     #[serde(default)]
     symptom: bool,
+    advice: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,6 +292,12 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
             only,
             beats,
             symptom: s.symptom,
+            advice: s
+                .advice
+                .as_deref()
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(intern),
         });
     }
     for (list, out) in [
@@ -386,6 +395,14 @@ impl Table {
         self.exits.iter().find(|c| c.code == code)
     }
 
+    /// The advice of the signature whose meaning is `label`, if it has one.
+    pub fn advice(&self, label: &str) -> Option<&'static str> {
+        self.signatures
+            .iter()
+            .find(|s| s.meaning == label)
+            .and_then(|s| s.advice)
+    }
+
     /// The side task a line belongs to, if any.
     pub fn side_task(&self, line: &str) -> Option<&'static str> {
         self.side_tasks
@@ -426,6 +443,20 @@ mod tests {
         assert!(t.signatures.iter().all(|s| !s.source.is_empty()));
         assert_eq!(t.status(429).map(|c| c.category), Some(Category::RateLimit));
         assert_eq!(t.exit(139).map(|c| c.category), Some(Category::Crash));
+    }
+
+    #[test]
+    fn telemetry_in_an_event_name_is_a_side_task_and_a_notifier_token_variable_is_not() {
+        let t = Signatures::default();
+        assert!(t
+            .side_task("[error    ] statsd_send_failed error='[Errno 111] Connection refused'")
+            .is_some());
+        assert!(t
+            .side_task("DISCORD_TOKEN must be set: NotPresent")
+            .is_none());
+        assert!(t
+            .side_task("fetch_orders failed: connection refused")
+            .is_none());
     }
 
     #[test]

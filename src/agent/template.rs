@@ -43,15 +43,20 @@ fn ago(d: Duration) -> String {
     }
 }
 
-/// Recommendations for a category, one per line of the rendered template.
+/// At most this many signatures' own advice lead the recommendations.
+pub const MAX_ADVICE: usize = 2;
+
+/// Recommendations for a category, one per line of the rendered template, led by the `advice` of the
+/// mechanisms recognised (a signature's own recommendation).
 pub fn recommendations(
     category: Category,
     service: &str,
     has_change: bool,
+    advice: &[&str],
 ) -> Result<Vec<String>, RenderError> {
     let text = prompts::render(
         prompts::RECOMMENDATIONS,
-        context! { category => category.as_str(), service => service, has_change => has_change },
+        context! { category => category.as_str(), service => service, has_change => has_change, advice => advice },
     )?;
     Ok(text
         .lines()
@@ -104,7 +109,13 @@ pub fn draft(incident: &Incident, ev: &Evidence) -> Result<(Draft, Classificatio
             count: c.count,
         })
         .collect();
-    let recommendations = recommendations(category, &incident.service, change.is_some())?;
+    let mut advice: Vec<&str> = Vec::new();
+    for a in cls.labels.iter().filter_map(|l| ev.signatures.advice(l)) {
+        if !advice.contains(&a) && advice.len() < MAX_ADVICE {
+            advice.push(a);
+        }
+    }
+    let recommendations = recommendations(category, &incident.service, change.is_some(), &advice)?;
     Ok((
         Draft {
             category,
@@ -115,4 +126,23 @@ pub fn draft(incident: &Incident, ev: &Evidence) -> Result<(Draft, Classificatio
         },
         cls,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::signatures::Signatures;
+
+    #[test]
+    fn a_recognised_mechanism_s_advice_leads_the_category_s_recommendations() {
+        let t = Signatures::default();
+        let advice = t
+            .advice("the process died of a segmentation fault (SIGSEGV, exit 139)")
+            .expect("the segfault signature carries advice");
+        let recs = recommendations(Category::Crash, "svc", false, &[advice]).expect("renders");
+        assert_eq!(recs[0], advice);
+        let plain = recommendations(Category::Crash, "svc", false, &[]).expect("renders");
+        assert_eq!(recs.len(), plain.len() + 1);
+        assert_eq!(&recs[1..], &plain[..]);
+    }
 }
