@@ -8,6 +8,7 @@ use super::qdrant::{QdrantSpec, QdrantStore};
 use super::store::VectorStore;
 use super::{hybrid, question};
 use crate::config::{Config, MemoryBackend};
+use crate::core::category::Category;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -238,18 +239,36 @@ impl Memory {
             reading.rest.clone()
         };
         let model_id = embedder.model_id().to_string();
-        let (_, v) = embed_all(embedder, vec![words.clone()]).await;
+        // The question and the taxonomy's meanings, in one batch: the category the question
+        // names in plain words is the meaning nearest to it, when clearly nearest.
+        let mut texts = vec![words.clone()];
+        texts.extend(Category::ALL.iter().map(|c| c.meaning().to_string()));
+        let (_, v) = embed_all(embedder, texts).await;
         release_memory();
-        let values = v?.pop().ok_or(MemoryError::EmbedCount {
+        let mut v = v?.into_iter();
+        let values = v.next().ok_or(MemoryError::EmbedCount {
             expected: 1,
             got: 0,
         })?;
+        let named = question::category(&values, &v.collect::<Vec<_>>());
         let query = Vector { model_id, values };
         let dense = store.search(&query, hybrid::POOL, &filter).await?;
         let lexical = store.lexical(&words, hybrid::POOL, &filter).await?;
         let dense_ids: Vec<String> = dense.iter().map(|h| h.doc.id.clone()).collect();
         let lexical_ids: Vec<String> = lexical.into_iter().map(|(id, _)| id).collect();
-        let rankings = [(dense_ids.as_slice(), 1.0), (lexical_ids.as_slice(), 1.0)];
+        let of_category: Vec<String> = match (filter.category, named) {
+            (None, Some(c)) => dense
+                .iter()
+                .filter(|h| h.doc.category == c)
+                .map(|h| h.doc.id.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let rankings = [
+            (dense_ids.as_slice(), 1.0),
+            (lexical_ids.as_slice(), 1.0),
+            (of_category.as_slice(), hybrid::CATEGORY_WEIGHT),
+        ];
         let best = hybrid::best_score(&rankings);
         let mut hits = Vec::with_capacity(k);
         for (id, fused) in hybrid::fuse(&rankings, k.max(hybrid::GROUPED)) {

@@ -9,6 +9,9 @@ pub const RRF_K: f32 = 60.0;
 /// How many candidates each ranking hands to the fusion.
 pub const POOL: usize = 100;
 
+/// The weight of the third ranking, the dense candidates of the category a question names.
+pub const CATEGORY_WEIGHT: f32 = 1.0;
+
 /// How many of the best fused candidates the answer groups near-identical hits from.
 pub const GROUPED: usize = 30;
 
@@ -32,7 +35,11 @@ pub fn fuse(rankings: &[(&[String], f32)], k: usize) -> Vec<(String, f32)> {
 
 /// The fused score of a doc first in every ranking: fused scores divided by it lie in (0, 1].
 pub fn best_score(rankings: &[(&[String], f32)]) -> f32 {
-    rankings.iter().map(|(_, w)| w / (RRF_K + 1.0)).sum()
+    rankings
+        .iter()
+        .filter(|(ids, _)| !ids.is_empty())
+        .map(|(_, w)| w / (RRF_K + 1.0))
+        .sum()
 }
 
 #[cfg(test)]
