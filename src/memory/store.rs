@@ -30,14 +30,15 @@ pub trait VectorStore: Send + Sync {
     /// Docs stored while the model was unavailable, waiting for `akashic memory reindex`.
     async fn docs_without_vector(&self) -> Result<Vec<MemoryDoc>, MemoryError>;
     /// The `k` docs passing `filter` whose words best match `words` (BM25F over their fields),
-    /// best first. By default an index is built over the docs `list` returns.
+    /// best first. By default an index is built over every doc `list` returns, so word weights
+    /// are those of the whole memory, as in the embedded store.
     async fn lexical(
         &self,
         words: &str,
         k: usize,
         filter: &Filter,
     ) -> Result<Vec<(String, f32)>, MemoryError> {
-        let ix = LexicalIndex::from_docs(&self.list(filter).await?);
+        let ix = LexicalIndex::from_docs(&self.list(&Filter::default()).await?);
         Ok(ix
             .search(words, k, filter)
             .into_iter()
