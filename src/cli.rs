@@ -267,6 +267,13 @@ pub struct AskArgs {
     /// Only this category (taxonomy of specs/eval-cases.md).
     #[arg(long)]
     pub category: Option<String>,
+    /// Only post-mortems from this time on: RFC 3339, a date (2026-03-01) or an age (30d).
+    /// Without it, a time the question names ("since March", "last week") is used.
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Only post-mortems up to this time (a date includes its whole day); same forms as --since.
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
     /// How many post-mortems to retrieve.
     #[arg(short = 'k', default_value_t = 5)]
     pub k: usize,

@@ -5,7 +5,7 @@ use crate::cli::AskArgs;
 use crate::core::category::Category;
 use crate::memory::answer::{self, Answer};
 use crate::memory::llm::{Chat, OpenAiChat};
-use crate::memory::{Filter, Hit, Memory};
+use crate::memory::{when, Filter, Hit, Memory};
 use std::path::Path;
 
 pub fn run(flag: Option<&Path>, args: &AskArgs) -> CmdResult {
@@ -14,9 +14,18 @@ pub fn run(flag: Option<&Path>, args: &AskArgs) -> CmdResult {
         Some(c) => Some(c.parse::<Category>().map_err(anyhow::Error::from)?),
         None => None,
     };
+    let now = chrono::Utc::now();
+    let time = |flag: &Option<String>, end_of_day: bool| {
+        flag.as_deref()
+            .map(|t| when::parse_flag(t, now, end_of_day))
+            .transpose()
+            .map_err(anyhow::Error::from)
+    };
     let filter = Filter {
         service: args.service.clone(),
         category,
+        since: time(&args.since, false)?,
+        until: time(&args.until, true)?,
         ..Default::default()
     };
     let memory = Memory::open(&cfg).map_err(anyhow::Error::from)?;
@@ -41,9 +50,10 @@ pub fn run(flag: Option<&Path>, args: &AskArgs) -> CmdResult {
     }
     let (hits, ans) = rt
         .block_on(async {
-            let hits = memory.similar(&args.question, &filter, args.k).await?;
-            let ans = answer::answer(&args.question, &hits, chat.as_deref()).await;
-            Ok::<_, crate::memory::MemoryError>((hits, ans))
+            let asked = memory.ask(&args.question, &filter, args.k, now).await?;
+            let ans =
+                answer::answer(&args.question, &asked.hits, &asked.pool, chat.as_deref()).await;
+            Ok::<_, crate::memory::MemoryError>((asked.hits, ans))
         })
         .map_err(anyhow::Error::from)?;
     if args.json {

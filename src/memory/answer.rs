@@ -39,14 +39,57 @@ pub fn recurring_pattern(hits: &[Hit]) -> Option<Pattern> {
     })
 }
 
-/// The answer without a model: the best matching incidents and the recurring pattern.
-pub fn extractive(question: &str, hits: &[Hit]) -> String {
+/// A hit and the other candidates like it: the same service and root-cause category.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group<'a> {
+    pub head: &'a Hit,
+    /// Newest first.
+    pub like: Vec<&'a Hit>,
+}
+
+/// Groups near-identical hits: each hit, best first, heads a group of the candidates in `pool`
+/// (the hits included) of its service and category; a hit already in an earlier group is not
+/// shown again.
+pub fn group<'a>(hits: &'a [Hit], pool: &'a [Hit]) -> Vec<Group<'a>> {
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    let mut taken: Vec<&str> = Vec::new();
+    for head in hits {
+        if taken.contains(&head.doc.id.as_str()) {
+            continue;
+        }
+        let mut like: Vec<&Hit> = pool
+            .iter()
+            .chain(hits)
+            .filter(|h| {
+                h.doc.id != head.doc.id
+                    && h.doc.service == head.doc.service
+                    && h.doc.category == head.doc.category
+                    && h.doc.category != Category::Unknown
+            })
+            .collect();
+        like.sort_by(|a, b| {
+            b.doc
+                .date
+                .cmp(&a.doc.date)
+                .then_with(|| a.doc.id.cmp(&b.doc.id))
+        });
+        like.dedup_by(|a, b| a.doc.id == b.doc.id);
+        taken.push(&head.doc.id);
+        taken.extend(like.iter().map(|h| h.doc.id.as_str()));
+        groups.push(Group { head, like });
+    }
+    groups
+}
+
+/// The answer without a model: the best matching incidents, each with the ones like it, and
+/// the recurring pattern.
+pub fn extractive(question: &str, hits: &[Hit], pool: &[Hit]) -> String {
     if hits.is_empty() {
         return format!("No post-mortem in memory matches {question:?}.");
     }
     let mut out = format!("Closest past incidents for {question:?}:\n");
-    for (i, h) in hits.iter().enumerate() {
-        let d = &h.doc;
+    for (i, g) in group(hits, pool).iter().enumerate() {
+        let (h, d) = (g.head, &g.head.doc);
         out.push_str(&format!(
             "\n{}. [{}] {} on {} ({}, score {:.2})\n   what happened: {}\n   root cause: {}\n   recommendation: {}\n",
             i + 1,
@@ -59,6 +102,18 @@ pub fn extractive(question: &str, hits: &[Hit]) -> String {
             d.root_cause,
             d.recommendation
         ));
+        if let Some(oldest) = g.like.last() {
+            out.push_str(&format!(
+                "   {} like this since {}: {}\n",
+                g.like.len(),
+                oldest.doc.date.format("%Y-%m-%d"),
+                g.like
+                    .iter()
+                    .map(|h| format!("[{}] {}", h.doc.id, h.doc.date.format("%Y-%m-%d")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
     }
     if let Some(p) = recurring_pattern(hits) {
         out.push_str(&format!(
@@ -156,9 +211,10 @@ pub struct Answer {
 
 /// Asks the model when there is one and hits to ground it; anything unusable falls back to the
 /// extractive answer.
-pub async fn answer(question: &str, hits: &[Hit], chat: Option<&dyn Chat>) -> Answer {
+/// `pool` holds the further candidates the extractive answer groups with the hits.
+pub async fn answer(question: &str, hits: &[Hit], pool: &[Hit], chat: Option<&dyn Chat>) -> Answer {
     let extract = |fallback: Option<String>| Answer {
-        text: extractive(question, hits),
+        text: extractive(question, hits, pool),
         mode: "extractive".into(),
         fallback,
     };
@@ -267,8 +323,15 @@ mod tests {
             hit("pm-b", "polymarket-bot", Category::Deadlock, 0.64),
             hit("pm-c", "content-pipeline", Category::RateLimit, 0.40),
         ];
-        insta::assert_snapshot!(extractive("why does the bot freeze at night?", &hits));
-        insta::assert_snapshot!("extractive_no_hits", extractive("anything?", &[]));
+        let mut pool = hits.clone();
+        pool.push(hit("pm-d", "polymarket-bot", Category::Deadlock, 0.30));
+        pool[3].doc.date = chrono::Utc.with_ymd_and_hms(2025, 3, 14, 2, 0, 0).unwrap();
+        insta::assert_snapshot!(extractive(
+            "why does the bot freeze at night?",
+            &hits,
+            &pool
+        ));
+        insta::assert_snapshot!("extractive_no_hits", extractive("anything?", &[], &[]));
     }
 }
 
@@ -299,7 +362,7 @@ mod answer_tests {
     #[tokio::test]
     async fn a_grounded_model_answer_is_used_and_sees_only_the_hits() {
         let chat = ScriptedChat::new(Ok("Lock order inversion [pm-1]."));
-        let a = answer("why?", &hits(), Some(&chat)).await;
+        let a = answer("why?", &hits(), &[], Some(&chat)).await;
         assert_eq!(
             (a.mode.as_str(), a.text.as_str(), a.fallback),
             ("llm:scripted", "Lock order inversion [pm-1].", None)
@@ -326,7 +389,7 @@ mod answer_tests {
             ),
         ] {
             let chat = ScriptedChat::new(reply);
-            let a = answer("why?", &hits(), Some(&chat)).await;
+            let a = answer("why?", &hits(), &[], Some(&chat)).await;
             assert_eq!(a.mode, "extractive");
             assert_eq!(a.fallback.as_deref(), Some(why));
             assert!(a.text.contains("[pm-1]"));
@@ -336,7 +399,7 @@ mod answer_tests {
     #[tokio::test]
     async fn no_hits_never_asks_the_model() {
         let chat = ScriptedChat::new(Ok("[pm-1]"));
-        let a = answer("why?", &[], Some(&chat)).await;
+        let a = answer("why?", &[], &[], Some(&chat)).await;
         assert_eq!(a.mode, "extractive");
         assert!(chat.seen.lock().unwrap().is_empty());
     }

@@ -57,7 +57,8 @@ impl From<&PostMortem> for MemoryDoc {
     }
 }
 
-/// A doc that matched a query, with its cosine similarity.
+/// A doc that matched a query, with its score: the cosine similarity for a vector search, the
+/// fused rank for `ask` (1.0: first in both the dense and the lexical ranking).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
     pub doc: MemoryDoc,

@@ -3,6 +3,8 @@
 use super::doc::{normalize, Filter, Hit, MemoryDoc, Record, Vector};
 use super::error::MemoryError;
 use super::index::{RowMeta, VectorIndex};
+use super::lexical::LexicalIndex;
+use super::services::Services;
 use super::store::{check_batch, check_query, VectorStore};
 use crate::core::category::Category;
 use async_trait::async_trait;
@@ -26,6 +28,8 @@ pub struct EmbeddedStore {
     model: Option<(String, usize)>,
     /// Loaded on the first search only: remembering a post-mortem never pays for the whole matrix.
     index: OnceLock<VectorIndex>,
+    /// The words of every doc, loaded on the first lexical search or question read.
+    lexical: OnceLock<LexicalIndex>,
 }
 
 impl EmbeddedStore {
@@ -64,6 +68,7 @@ impl EmbeddedStore {
             conn: std::sync::Mutex::new(conn),
             model: None,
             index: OnceLock::new(),
+            lexical: OnceLock::new(),
         };
         store.import_legacy(state_dir)?;
         store.model = store.read_model()?;
@@ -119,6 +124,15 @@ impl EmbeddedStore {
         }
         let loaded = self.load_index()?;
         Ok(self.index.get_or_init(|| loaded))
+    }
+
+    /// The lexical index of every doc, building it on first use.
+    pub fn lexical_index(&self) -> Result<&LexicalIndex, MemoryError> {
+        if let Some(ix) = self.lexical.get() {
+            return Ok(ix);
+        }
+        let built = LexicalIndex::from_docs(&self.docs_where("SELECT id, body FROM docs")?);
+        Ok(self.lexical.get_or_init(|| built))
     }
 
     /// How many docs have a vector.
@@ -344,6 +358,11 @@ impl VectorStore for EmbeddedStore {
         if new_model.is_some() {
             self.model = new_model;
         }
+        if let Some(ix) = self.lexical.get_mut() {
+            for r in &records {
+                ix.upsert(&r.doc);
+            }
+        }
         if let Some(ix) = self.index.get_mut() {
             for r in &records {
                 match &r.vector {
@@ -397,6 +416,9 @@ impl VectorStore for EmbeddedStore {
         if let Some(ix) = self.index.get_mut() {
             ix.remove(id);
         }
+        if let Some(ix) = self.lexical.get_mut() {
+            ix.remove(id);
+        }
         Ok(existed)
     }
 
@@ -417,6 +439,25 @@ impl VectorStore for EmbeddedStore {
             .collect();
         out.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.id.cmp(&b.id)));
         Ok(out)
+    }
+
+    async fn lexical(
+        &self,
+        words: &str,
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<(String, f32)>, MemoryError> {
+        Ok(self
+            .lexical_index()?
+            .search(words, k, filter)
+            .into_iter()
+            .map(|(id, s)| (id.to_string(), s))
+            .collect())
+    }
+
+    async fn services(&self) -> Result<Services, MemoryError> {
+        let ix = self.lexical_index()?;
+        Ok(Services::new(&ix.services(), &ix.word_services()))
     }
 
     async fn docs_without_vector(&self) -> Result<Vec<MemoryDoc>, MemoryError> {

@@ -6,7 +6,9 @@ use super::embedded::{EmbeddedStore, LOCK_WAIT};
 use super::error::MemoryError;
 use super::qdrant::{QdrantSpec, QdrantStore};
 use super::store::VectorStore;
+use super::{hybrid, question};
 use crate::config::{Config, MemoryBackend};
+use crate::core::category::Category;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,6 +80,16 @@ pub struct RememberOutcome {
     pub embedded: usize,
     /// Why the docs were stored without vectors (`akashic memory reindex` embeds them later).
     pub not_embedded: Option<String>,
+}
+
+/// What `ask` found, and the filter it searched with (the question's reading and the flags).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asked {
+    pub hits: Vec<Hit>,
+    /// The best candidates beyond the hits too (at most `hybrid::GROUPED`), best first: what the
+    /// answer groups near-identical hits from.
+    pub pool: Vec<Hit>,
+    pub filter: Filter,
 }
 
 /// Semantic memory of post-mortems over one store and one embedding model.
@@ -206,16 +218,74 @@ impl Memory {
         store.search(&query, k, filter).await
     }
 
-    /// Answers a question asked at `now`: the `k` post-mortems that best answer it.
+    /// Answers a question asked at `now`: reads the service and time it names (narrowed by
+    /// `filter`, the caller's flags), then fuses the dense and lexical rankings of the words
+    /// left; the `k` best post-mortems, each scored by its fused rank (1.0: first in both rankings).
     pub async fn ask(
         &self,
         question: &str,
         filter: &Filter,
         k: usize,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<Hit>, MemoryError> {
-        let _ = now;
-        self.similar(question, filter, k).await
+    ) -> Result<Asked, MemoryError> {
+        let (embedder, store) = tokio::join!(self.load_embedder(), self.open_store());
+        let (embedder, store) = (embedder?, store?);
+        let services = store.services().await?;
+        let reading = question::read(question, now, &services);
+        let filter = question::narrow(&reading.filter, filter);
+        let words = if reading.rest.split_whitespace().count() < 2 {
+            question.to_string()
+        } else {
+            reading.rest.clone()
+        };
+        let model_id = embedder.model_id().to_string();
+        // The question and the taxonomy's meanings, in one batch: the category the question
+        // names in plain words is the meaning nearest to it, when clearly nearest.
+        let mut texts = vec![words.clone()];
+        texts.extend(Category::ALL.iter().map(|c| c.meaning().to_string()));
+        let (_, v) = embed_all(embedder, texts).await;
+        release_memory();
+        let mut v = v?.into_iter();
+        let values = v.next().ok_or(MemoryError::EmbedCount {
+            expected: 1,
+            got: 0,
+        })?;
+        let named = question::category(&values, &v.collect::<Vec<_>>());
+        let query = Vector { model_id, values };
+        let dense = store.search(&query, hybrid::POOL, &filter).await?;
+        let lexical = store.lexical(&words, hybrid::POOL, &filter).await?;
+        let dense_ids: Vec<String> = dense.iter().map(|h| h.doc.id.clone()).collect();
+        let lexical_ids: Vec<String> = lexical.into_iter().map(|(id, _)| id).collect();
+        let of_category: Vec<String> = match (filter.category, named) {
+            (None, Some(c)) => dense
+                .iter()
+                .filter(|h| h.doc.category == c)
+                .map(|h| h.doc.id.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let rankings = [
+            (dense_ids.as_slice(), 1.0),
+            (lexical_ids.as_slice(), 1.0),
+            (of_category.as_slice(), hybrid::CATEGORY_WEIGHT),
+        ];
+        let best = hybrid::best_score(&rankings);
+        let mut hits = Vec::with_capacity(k);
+        for (id, fused) in hybrid::fuse(&rankings, k.max(hybrid::GROUPED)) {
+            let doc = match dense.iter().find(|h| h.doc.id == id) {
+                Some(h) => Some(h.doc.clone()),
+                None => store.get(&id).await?,
+            };
+            if let Some(doc) = doc {
+                hits.push(Hit {
+                    doc,
+                    score: fused / best,
+                });
+            }
+        }
+        let pool = hits.clone();
+        hits.truncate(k);
+        Ok(Asked { hits, pool, filter })
     }
 
     /// Remembered post-mortems passing `filter`, newest first (for the digest).

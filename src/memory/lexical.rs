@@ -1,14 +1,15 @@
 //! The lexical half of hybrid search: a compact in-memory BM25F index over a doc's fields.
 
 use super::doc::{Filter, MemoryDoc};
+use super::services::WordServices;
 use crate::core::category::Category;
 use std::collections::HashMap;
 
 /// The fields a doc is indexed by, each scored on its own and weighted (BM25F).
-const FIELDS: usize = 4;
-/// Weights of service, summary, root cause, recommendation. The summary and root cause say what
-/// happened; the recommendation mostly repeats advice shared by many incidents.
-const WEIGHT: [f32; FIELDS] = [1.0, 1.0, 1.0, 0.5];
+const FIELDS: usize = 5;
+/// Weights of service, summary, root cause, recommendation and evidence. The summary and root
+/// cause say what happened; the recommendation mostly repeats advice shared by many incidents.
+const WEIGHT: [f32; FIELDS] = [1.0, 1.0, 1.0, 0.5, 0.5];
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
 
@@ -65,6 +66,15 @@ impl LexicalIndex {
         Self::default()
     }
 
+    /// An index of these docs.
+    pub fn from_docs(docs: &[MemoryDoc]) -> Self {
+        let mut ix = Self::new();
+        for d in docs {
+            ix.upsert(d);
+        }
+        ix
+    }
+
     pub fn len(&self) -> usize {
         self.live
     }
@@ -82,6 +92,7 @@ impl LexicalIndex {
             tokens(&doc.summary),
             tokens(&doc.root_cause),
             tokens(&doc.recommendation),
+            tokens(&doc.evidence.join("\n")),
         ];
         let mut tf: HashMap<&str, [u16; FIELDS]> = HashMap::new();
         let mut len = [0u16; FIELDS];
@@ -123,6 +134,36 @@ impl LexicalIndex {
             }
             self.live -= 1;
         }
+    }
+
+    /// The services of the live docs.
+    pub fn services(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .docs
+            .iter()
+            .flatten()
+            .map(|m| m.service.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Per word, how many live docs of each service use it (for reading service names).
+    pub fn word_services(&self) -> WordServices {
+        let mut out = WordServices::new();
+        for (term, list) in &self.postings {
+            let mut per: std::collections::HashMap<String, u32> = Default::default();
+            for (slot, _) in list {
+                if let Some(m) = &self.docs[*slot as usize] {
+                    *per.entry(m.service.clone()).or_default() += 1;
+                }
+            }
+            if !per.is_empty() {
+                out.insert(term.clone(), per);
+            }
+        }
+        out
     }
 
     /// The `k` docs passing `filter` that score highest for the words of `query`, best first.

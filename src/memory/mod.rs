@@ -6,6 +6,7 @@ pub mod embed;
 pub mod embedded;
 mod error;
 mod facade;
+pub mod hybrid;
 pub mod import;
 pub mod import_line;
 pub mod index;
@@ -14,14 +15,17 @@ pub mod llm;
 pub mod locate;
 pub mod priors;
 pub mod qdrant;
+pub mod question;
+pub mod services;
 pub mod store;
+pub mod when;
 
 pub use doc::{normalize, Filter, Hit, MemoryDoc, Record, Vector};
 pub use embed::{Embedder, FailingEmbedder, FastEmbedder, HashEmbedder};
 pub use embedded::EmbeddedStore;
 pub use error::{MemoryError, SETUP_COMMAND};
 pub use facade::{
-    embedder_factory, embedder_factory_for, release_memory, EmbedderFactory, Memory,
+    embedder_factory, embedder_factory_for, release_memory, Asked, EmbedderFactory, Memory,
     RememberOutcome, StoreSpec,
 };
 pub use qdrant::{QdrantSpec, QdrantStore};

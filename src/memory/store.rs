@@ -2,6 +2,8 @@
 
 use super::doc::{Filter, Hit, MemoryDoc, Record, Vector};
 use super::error::MemoryError;
+use super::lexical::LexicalIndex;
+use super::services::Services;
 use async_trait::async_trait;
 
 /// A durable store of post-mortems and their vectors. A write that returns `Ok` is durable.
@@ -27,6 +29,27 @@ pub trait VectorStore: Send + Sync {
     async fn list(&self, filter: &Filter) -> Result<Vec<MemoryDoc>, MemoryError>;
     /// Docs stored while the model was unavailable, waiting for `akashic memory reindex`.
     async fn docs_without_vector(&self) -> Result<Vec<MemoryDoc>, MemoryError>;
+    /// The `k` docs passing `filter` whose words best match `words` (BM25F over their fields),
+    /// best first. By default an index is built over every doc `list` returns, so word weights
+    /// are those of the whole memory, as in the embedded store.
+    async fn lexical(
+        &self,
+        words: &str,
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<(String, f32)>, MemoryError> {
+        let ix = LexicalIndex::from_docs(&self.list(&Filter::default()).await?);
+        Ok(ix
+            .search(words, k, filter)
+            .into_iter()
+            .map(|(id, s)| (id.to_string(), s))
+            .collect())
+    }
+    /// The services in memory and the words that point at each, for reading questions.
+    async fn services(&self) -> Result<Services, MemoryError> {
+        let ix = LexicalIndex::from_docs(&self.list(&Filter::default()).await?);
+        Ok(Services::new(&ix.services(), &ix.word_services()))
+    }
     /// The model id and dimension of the stored vectors, when any are stored.
     async fn vector_model(&self) -> Result<Option<(String, usize)>, MemoryError>;
     /// Forgets every vector (docs stay) so a different model can be indexed; refused where a

@@ -1,6 +1,7 @@
 //! Memory: paraphrase recall on real embeddings, kill -9 durability, bad input, Qdrant over gRPC, `ask`.
 
 mod fake_qdrant;
+mod real_qdrant;
 mod strict;
 
 use akashic::core::category::Category;

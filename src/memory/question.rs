@@ -1,0 +1,131 @@
+//! How a question is read before searching: the service it names, its time phrases, and the
+//! words left to search for. Pure: the moment asked and the services are given.
+
+use super::doc::Filter;
+use super::services::Services;
+use super::when;
+use crate::core::category::Category;
+use chrono::{DateTime, Utc};
+
+/// What a question was read as.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reading {
+    /// The restrictions the question states (service, times); flags are added by the caller.
+    pub filter: Filter,
+    /// The question without the words that named the service or a time: what to search for.
+    pub rest: String,
+}
+
+/// Reads `question`, asked at `now`, against the services in memory.
+pub fn read(question: &str, now: DateTime<Utc>, services: &Services) -> Reading {
+    let w = when::read(question, now);
+    let mut cut = w.spans.clone();
+    let mut filter = Filter {
+        since: w.since,
+        until: w.until,
+        hours: w.hours,
+        weekdays: w.weekdays,
+        ..Default::default()
+    };
+    if let Some(named) = services.find(question) {
+        filter.service = Some(named.service);
+        cut.extend(named.spans);
+    }
+    cut.sort();
+    let mut rest = String::with_capacity(question.len());
+    let mut at = 0;
+    for (a, b) in cut {
+        if a >= at {
+            rest.push_str(&question[at..a]);
+            rest.push(' ');
+            at = b;
+        } else {
+            at = at.max(b);
+        }
+    }
+    rest.push_str(&question[at.min(question.len())..]);
+    let rest = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+    Reading { filter, rest }
+}
+
+/// The category a question names in plain words: the one whose meaning (`Category::meaning`,
+/// embedded as `meanings` in `Category::ALL` order) is nearest to the question's vector, when
+/// it is nearer than the runner-up by `CATEGORY_MARGIN`.
+pub fn category(question: &[f32], meanings: &[Vec<f32>]) -> Option<Category> {
+    let mut sims: Vec<(f32, Category)> = meanings
+        .iter()
+        .zip(Category::ALL)
+        .map(|(m, c)| (cosine(question, m), c))
+        .collect();
+    sims.sort_by(|a, b| b.0.total_cmp(&a.0));
+    match sims.as_slice() {
+        [first, second, ..] if first.0 - second.0 >= CATEGORY_MARGIN => Some(first.1),
+        _ => None,
+    }
+}
+
+/// How much nearer the named category's meaning must be than the next one's.
+pub const CATEGORY_MARGIN: f32 = 0.03;
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let n = norm(a) * norm(b);
+    if n > 0.0 {
+        dot / n
+    } else {
+        0.0
+    }
+}
+
+/// A filter of the question narrowed by the caller's own (flags win where both say something).
+pub fn narrow(read: &Filter, given: &Filter) -> Filter {
+    Filter {
+        service: given.service.clone().or_else(|| read.service.clone()),
+        category: given.category.or(read.category),
+        since: given.since.or(read.since),
+        until: given.until.or(read.until),
+        hours: given.hours.or(read.hours),
+        weekdays: if given.weekdays.is_empty() {
+            read.weekdays.clone()
+        } else {
+            given.weekdays.clone()
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::services::WordServices;
+
+    #[test]
+    fn a_question_becomes_a_filter_and_the_words_left_to_search() {
+        let services = Services::new(
+            &["polymarket-bot".to_string(), "kalshi-arb".to_string()],
+            &WordServices::new(),
+        );
+        let now = "2026-12-01T12:00:00Z".parse().unwrap();
+        let r = read(
+            "did the polymarket bot freeze on a lock in March 2025 at night?",
+            now,
+            &services,
+        );
+        assert_eq!(r.filter.service.as_deref(), Some("polymarket-bot"));
+        assert_eq!(
+            r.filter.since,
+            Some("2025-03-01T00:00:00Z".parse().unwrap())
+        );
+        assert_eq!(r.filter.hours, Some((22, 6)));
+        assert_eq!(r.rest, "did the freeze on a lock ?");
+        let given = Filter {
+            service: Some("kalshi-arb".into()),
+            ..Default::default()
+        };
+        let f = narrow(&r.filter, &given);
+        assert_eq!(
+            (f.service.as_deref(), f.hours),
+            (Some("kalshi-arb"), Some((22, 6)))
+        );
+    }
+}
