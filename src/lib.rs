@@ -21,3 +21,4 @@ pub mod probe;
 pub mod process;
 pub mod secure;
 pub mod service;
+pub mod web;

@@ -1,0 +1,134 @@
+//! What the web shows, read the way the CLI reads it: the live status from the watchdog's loop
+//! (at most once a second, however many clients ask), incidents from the store (redacted on
+//! every read), answers from memory.
+
+use crate::cmd::status::{self, StatusView};
+use crate::config::Config;
+use crate::daemon::control::{LoopAsk, LoopRequest};
+use crate::daemon::heartbeat::Heartbeat;
+use crate::incident::{Incident, IncidentStore};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Mutex, Semaphore};
+use tokio::time::Instant;
+
+/// A snapshot is served for this long before the loop is asked again.
+const FRESH: Duration = Duration::from_secs(1);
+/// The memory's document count is read again after this.
+const MEMORY_FRESH: Duration = Duration::from_secs(30);
+/// How long the loop may take to answer before the services are read from `services.json`.
+const LOOP_WAIT: Duration = Duration::from_secs(2);
+
+/// Everything the page and `/metrics` show, as of `at`.
+pub struct Snapshot {
+    pub at: DateTime<Utc>,
+    pub status: StatusView,
+    pub incidents: Vec<Incident>,
+    pub memory_docs: Option<usize>,
+}
+
+pub struct Source {
+    pub cfg: Arc<Config>,
+    store: Arc<IncidentStore>,
+    to_loop: mpsc::Sender<LoopRequest>,
+    cache: Mutex<Option<(Instant, Arc<Snapshot>)>>,
+    memory_docs: Mutex<Option<(Instant, Option<usize>)>>,
+    /// One question answered at a time (it loads the embedding model).
+    pub asks: Semaphore,
+}
+
+/// A failure to read what a route shows.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read the incident store")]
+    Store(#[from] crate::incident::StoreError),
+    #[error("the reading task failed")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl Source {
+    pub fn new(
+        cfg: Arc<Config>,
+        store: Arc<IncidentStore>,
+        to_loop: mpsc::Sender<LoopRequest>,
+    ) -> Self {
+        Source {
+            cfg,
+            store,
+            to_loop,
+            cache: Mutex::new(None),
+            memory_docs: Mutex::new(None),
+            asks: Semaphore::new(1),
+        }
+    }
+
+    /// The snapshot, at most [`FRESH`] old; concurrent callers share one refresh.
+    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, SourceError> {
+        let mut cache = self.cache.lock().await;
+        if let Some((at, snap)) = cache.as_ref() {
+            if at.elapsed() < FRESH {
+                return Ok(snap.clone());
+            }
+        }
+        let live = self
+            .ask_loop(LoopAsk::Status)
+            .await
+            .ok()
+            .and_then(|v| serde_json::from_value::<Heartbeat>(v).ok());
+        let state_dir = self.cfg.daemon.state_dir.clone();
+        let status = tokio::task::spawn_blocking(move || status::view(&state_dir, || live)).await?;
+        let incidents = self.incidents(None).await?;
+        let snap = Arc::new(Snapshot {
+            at: Utc::now(),
+            status,
+            incidents,
+            memory_docs: self.memory_docs().await,
+        });
+        *cache = Some((Instant::now(), snap.clone()));
+        Ok(snap)
+    }
+
+    /// Incidents, newest first, as `incidents` lists them.
+    pub async fn incidents(&self, service: Option<String>) -> Result<Vec<Incident>, SourceError> {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || store.list(service.as_deref())).await??)
+    }
+
+    /// One incident, as `show` reads it.
+    pub async fn incident(&self, id: String) -> Result<Option<Incident>, SourceError> {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || store.get(&id)).await??)
+    }
+
+    /// Asks the watchdog's loop, waiting at most [`LOOP_WAIT`] (a stalled loop is not waited on).
+    pub async fn ask_loop(&self, ask: LoopAsk) -> Result<serde_json::Value, String> {
+        let (reply, rx) = oneshot::channel();
+        let busy = || "the watchdog did not answer within 2 s".to_string();
+        self.to_loop
+            .send_timeout(LoopRequest { ask, reply }, LOOP_WAIT)
+            .await
+            .map_err(|_| busy())?;
+        match tokio::time::timeout(LOOP_WAIT, rx).await {
+            Ok(Ok(answer)) => answer,
+            _ => Err(busy()),
+        }
+    }
+
+    async fn memory_docs(&self) -> Option<usize> {
+        let mut m = self.memory_docs.lock().await;
+        if let Some((at, n)) = *m {
+            if at.elapsed() < MEMORY_FRESH {
+                return n;
+            }
+        }
+        let n = async {
+            let memory = crate::memory::Memory::open(&self.cfg).ok()?;
+            let store = memory.open_store().await.ok()?;
+            store.count().await.ok()
+        };
+        let n = tokio::time::timeout(LOOP_WAIT, n).await.ok().flatten();
+        *m = Some((Instant::now(), n));
+        n
+    }
+}
