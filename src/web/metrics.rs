@@ -45,9 +45,8 @@ pub fn render(cfg: &Config, snap: &Snapshot) -> String {
     let restarts = Family::<Labels, Counter>::default();
     let incidents = Family::<Labels, Counter>::default();
     let detection = Histogram::new(DETECTION_BUCKETS);
-    let postmortem = Family::<Labels, Histogram>::new_with_constructor(|| {
-        Histogram::new(POSTMORTEM_BUCKETS)
-    });
+    let postmortem =
+        Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(POSTMORTEM_BUCKETS));
 
     let live: HashMap<&str, _> = snap
         .status
