@@ -2,5 +2,7 @@
 //! the API against the CLI's JSON, the page in a real browser, the MCP server with a real client.
 
 mod api;
+mod browser;
 mod http;
 mod token;
+mod webdriver;
