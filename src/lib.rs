@@ -15,6 +15,7 @@ pub mod exit;
 pub mod fnv;
 pub mod forensics;
 pub mod incident;
+pub mod mcp;
 pub mod memory;
 pub mod notify;
 pub mod probe;

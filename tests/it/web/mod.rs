@@ -4,5 +4,6 @@
 mod api;
 mod browser;
 mod http;
+mod mcp;
 mod token;
 mod webdriver;
