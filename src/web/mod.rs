@@ -7,6 +7,8 @@ mod page;
 mod routes;
 mod server;
 mod source;
+#[cfg(test)]
+mod tests;
 mod timeline;
 
 pub use auth::Token;
