@@ -8,6 +8,7 @@ use crate::daemon::control::{LoopAsk, LoopRequest};
 use crate::daemon::heartbeat::Heartbeat;
 use crate::incident::{Incident, IncidentStore};
 use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Mutex, Semaphore};
@@ -15,6 +16,9 @@ use tokio::time::Instant;
 
 /// A snapshot is served for this long before the loop is asked again.
 const FRESH: Duration = Duration::from_secs(1);
+/// A snapshot older than [`FRESH`] but younger than this is served at once while a new one is
+/// taken in the background: no request waits for a refresh but the first after a quiet spell.
+const STALE_OK: Duration = Duration::from_secs(5);
 /// The memory's document count is read again after this.
 const MEMORY_FRESH: Duration = Duration::from_secs(30);
 /// How long the loop may take to answer before the services are read from `services.json`.
@@ -32,7 +36,11 @@ pub struct Source {
     pub cfg: Arc<Config>,
     store: Arc<IncidentStore>,
     to_loop: mpsc::Sender<LoopRequest>,
-    cache: Mutex<Option<(Instant, Arc<Snapshot>)>>,
+    cache: std::sync::Mutex<Option<(Instant, Arc<Snapshot>)>>,
+    /// Held while a snapshot is taken: one at a time.
+    taking: Mutex<()>,
+    /// A background refresh is under way.
+    refreshing: AtomicBool,
     memory_docs: Mutex<Option<(Instant, Option<usize>)>>,
     /// One question answered at a time (it loads the embedding model).
     pub asks: Semaphore,
@@ -57,19 +65,47 @@ impl Source {
             cfg,
             store,
             to_loop,
-            cache: Mutex::new(None),
+            cache: std::sync::Mutex::new(None),
+            taking: Mutex::new(()),
+            refreshing: AtomicBool::new(false),
             memory_docs: Mutex::new(None),
             asks: Semaphore::new(1),
         }
     }
 
-    /// The snapshot, at most [`FRESH`] old; concurrent callers share one refresh.
-    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, SourceError> {
-        let mut cache = self.cache.lock().await;
-        if let Some((at, snap)) = cache.as_ref() {
-            if at.elapsed() < FRESH {
-                return Ok(snap.clone());
+    /// The cached snapshot if it is younger than `max`.
+    fn cached(&self, max: Duration) -> Option<Arc<Snapshot>> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < max)
+            .map(|(_, s)| s.clone())
+    }
+
+    /// The snapshot: at most [`FRESH`] old, or at most [`STALE_OK`] old while a newer one is
+    /// taken in the background; concurrent callers share one refresh.
+    pub async fn snapshot(self: &Arc<Self>) -> Result<Arc<Snapshot>, SourceError> {
+        if let Some(s) = self.cached(FRESH) {
+            return Ok(s);
+        }
+        if let Some(s) = self.cached(STALE_OK) {
+            if !self.refreshing.swap(true, Ordering::AcqRel) {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let _ = me.take().await;
+                    me.refreshing.store(false, Ordering::Release);
+                });
             }
+            return Ok(s);
+        }
+        self.take().await
+    }
+
+    /// Takes a new snapshot (unless one was taken while this waited its turn).
+    async fn take(&self) -> Result<Arc<Snapshot>, SourceError> {
+        let _turn = self.taking.lock().await;
+        if let Some(s) = self.cached(FRESH) {
+            return Ok(s);
         }
         let live = self
             .ask_loop(LoopAsk::Status)
@@ -85,7 +121,8 @@ impl Source {
             incidents,
             memory_docs: self.memory_docs().await,
         });
-        *cache = Some((Instant::now(), snap.clone()));
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), snap.clone()));
         Ok(snap)
     }
 
