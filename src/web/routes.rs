@@ -48,20 +48,27 @@ pub fn router(source: Arc<Source>) -> Router {
         .with_state(source)
 }
 
-/// Every answer within its deadline (503 past it); the work left behind is dropped.
+/// Every answer within its deadline (503 past it; the work left behind is dropped), saying in
+/// `Server-Timing` how long the server took.
 async fn deadline(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let limit = if req.uri().path() == "/api/ask" {
         ASK_TIMEOUT
     } else {
         ANSWER_TIMEOUT
     };
-    match tokio::time::timeout(limit, next.run(req)).await {
+    let started = std::time::Instant::now();
+    let mut r = match tokio::time::timeout(limit, next.run(req)).await {
         Ok(r) => r,
         Err(_) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("no answer within {}s", limit.as_secs()),
         ),
+    };
+    let took = format!("app;dur={:.3}", started.elapsed().as_secs_f64() * 1e3);
+    if let Ok(v) = header::HeaderValue::from_str(&took) {
+        r.headers_mut().insert("server-timing", v);
     }
+    r
 }
 
 fn error(code: StatusCode, why: String) -> Response {
