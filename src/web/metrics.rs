@@ -84,7 +84,7 @@ pub fn render(cfg: &Config, snap: &Snapshot) -> String {
             }
         }
     }
-    for inc in &snap.incidents {
+    for inc in snap.incidents.iter() {
         restarts
             .get_or_create(&vec![("service", inc.service.clone())])
             .inc_by(u64::from(inc.restarts));

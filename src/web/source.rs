@@ -28,8 +28,16 @@ const LOOP_WAIT: Duration = Duration::from_secs(2);
 pub struct Snapshot {
     pub at: DateTime<Utc>,
     pub status: StatusView,
-    pub incidents: Vec<Incident>,
+    pub incidents: Arc<Vec<Incident>>,
     pub memory_docs: Option<usize>,
+}
+
+/// See [`Source::reader`].
+#[derive(Default)]
+struct Reader {
+    store: Option<IncidentStore>,
+    version: Option<i64>,
+    list: Arc<Vec<Incident>>,
 }
 
 pub struct Source {
@@ -42,6 +50,10 @@ pub struct Source {
     /// A background refresh is under way.
     refreshing: AtomicBool,
     memory_docs: Mutex<Option<(Instant, Option<usize>)>>,
+    /// The page's and `/metrics`' own read-only connection to the store (WAL readers never
+    /// block the daemon's writes, nor wait on its connection), the `data_version` it last
+    /// listed at, and that list: incidents are listed (and redacted) again only after a write.
+    reader: Arc<std::sync::Mutex<Reader>>,
     /// One question answered at a time (it loads the embedding model).
     pub asks: Semaphore,
 }
@@ -69,6 +81,7 @@ impl Source {
             taking: Mutex::new(()),
             refreshing: AtomicBool::new(false),
             memory_docs: Mutex::new(None),
+            reader: Arc::new(std::sync::Mutex::new(Reader::default())),
             asks: Semaphore::new(1),
         }
     }
@@ -114,7 +127,7 @@ impl Source {
             .and_then(|v| serde_json::from_value::<Heartbeat>(v).ok());
         let state_dir = self.cfg.daemon.state_dir.clone();
         let status = tokio::task::spawn_blocking(move || status::view(&state_dir, || live)).await?;
-        let incidents = self.incidents(None).await?;
+        let incidents = self.listed().await?;
         let snap = Arc::new(Snapshot {
             at: Utc::now(),
             status,
@@ -124,6 +137,36 @@ impl Source {
         *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((Instant::now(), snap.clone()));
         Ok(snap)
+    }
+
+    /// Every incident, newest first, through the snapshot's own connection; listed again only
+    /// when the store changed since.
+    async fn listed(&self) -> Result<Arc<Vec<Incident>>, SourceError> {
+        let me = self.cfg.daemon.state_dir.clone();
+        let reader = self.reader.clone();
+        // Off the async threads: a `data_version` query, and a listing only after a write.
+        tokio::task::spawn_blocking(move || {
+            let mut r = reader.lock().unwrap_or_else(|p| p.into_inner());
+            if r.store.is_none() {
+                if !IncidentStore::path_in(&me).exists() {
+                    return Ok(Arc::new(Vec::new()));
+                }
+                r.store = Some(IncidentStore::open_read_only(&me)?);
+            }
+            let store = r.store.as_ref().expect("opened above");
+            let Some(version) = store.data_version()? else {
+                // No tables yet: open again next time, when the daemon has made them.
+                r.store = None;
+                return Ok(Arc::new(Vec::new()));
+            };
+            if r.version != Some(version) {
+                let list = Arc::new(store.list(None)?);
+                r.list = list;
+                r.version = Some(version);
+            }
+            Ok(r.list.clone())
+        })
+        .await?
     }
 
     /// Incidents, newest first, as `incidents` lists them.

@@ -136,7 +136,7 @@ fn snapshot() -> Snapshot {
     Snapshot {
         at: at(),
         status,
-        incidents: vec![first, second],
+        incidents: std::sync::Arc::new(vec![first, second]),
         memory_docs: Some(7),
     }
 }
