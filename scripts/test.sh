@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need (model files, local LLM server), then runs every test.
+# The test command: installs what the tests need (model files, local LLM server, chromium, the
+# python MCP client), then runs every test.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
@@ -12,6 +13,9 @@ command -v python3 >/dev/null || { echo "python3 not found: it is needed for set
 
 log "embedding model and onnxruntime"
 bash scripts/setup-models.sh
+
+log "web tests: headless chromium and its driver (apt), the python mcp client (PyPI)"
+bash scripts/setup-web.sh
 
 log "local LLM server (llama-cpp-python, SmolLM2-135M)"
 bash scripts/setup-llm.sh

@@ -81,6 +81,11 @@ pub enum Command {
     /// Example: akashic service install --launchd --print
     #[command(subcommand)]
     Service(ServiceCmd),
+    /// Serve the Model Context Protocol on stdio for coding agents: tools ask, incidents, show,
+    /// status and digest, and each configured digest as a resource (specs/web.md).
+    ///
+    /// Example: akashic --config ~/.config/akashic/akashic.toml mcp
+    Mcp,
     /// A small real service for the demo and the tests (binds a port, writes a log and output files).
     #[command(hide = true)]
     DemoService(DemoServiceArgs),
@@ -346,6 +351,7 @@ pub fn main() -> i32 {
         Command::Demo(a) => crate::cmd::demo::run(&a),
         Command::Digest(a) => crate::cmd::digest::run(config.as_deref(), &a),
         Command::Rec(c) => crate::cmd::rec::run(config.as_deref(), &c),
+        Command::Mcp => crate::cmd::mcp::run(config.as_deref()),
         Command::Doctor(a) => crate::cmd::doctor::run(config.as_deref(), a.json),
         Command::Service(c) => crate::cmd::service::run(config.as_deref(), &c),
         Command::DemoService(a) => Ok(crate::demo::service::run(crate::demo::service::Behaviour {

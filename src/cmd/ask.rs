@@ -2,10 +2,11 @@
 
 use super::{out, out_json, CmdResult};
 use crate::cli::AskArgs;
+use crate::config::Config;
 use crate::core::category::Category;
 use crate::memory::answer::{self, Answer};
 use crate::memory::llm::{Chat, OpenAiChat};
-use crate::memory::{when, Filter, Hit, Memory};
+use crate::memory::{when, Filter, Hit, Memory, MemoryError};
 use std::path::Path;
 
 pub fn run(flag: Option<&Path>, args: &AskArgs) -> CmdResult {
@@ -28,40 +29,62 @@ pub fn run(flag: Option<&Path>, args: &AskArgs) -> CmdResult {
         until: time(&args.until, true)?,
         ..Default::default()
     };
-    let memory = Memory::open(&cfg).map_err(anyhow::Error::from)?;
-    let chat: Option<Box<dyn Chat>> = match (&cfg.llm, args.no_llm) {
+    let rt = super::memory::runtime()?;
+    let asked = rt
+        .block_on(ask(&cfg, &args.question, &filter, args.k, args.no_llm))
+        .map_err(anyhow::Error::from)?;
+    if args.json {
+        out_json(&asked.json());
+    } else {
+        match &asked.found {
+            None => out(EMPTY),
+            Some((ans, hits)) => out(render(ans, hits)),
+        }
+    }
+    Ok(crate::exit::OK)
+}
+
+/// What `ask` found: `None` when memory holds nothing.
+pub struct Asked {
+    pub found: Option<(Answer, Vec<Hit>)>,
+}
+
+impl Asked {
+    /// The `ask --json` object (the web's `/api/ask` and the MCP `ask` tool give the same).
+    pub fn json(&self) -> serde_json::Value {
+        match &self.found {
+            Some((ans, hits)) => to_json(ans, hits),
+            None => {
+                let mut v = to_json(&empty_answer(), &[]);
+                v["memory_empty"] = serde_json::Value::Bool(true);
+                v
+            }
+        }
+    }
+}
+
+/// Answers a question from memory (a model's answer when `[llm]` is configured and `no_llm` is not set).
+pub async fn ask(
+    cfg: &Config,
+    question: &str,
+    filter: &Filter,
+    k: usize,
+    no_llm: bool,
+) -> Result<Asked, MemoryError> {
+    let memory = Memory::open(cfg)?;
+    let chat: Option<Box<dyn Chat>> = match (&cfg.llm, no_llm) {
         (Some(llm), false) => Some(Box::new(OpenAiChat::new(llm))),
         _ => None,
     };
-    let rt = super::memory::runtime()?;
     // Before loading any model: with nothing remembered there is nothing to search.
-    let stored = rt
-        .block_on(async { memory.open_store().await?.count().await })
-        .map_err(anyhow::Error::from)?;
-    if stored == 0 {
-        if args.json {
-            let mut v = to_json(&empty_answer(), &[]);
-            v["memory_empty"] = serde_json::Value::Bool(true);
-            out_json(&v);
-        } else {
-            out(EMPTY);
-        }
-        return Ok(crate::exit::OK);
+    if memory.open_store().await?.count().await? == 0 {
+        return Ok(Asked { found: None });
     }
-    let (hits, ans) = rt
-        .block_on(async {
-            let asked = memory.ask(&args.question, &filter, args.k, now).await?;
-            let ans =
-                answer::answer(&args.question, &asked.hits, &asked.pool, chat.as_deref()).await;
-            Ok::<_, crate::memory::MemoryError>((asked.hits, ans))
-        })
-        .map_err(anyhow::Error::from)?;
-    if args.json {
-        out_json(&to_json(&ans, &hits));
-    } else {
-        out(render(&ans, &hits));
-    }
-    Ok(crate::exit::OK)
+    let asked = memory.ask(question, filter, k, chrono::Utc::now()).await?;
+    let ans = answer::answer(question, &asked.hits, &asked.pool, chat.as_deref()).await;
+    Ok(Asked {
+        found: Some((ans, asked.hits)),
+    })
 }
 
 /// What `ask` says when memory holds no post-mortem at all.

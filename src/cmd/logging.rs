@@ -42,7 +42,7 @@ pub fn init(verbose: u8) {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(format!(
-            "{default},sled=warn,tokenizers=warn,hyper=warn,reqwest=warn,ort=warn,h2=warn,tower=warn"
+            "{default},sled=warn,tokenizers=warn,hyper=warn,reqwest=warn,ort=warn,h2=warn,tower=warn,rmcp=warn"
         ))
     });
     let _ = tracing_subscriber::fmt()

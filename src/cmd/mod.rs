@@ -12,6 +12,7 @@ pub mod incident_view;
 pub mod incidents;
 pub mod label;
 pub mod logging;
+pub mod mcp;
 pub mod memory;
 pub mod rec;
 pub mod resume;

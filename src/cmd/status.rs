@@ -18,9 +18,25 @@ struct DaemonOut {
     heartbeat_age_s: Option<f64>,
 }
 
-pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
-    let cfg = load_config(flag)?;
-    let beat = heartbeat::read_beat(&cfg.daemon.state_dir);
+/// What `status --json` prints (the web's `/api/status` and the MCP `status` tool give the same).
+#[derive(Debug, Serialize)]
+pub struct StatusView {
+    daemon: DaemonOut,
+    pub services: Vec<heartbeat::ServiceStatus>,
+    pub degraded: Vec<String>,
+}
+
+impl StatusView {
+    /// running | frozen | stopped | not_started
+    pub fn daemon_state(&self) -> &'static str {
+        self.daemon.state
+    }
+}
+
+/// Whether the daemon lives (its heartbeat) and each service's state: `live` is asked for the
+/// running daemon's answer, else the services are as it last wrote them.
+pub fn view(state_dir: &Path, live: impl FnOnce() -> Option<Heartbeat>) -> StatusView {
+    let beat = heartbeat::read_beat(state_dir);
     let daemon = match &beat {
         None => DaemonOut {
             state: "not_started",
@@ -49,34 +65,47 @@ pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
             }
         }
     };
-    // A running daemon answers with its services as they are now; otherwise (or if it does
-    // not answer within 2 s) they are as it last wrote them.
     // The file is read only when there is no live answer.
-    let live = (daemon.state == "running")
-        .then(|| {
-            control::ask_within(
-                &cfg.daemon.state_dir,
-                &Request::Status,
-                std::time::Duration::from_secs(2),
-            )
-        })
-        .and_then(|r| r.ok().flatten())
-        .and_then(|v| serde_json::from_value::<Heartbeat>(v).ok());
+    let live = (daemon.state == "running").then(live).flatten();
     let degraded = live
         .as_ref()
         .map(|l| l.degraded.clone())
         .unwrap_or_default();
     let services = match (live, &beat) {
         (Some(l), _) => l.services,
-        (None, Some(_)) => heartbeat::read_services(&cfg.daemon.state_dir),
+        (None, Some(_)) => heartbeat::read_services(state_dir),
         (None, None) => Vec::new(),
     };
+    StatusView {
+        daemon,
+        services,
+        degraded,
+    }
+}
+
+pub fn run(flag: Option<&Path>, json: bool) -> CmdResult {
+    let cfg = load_config(flag)?;
+    // A running daemon answers with its services as they are now; otherwise (or if it does
+    // not answer within 2 s) they are as it last wrote them.
+    let view = view(&cfg.daemon.state_dir, || {
+        control::ask_within(
+            &cfg.daemon.state_dir,
+            &Request::Status,
+            std::time::Duration::from_secs(2),
+        )
+        .ok()
+        .flatten()
+        .and_then(|v| serde_json::from_value::<Heartbeat>(v).ok())
+    });
     if json {
-        out_json(
-            &serde_json::json!({ "daemon": daemon, "services": services, "degraded": degraded }),
-        );
+        out_json(&view);
         return Ok(crate::exit::OK);
     }
+    let StatusView {
+        daemon,
+        services,
+        degraded,
+    } = view;
     match (daemon.state, daemon.pid, daemon.heartbeat_age_s) {
         ("not_started", _, _) => out(format!(
             "akashic: not running (no heartbeat in {}); start it with `akashic watch`",

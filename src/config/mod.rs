@@ -8,6 +8,7 @@ pub mod programs;
 pub mod raw;
 pub mod validate;
 mod validate_check;
+mod validate_http;
 mod validate_service;
 
 pub use error::{ConfigError, Issue};

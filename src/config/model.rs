@@ -51,6 +51,17 @@ pub struct DaemonConfig {
     pub forensics_budget: Duration,
     /// The fleet-wide session-start digest; `None` = `<state_dir>/DIGEST.md`.
     pub digest: Option<PathBuf>,
+    /// The status page, `/metrics` and `/api` (specs/web.md); `None` = no port opened.
+    pub http: Option<HttpConfig>,
+}
+
+/// Where the web server listens, and the token every request must carry (if any).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// As written (`127.0.0.1:9333`, `localhost:9333`, `[::1]:9333`), for messages.
+    pub address: String,
+    pub addrs: Vec<std::net::SocketAddr>,
+    pub token: Option<crate::web::Token>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

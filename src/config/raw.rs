@@ -22,6 +22,8 @@ pub struct RawDaemon {
     pub tick: Option<String>,
     pub forensics_budget: Option<String>,
     pub digest: Option<String>,
+    pub http: Option<String>,
+    pub http_token_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -128,7 +130,14 @@ pub struct RawCheck {
 pub mod schema {
     pub const ROOT: &[&str] = &["daemon", "memory", "llm", "notify", "agent", "service"];
     pub const AGENT: &[&str] = &["signatures"];
-    pub const DAEMON: &[&str] = &["state_dir", "tick", "forensics_budget", "digest"];
+    pub const DAEMON: &[&str] = &[
+        "state_dir",
+        "tick",
+        "forensics_budget",
+        "digest",
+        "http",
+        "http_token_env",
+    ];
     pub const MEMORY: &[&str] = &["backend", "url", "collection", "api_key_env", "model_dir"];
     pub const LLM: &[&str] = &["base_url", "model", "api_key_env", "timeout", "max_tokens"];
     pub const NOTIFY: &[&str] = &["webhook", "reminder"];

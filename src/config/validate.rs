@@ -283,11 +283,13 @@ pub fn validate(
     };
     socket_fits(&mut cx, &dk.key("state_dir"), &state_dir);
     let digest = d.digest.as_deref().map(|s| cx.path(&dk.key("digest"), s));
+    let http = super::validate_http::validate_http(&mut cx, &d, &dk);
     let daemon = DaemonConfig {
         state_dir,
         tick,
         forensics_budget,
         digest,
+        http,
     };
 
     let memory = validate_memory(&mut cx, raw.memory.unwrap_or_default(), &root.key("memory"));

@@ -19,6 +19,9 @@ pub struct CheckStatus {
     pub kind: String,
     pub ok: Option<bool>,
     pub detail: String,
+    /// When the newest output this check saw was written (log and artifact checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_at: Option<DateTime<Utc>>,
 }
 
 /// The daemon's liveness and each service's state, as `status` and the digest read them.

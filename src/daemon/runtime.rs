@@ -13,7 +13,7 @@ use crate::incident::{FailedCheck, Incident, IncidentStore, TimelineEvent};
 use crate::probe::files::{FileCheck, FileWatch};
 use crate::probe::{CounterHistory, ProbeResult, Probes};
 use crate::process::{ExitEvent, ProcessControl};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -120,6 +120,16 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let sock = control::socket_path(&state_dir);
     let _ = std::fs::remove_file(&sock);
     let socket_health = Arc::new(control::SocketHealth::default());
+    // The status page, /metrics and /api ([daemon] http): its own tasks, asking the loop as the socket does.
+    let web_task = match &cfg.daemon.http {
+        Some(h) => {
+            let listeners = crate::web::bind(h).await?;
+            let source =
+                crate::web::Source::new(Arc::new(cfg.clone()), store.clone(), loop_tx.clone());
+            Some(tokio::spawn(crate::web::serve(listeners, Arc::new(source))))
+        }
+        None => None,
+    };
     let control_task = match tokio::net::UnixListener::bind(&sock)
         .and_then(|l| crate::secure::private_socket(&sock).map(|()| l))
     {
@@ -393,6 +403,9 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     if let Some(t) = control_task {
         t.abort();
     }
+    if let Some(t) = web_task {
+        t.abort();
+    }
     // A post-mortem being written is given a moment to finish (it stays queued if not).
     let stopping = tokio::time::Instant::now();
     worker_stop.notify_one();
@@ -610,11 +623,14 @@ impl FileGroups {
             .min()
     }
 
-    /// A file check's last answer.
-    fn latest(&self, (gi, place): (usize, usize)) -> Option<crate::core::machine::Verdict> {
+    /// A file check's last answer, and when the newest output it saw was written.
+    fn latest(
+        &self,
+        (gi, place): (usize, usize),
+    ) -> Option<(crate::core::machine::Verdict, Option<std::time::SystemTime>)> {
         files::lock(&self.slots[gi].2)
             .get(place)
-            .and_then(|a| a.as_ref().map(|a| a.verdict()))
+            .and_then(|a| a.as_ref().map(|a| (a.verdict(), a.output_at())))
     }
 }
 
@@ -1188,9 +1204,19 @@ fn services_of(svcs: &[Svc], groups: &FileGroups, now: Instant) -> Vec<ServiceSt
                 .iter()
                 .enumerate()
                 .map(|(ci, c)| {
-                    let last = match s.files[ci] {
-                        Some(at) => groups.latest(at),
-                        None => s.machine.last.get(ci).cloned().flatten().map(|r| r.verdict),
+                    let (last, output_at) = match s.files[ci] {
+                        Some(at) => groups.latest(at).map_or((None, None), |(v, t)| {
+                            (Some(v), t.map(DateTime::<Utc>::from))
+                        }),
+                        None => match s.machine.last.get(ci).cloned().flatten() {
+                            Some(r) => match r.progress {
+                                Some(crate::core::machine::Progress::At(t)) => {
+                                    (Some(r.verdict), Some(t))
+                                }
+                                _ => (Some(r.verdict), None),
+                            },
+                            None => (None, None),
+                        },
                     };
                     CheckStatus {
                         kind: c.kind.name().to_string(),
@@ -1199,6 +1225,7 @@ fn services_of(svcs: &[Svc], groups: &FileGroups, now: Instant) -> Vec<ServiceSt
                         detail: last.map(|v| v.detail().to_string()).unwrap_or_else(|| {
                             format!("{}: not run yet", crate::probe::describe(&c.kind))
                         }),
+                        output_at,
                     }
                 })
                 .collect(),

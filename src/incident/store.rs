@@ -168,6 +168,19 @@ impl IncidentStore {
         })
     }
 
+    /// SQLite's `data_version` of this connection: it changes when another connection (the
+    /// daemon's, `label`'s) commits, so a reader can tell its last read is still current.
+    /// `None` for a store with no tables yet.
+    pub fn data_version(&self) -> Result<Option<i64>, StoreError> {
+        let guard = self.conn.lock().unwrap();
+        let Some(conn) = guard.as_ref() else {
+            return Ok(None);
+        };
+        Ok(Some(
+            conn.query_row("PRAGMA data_version", [], |r| r.get(0))?,
+        ))
+    }
+
     /// Writes an incident; it is on disk when this returns `Durable`, held in memory when `Held`.
     pub fn put(&self, inc: &Incident) -> Result<Durability, StoreError> {
         self.write(|tx| upsert(tx, inc), |h| hold(h, inc.clone()))

@@ -13,3 +13,4 @@ mod privacy;
 mod process;
 mod util;
 mod watchdog;
+mod web;

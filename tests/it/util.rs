@@ -73,6 +73,11 @@ impl Fleet {
 
     /// Starts `akashic watch`, its stderr into `daemon.log`.
     pub fn watch(&mut self) {
+        self.watch_env(&[]);
+    }
+
+    /// [`Fleet::watch`] with these environment variables set for the daemon.
+    pub fn watch_env(&mut self, env: &[(&str, &str)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -80,6 +85,7 @@ impl Fleet {
             .unwrap();
         let child = Command::new(AKASHIC)
             .args(["--config", self.config.to_str().unwrap(), "watch"])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -238,3 +238,25 @@ fn secrets_are_masked_before_they_reach_the_disk() {
         }
     }
 }
+
+#[test]
+fn a_reader_sees_data_version_move_only_when_another_connection_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = IncidentStore::open(dir.path()).unwrap();
+    let reader = IncidentStore::open_read_only(dir.path()).unwrap();
+    let v0 = reader.data_version().unwrap().expect("tables exist");
+    assert_eq!(
+        reader.data_version().unwrap(),
+        Some(v0),
+        "no write, no change"
+    );
+    let one = inc(1, "bot");
+    writer.put(&one).unwrap();
+    let v1 = reader.data_version().unwrap().unwrap();
+    assert_ne!(v1, v0);
+    assert!(writer
+        .update(&one.id, |i| i.recovered = true)
+        .unwrap()
+        .is_some());
+    assert_ne!(reader.data_version().unwrap().unwrap(), v1);
+}

@@ -710,6 +710,17 @@ pub enum Fresh {
 }
 
 impl Answer {
+    /// When the newest output it saw was written, if it saw one.
+    pub fn output_at(&self) -> Option<SystemTime> {
+        match self {
+            Answer::Fresh { mtime, .. } => Some(*mtime),
+            Answer::Done(r) => match r.progress {
+                Some(crate::core::machine::Progress::At(t)) => Some(t.into()),
+                _ => None,
+            },
+        }
+    }
+
     pub fn is_ok(&self) -> bool {
         match self {
             Answer::Fresh { .. } => true,
