@@ -79,6 +79,7 @@ fn opened(actions: &[Action]) -> Option<(bool, Option<String>, Vec<String>)> {
             failed,
             restart,
             escalate,
+            ..
         } => Some((
             *restart,
             escalate.clone(),

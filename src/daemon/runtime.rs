@@ -702,6 +702,7 @@ fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
                 failed,
                 restart,
                 escalate,
+                held: _,
             } => {
                 // The incident is named in the log once it is durable (OpenTask), not before.
                 warn!(service = %name, failed = %summary(&failed), "unhealthy: capturing evidence");

@@ -531,6 +531,9 @@ async fn gather_reads_the_log_file_and_git_history_before_detection() {
         restart: None,
         checks: Vec::new(),
         leave_running: false,
+        depends_on: Vec::new(),
+        on_recurrence: Vec::new(),
+        dependency: false,
     };
     let mut incident = the_case().incident();
     incident.log_tail = None;

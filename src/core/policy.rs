@@ -1,0 +1,177 @@
+//! Fleet policy, pure: dependency order and cycles, what holds a dependent's restart, and
+//! which `on_recurrence` rule a recurring failure pattern meets. Fed facts, never reads a
+//! clock, file or socket ("now" is always an argument).
+
+use crate::config::RecurrenceRule;
+use crate::core::category::Category;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The days the post-mortem's "prior incidents matching this pattern" count looks back.
+pub const PATTERN_DAYS: u32 = 90;
+/// At most this many earlier incidents are listed in `pattern.previous`.
+pub const MAX_PREVIOUS: usize = 20;
+
+/// A dependency cycle, as the names along it (the first name repeated at the end).
+pub fn find_cycle(graph: &[(String, Vec<String>)]) -> Option<Vec<String>> {
+    let index: BTreeMap<&str, usize> = graph
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.as_str(), i))
+        .collect();
+    // 0 unvisited, 1 on the current path, 2 done.
+    let mut color = vec![0u8; graph.len()];
+    let mut path: Vec<usize> = Vec::new();
+    fn visit(
+        n: usize,
+        graph: &[(String, Vec<String>)],
+        index: &BTreeMap<&str, usize>,
+        color: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        color[n] = 1;
+        path.push(n);
+        for dep in &graph[n].1 {
+            let Some(&d) = index.get(dep.as_str()) else {
+                continue;
+            };
+            if color[d] == 1 {
+                let from = path.iter().position(|p| *p == d).unwrap_or(0);
+                let mut cycle = path[from..].to_vec();
+                cycle.push(d);
+                return Some(cycle);
+            }
+            if color[d] == 0 {
+                if let Some(c) = visit(d, graph, index, color, path) {
+                    return Some(c);
+                }
+            }
+        }
+        path.pop();
+        color[n] = 2;
+        None
+    }
+    (0..graph.len()).find_map(|n| {
+        if color[n] != 0 {
+            return None;
+        }
+        visit(n, graph, &index, &mut color, &mut path)
+            .map(|c| c.into_iter().map(|i| graph[i].0.clone()).collect())
+    })
+}
+
+/// A start order in which every name comes after what it depends on, otherwise keeping the
+/// order given (a graph with a cycle keeps the given order for the names on it).
+pub fn start_order(graph: &[(String, Vec<String>)]) -> Vec<usize> {
+    let mut placed = vec![false; graph.len()];
+    let mut order = Vec::with_capacity(graph.len());
+    while order.len() < graph.len() {
+        let ready = (0..graph.len()).find(|&i| {
+            !placed[i]
+                && graph[i].1.iter().all(|d| {
+                    graph
+                        .iter()
+                        .position(|(n, _)| n == d)
+                        .is_none_or(|j| placed[j])
+                })
+        });
+        // A cycle: take the first name left, as given.
+        let next = ready.unwrap_or_else(|| (0..graph.len()).find(|&i| !placed[i]).unwrap_or(0));
+        placed[next] = true;
+        order.push(next);
+    }
+    order
+}
+
+/// What holds a dependent's restarts: a dependency with an open incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    pub dependency: String,
+    pub incident: String,
+}
+
+/// The first of a service's dependencies (in `depends_on` order) that has an open incident:
+/// while there is one, the service's restarts are held. `open` answers a dependency's open
+/// incident.
+pub fn blocking<'a>(
+    depends_on: &'a [String],
+    open: impl Fn(&str) -> Option<&'a str>,
+) -> Option<Block> {
+    depends_on.iter().find_map(|d| {
+        open(d).map(|incident| Block {
+            dependency: d.clone(),
+            incident: incident.to_string(),
+        })
+    })
+}
+
+/// A past incident of the service, as pattern counting sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Past {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    /// The category its post-mortem (or a person) settled on, else the one read at detection.
+    pub category: Category,
+}
+
+/// An incident's failure pattern (specs/fleet.md `pattern`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pattern {
+    pub category: Category,
+    /// Incidents of this service with this category in the window, this one included.
+    pub count: u32,
+    pub within_days: u32,
+    /// The others, oldest first, at most [`MAX_PREVIOUS`].
+    pub previous: Vec<String>,
+}
+
+fn within(past: &[Past], category: Category, now: DateTime<Utc>, window: Duration) -> Vec<&Past> {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let mut v: Vec<&Past> = past
+        .iter()
+        .filter(|p| p.category == category && p.at <= now && now - p.at <= window)
+        .collect();
+    v.sort_by_key(|p| p.at);
+    v
+}
+
+/// The pattern of an incident of `category` detected at `now`, over the last [`PATTERN_DAYS`].
+pub fn pattern(category: Category, now: DateTime<Utc>, past: &[Past]) -> Pattern {
+    let days = Duration::from_secs(u64::from(PATTERN_DAYS) * 86_400);
+    let same = within(past, category, now, days);
+    let skip = same.len().saturating_sub(MAX_PREVIOUS);
+    Pattern {
+        category,
+        count: same.len() as u32 + 1,
+        within_days: PATTERN_DAYS,
+        previous: same[skip..].iter().map(|p| p.id.clone()).collect(),
+    }
+}
+
+/// The rule an incident of `category` at `now` meets, with the count it met it at: the one
+/// with the highest `count` among those whose category fits and whose count holds within
+/// its own window (the first of equals).
+pub fn rule_for<'a>(
+    rules: &'a [RecurrenceRule],
+    category: Category,
+    now: DateTime<Utc>,
+    past: &[Past],
+) -> Option<(usize, &'a RecurrenceRule, u32)> {
+    let mut best: Option<(usize, &RecurrenceRule, u32)> = None;
+    for (i, r) in rules.iter().enumerate() {
+        if r.category.is_some_and(|c| c != category) {
+            continue;
+        }
+        let count = within(past, category, now, r.within).len() as u32 + 1;
+        if count >= r.count && best.is_none_or(|(_, b, _)| r.count > b.count) {
+            best = Some((i, r, count));
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;
