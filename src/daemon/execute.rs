@@ -1,0 +1,110 @@
+//! Carrying out the machines' actions: quick store writes inline, slow work (opening an
+//! incident, a restart) in tasks that answer with an event.
+
+use super::open::{do_restart, summary, OpenTask};
+use super::runtime::{Event, Shared, Svc};
+use crate::core::machine::Action;
+use crate::incident::TimelineEvent;
+use chrono::Utc;
+use tracing::{error, info, warn};
+
+pub(super) fn event(event: &str, detail: impl Into<String>) -> TimelineEvent {
+    TimelineEvent {
+        at: Utc::now(),
+        event: event.into(),
+        detail: detail.into(),
+    }
+}
+
+pub(super) fn log_store_error(what: &str, e: impl std::fmt::Display) {
+    error!(error = %e, "incident store: {what} failed");
+}
+
+/// Carries out the machine's actions: quick store writes inline, slow work in tasks.
+pub(super) fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
+    for action in actions {
+        let name = svc.cfg.name.clone();
+        match action {
+            Action::OpenIncident {
+                failed,
+                restart,
+                escalate,
+                held: _,
+            } => {
+                // The incident is named in the log once it is durable (OpenTask), not before.
+                warn!(service = %name, failed = %summary(&failed), "unhealthy: capturing evidence");
+                let task = OpenTask {
+                    si,
+                    detected_at: Utc::now(),
+                    cfg: svc.cfg.clone(),
+                    backend: svc.backend.clone(),
+                    seen: svc.seen.clone(),
+                    failed,
+                    restart,
+                    escalate,
+                    shared: shared.clone(),
+                };
+                tokio::spawn(task.run());
+            }
+            Action::Restart {
+                incident,
+                attempt,
+                reason,
+            } => {
+                info!(service = %name, %incident, attempt, %reason, "restarting again");
+                let backend = svc.backend.clone();
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let (obs, pid) =
+                        do_restart(&shared, backend.as_deref(), &incident, attempt).await;
+                    let _ = shared.events.send(Event::Done { svc: si, obs, pid });
+                });
+            }
+            Action::ConfirmRecovery { incident, evidence } => {
+                info!(service = %name, %incident, %evidence, "recovery confirmed");
+                let now = Utc::now();
+                let res = shared.store.update(&incident, |i| {
+                    i.recovered = true;
+                    i.recovery_confirmed_at = Some(now);
+                    i.recovery_evidence = Some(evidence.clone());
+                    i.timeline.push(event(
+                        "recovered",
+                        format!("recovery confirmed: {evidence}"),
+                    ));
+                });
+                match res.and_then(|_| shared.store.enqueue_postmortem(&incident)) {
+                    Ok(_) => shared.postmortems.notify_one(),
+                    Err(e) => log_store_error("recording recovery", e),
+                }
+                shared.notify(crate::notify::Kind::Recovery, &name, &incident, &evidence);
+            }
+            Action::Escalate { incident, reason } => {
+                error!(service = %name, %incident, %reason, "escalated: akashic stops restarting this service");
+                let now = Utc::now();
+                let res = shared.store.update(&incident, |i| {
+                    i.escalated_at = Some(now);
+                    i.escalation_reason = Some(reason.clone());
+                    i.timeline.push(event("escalated", reason.clone()));
+                });
+                match res.and_then(|_| shared.store.enqueue_postmortem(&incident)) {
+                    Ok(_) => shared.postmortems.notify_one(),
+                    Err(e) => log_store_error("recording escalation", e),
+                }
+                shared.notify(crate::notify::Kind::Escalation, &name, &incident, &reason);
+            }
+            Action::Note {
+                incident,
+                event: ev,
+                detail,
+            } => {
+                info!(service = %name, %incident, event = ev, %detail);
+                if let Err(e) = shared
+                    .store
+                    .update(&incident, |i| i.timeline.push(event(ev, detail.clone())))
+                {
+                    log_store_error("adding a timeline note", e);
+                }
+            }
+        }
+    }
+}

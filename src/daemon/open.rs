@@ -1,0 +1,201 @@
+//! Opening an incident: evidence first (bounded), then a durable write, then the restart.
+
+use super::evidence::{self, Seen};
+use super::execute::{event, log_store_error};
+use super::runtime::{Event, Shared};
+use crate::config::ServiceConfig;
+use crate::core::machine::Observation;
+use crate::errors::chain;
+use crate::incident::{FailedCheck, Incident, TimelineEvent};
+use crate::process::ProcessControl;
+use chrono::Utc;
+use std::sync::Arc;
+use tracing::{error, warn};
+
+pub(super) fn summary(failed: &[FailedCheck]) -> String {
+    failed
+        .iter()
+        .map(|f| format!("{}: {}", f.kind, f.detail))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Opening an incident: evidence first (bounded), then a durable write, then the restart.
+pub(super) struct OpenTask {
+    pub(super) si: usize,
+    /// When the machine decided (not when this task got a thread: on a busy runtime that
+    /// can be later).
+    pub(super) detected_at: chrono::DateTime<Utc>,
+    pub(super) cfg: ServiceConfig,
+    pub(super) backend: Option<Arc<dyn ProcessControl>>,
+    pub(super) seen: Seen,
+    pub(super) failed: Vec<FailedCheck>,
+    pub(super) restart: bool,
+    pub(super) escalate: Option<String>,
+    pub(super) shared: Shared,
+}
+
+impl OpenTask {
+    pub(super) async fn run(self) {
+        let detected_at = self.detected_at;
+        let process = evidence::process_state(&self.cfg, self.backend.as_deref(), &self.seen).await;
+        let forensics =
+            evidence::forensics(process.pid, process.running, self.shared.forensics_budget).await;
+        let log_tail = self.cfg.log_path().and_then(|p| evidence::log_tail(p));
+        let id = crate::incident::store::new_id(detected_at);
+        let mut timeline = vec![TimelineEvent {
+            at: detected_at,
+            event: "detected".into(),
+            detail: summary(&self.failed),
+        }];
+        timeline.push(event(
+            "evidence",
+            format!(
+                "process {}; port {}; last HTTP {}{}",
+                match (process.running, process.pid) {
+                    (Some(true), Some(pid)) => format!("running (pid {pid})"),
+                    (Some(false), Some(pid)) => format!("not running (pid {pid} gone)"),
+                    _ => "state unknown".into(),
+                },
+                match process.port_bound {
+                    Some(true) => "bound",
+                    Some(false) => "not bound",
+                    None => "unknown",
+                },
+                process
+                    .http_status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "none".into()),
+                forensics
+                    .as_ref()
+                    .map(|f| format!(
+                        "; forensics by {} in {}ms{}",
+                        f.method,
+                        f.took_ms,
+                        if f.truncated { " (truncated)" } else { "" }
+                    ))
+                    .unwrap_or_default()
+            ),
+        ));
+        let mut inc = Incident {
+            id: id.clone(),
+            service: self.cfg.name.clone(),
+            detected_at,
+            failed_checks: self.failed.clone(),
+            process,
+            forensics,
+            log_tail,
+            action: if self.restart {
+                "restart pending".into()
+            } else {
+                "none".into()
+            },
+            restarts: 0,
+            restarted_at: None,
+            recovered: false,
+            recovery_confirmed_at: None,
+            recovery_evidence: None,
+            escalated_at: None,
+            escalation_reason: None,
+            timeline,
+            postmortem: None,
+        };
+        if let Some(reason) = &self.escalate {
+            inc.action = format!("none (escalated: {reason})");
+            inc.escalated_at = Some(Utc::now());
+            inc.escalation_reason = Some(reason.clone());
+            inc.timeline.push(event("escalated", reason.clone()));
+        }
+        // Facts first: durable before any restart or slow work.
+        let written = if self.escalate.is_some() {
+            self.shared.store.put_and_enqueue(&inc)
+        } else {
+            self.shared.store.put(&inc)
+        };
+        match written {
+            Ok(crate::incident::store::Durability::Durable) => {
+                warn!(service = %self.cfg.name, incident = %id, "incident opened")
+            }
+            Ok(crate::incident::store::Durability::Held) => {
+                error!(service = %self.cfg.name, incident = %id, "incident opened but not yet on disk (held in memory until the store takes writes again)")
+            }
+            Err(e) => log_store_error("writing a new incident", e),
+        }
+        if self.escalate.is_some() {
+            self.shared.postmortems.notify_one();
+        }
+        // [living] Incident opened (or escalated at once): tell the operator, after the durable write.
+        match &self.escalate {
+            Some(reason) => {
+                self.shared
+                    .notify(crate::notify::Kind::Escalation, &self.cfg.name, &id, reason)
+            }
+            None => self.shared.notify(
+                crate::notify::Kind::Incident,
+                &self.cfg.name,
+                &id,
+                &summary(&self.failed),
+            ),
+        }
+        let (obs, pid) = if self.restart {
+            do_restart(&self.shared, self.backend.as_deref(), &id, 1).await
+        } else {
+            (Observation::Opened { incident: id }, None)
+        };
+        let _ = self.shared.events.send(Event::Done {
+            svc: self.si,
+            obs,
+            pid,
+        });
+    }
+}
+
+/// Kills and restarts, and records it in the incident.
+pub(super) async fn do_restart(
+    shared: &Shared,
+    backend: Option<&dyn ProcessControl>,
+    incident: &str,
+    attempt: u32,
+) -> (Observation, Option<u32>) {
+    let Some(b) = backend else {
+        let obs = Observation::Restarted {
+            incident: incident.into(),
+            ok: false,
+            detail: "no restart backend".into(),
+            wall: Utc::now(),
+        };
+        return (obs, None);
+    };
+    let res = b.restart().await;
+    let wall = Utc::now();
+    let (ok, detail) = match &res {
+        Ok(what) => (true, what.clone()),
+        Err(e) => (false, chain(e)),
+    };
+    let update = shared.store.update(incident, |i| {
+        if ok {
+            i.action = detail.clone();
+            i.restarts = attempt;
+            i.restarted_at = Some(wall);
+            i.timeline
+                .push(event("restart", format!("restart #{attempt}: {detail}")));
+        } else {
+            i.action = format!("restart failed: {detail}");
+            i.timeline.push(event(
+                "restart_failed",
+                format!("restart #{attempt} failed: {detail}"),
+            ));
+        }
+    });
+    if let Err(e) = update {
+        log_store_error("recording a restart", e);
+    }
+    let pid = if ok { b.pid().await } else { None };
+    let obs = Observation::Restarted {
+        incident: incident.into(),
+        ok,
+        detail,
+        wall,
+    };
+    (obs, pid)
+}
