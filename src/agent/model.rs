@@ -85,4 +85,11 @@ pub struct PostMortem {
     /// `"person"` once someone confirmed or corrected it (`akashic label`); else null.
     #[serde(default)]
     pub confirmed_by: Option<String>,
+    /// A fleet group's post-mortem: the failing dependency first, then every service held
+    /// on it (specs/fleet.md); empty for one service's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    /// What the recurrence of its pattern changed in the response, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurrence: Option<String>,
 }

@@ -54,6 +54,9 @@ pub fn brief(i: &Incident) -> Value {
         "recovery_confirmed_at": i.recovery_confirmed_at,
         "escalated": i.escalated_at.is_some(),
         "postmortem": i.postmortem.as_ref().map(|p| json!({"author": p.author, "category": p.category})),
+        "pattern": i.pattern,
+        "caused_by": i.caused_by,
+        "group": i.group,
     })
 }
 

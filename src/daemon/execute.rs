@@ -4,7 +4,7 @@
 use super::open::{do_restart, summary, OpenTask};
 use super::runtime::{Event, Shared, Svc};
 use crate::core::machine::Action;
-use crate::incident::TimelineEvent;
+use crate::incident::{Incident, StoreError, TimelineEvent};
 use chrono::Utc;
 use tracing::{error, info, warn};
 
@@ -20,6 +20,26 @@ pub(super) fn log_store_error(what: &str, e: impl std::fmt::Display) {
     error!(error = %e, "incident store: {what} failed");
 }
 
+/// Queues an incident's post-mortem once it closed; an incident held on a dependency has
+/// none of its own: the dependency's post-mortem names every service held on it.
+fn postmortem_unless_held(
+    shared: &Shared,
+    incident: &str,
+    updated: Result<Option<Incident>, StoreError>,
+    what: &str,
+) {
+    let held = matches!(&updated, Ok(Some(i)) if i.caused_by.is_some());
+    match updated.and_then(|_| {
+        (!held)
+            .then(|| shared.store.enqueue_postmortem(incident))
+            .transpose()
+    }) {
+        Ok(Some(_)) => shared.postmortems.notify_one(),
+        Ok(None) => {}
+        Err(e) => log_store_error(what, e),
+    }
+}
+
 /// Carries out the machine's actions: quick store writes inline, slow work in tasks.
 pub(super) fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
     for action in actions {
@@ -29,7 +49,7 @@ pub(super) fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &S
                 failed,
                 restart,
                 escalate,
-                held: _,
+                held,
             } => {
                 // The incident is named in the log once it is durable (OpenTask), not before.
                 warn!(service = %name, failed = %summary(&failed), "unhealthy: capturing evidence");
@@ -42,6 +62,7 @@ pub(super) fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &S
                     failed,
                     restart,
                     escalate,
+                    held,
                     shared: shared.clone(),
                 };
                 tokio::spawn(task.run());
@@ -71,11 +92,14 @@ pub(super) fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &S
                         "recovered",
                         format!("recovery confirmed: {evidence}"),
                     ));
+                    if let (Some(c), 0) = (&i.caused_by, i.restarts) {
+                        i.action = format!(
+                            "held: waiting for {}; recovered without a restart",
+                            c.dependency
+                        );
+                    }
                 });
-                match res.and_then(|_| shared.store.enqueue_postmortem(&incident)) {
-                    Ok(_) => shared.postmortems.notify_one(),
-                    Err(e) => log_store_error("recording recovery", e),
-                }
+                postmortem_unless_held(shared, &incident, res, "recording recovery");
                 shared.notify(crate::notify::Kind::Recovery, &name, &incident, &evidence);
             }
             Action::Escalate { incident, reason } => {
@@ -86,10 +110,7 @@ pub(super) fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &S
                     i.escalation_reason = Some(reason.clone());
                     i.timeline.push(event("escalated", reason.clone()));
                 });
-                match res.and_then(|_| shared.store.enqueue_postmortem(&incident)) {
-                    Ok(_) => shared.postmortems.notify_one(),
-                    Err(e) => log_store_error("recording escalation", e),
-                }
+                postmortem_unless_held(shared, &incident, res, "recording escalation");
                 shared.notify(crate::notify::Kind::Escalation, &name, &incident, &reason);
             }
             Action::Note {

@@ -5,11 +5,13 @@ pub mod control;
 mod evidence;
 mod execute;
 mod files;
+mod fleet;
 pub mod heartbeat;
 pub mod lock;
 mod open;
 mod params;
 pub mod postmortem;
+mod recur;
 mod runtime;
 mod schedule;
 

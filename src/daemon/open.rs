@@ -2,15 +2,17 @@
 
 use super::evidence::{self, Seen};
 use super::execute::{event, log_store_error};
+use super::recur;
 use super::runtime::{Event, Shared};
-use crate::config::ServiceConfig;
+use crate::config::{RecurrenceAction, ServiceConfig};
 use crate::core::machine::Observation;
+use crate::core::policy::Block;
 use crate::errors::chain;
-use crate::incident::{FailedCheck, Incident, TimelineEvent};
+use crate::incident::{CausedBy, FailedCheck, Incident, TimelineEvent};
 use crate::process::ProcessControl;
 use chrono::Utc;
 use std::sync::Arc;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 pub(super) fn summary(failed: &[FailedCheck]) -> String {
     failed
@@ -32,6 +34,8 @@ pub(super) struct OpenTask {
     pub(super) failed: Vec<FailedCheck>,
     pub(super) restart: bool,
     pub(super) escalate: Option<String>,
+    /// The restart is held on a failing dependency.
+    pub(super) held: Option<Block>,
     pub(super) shared: Shared,
 }
 
@@ -99,15 +103,77 @@ impl OpenTask {
             escalation_reason: None,
             timeline,
             postmortem: None,
+            pattern: None,
+            caused_by: None,
+            group: None,
         };
-        if let Some(reason) = &self.escalate {
+        // The pattern, read inline from what was just captured (the classifier, never the model).
+        let category = recur::category_at_detection(
+            &inc,
+            &self.shared.signatures,
+            self.shared.forensics_budget,
+        )
+        .await;
+        let past = recur::history(&self.shared.store, &self.cfg.name, &id);
+        let reading = recur::read(category, &inc, &past, &self.cfg.on_recurrence);
+        if reading.pattern.count > 1 {
+            inc.timeline.push(event(
+                "pattern",
+                format!(
+                    "{} incident of pattern {category} in the last {} days (before: {})",
+                    recur::ordinal(reading.pattern.count),
+                    reading.pattern.within_days,
+                    reading.pattern.previous.join(", ")
+                ),
+            ));
+        }
+        inc.pattern = Some(reading.pattern);
+        let mut escalate = self.escalate.clone();
+        if self.cfg.dependency && escalate.is_some() {
+            escalate = Some("observed only: a [[dependency]] is watched, never restarted".into());
+        }
+        let mut remedy = None;
+        let mut recurring = None;
+        if let Some(block) = &self.held {
+            inc.action = format!("held: waiting for {}", block.dependency);
+            inc.caused_by = Some(CausedBy {
+                dependency: block.dependency.clone(),
+                incident: block.incident.clone(),
+            });
+            inc.group = Some(group_of(&block.incident));
+            inc.timeline.push(event(
+                "held",
+                format!(
+                    "{} has an open incident ({}): restart held until it is healthy again; no restart budget spent",
+                    block.dependency, block.incident
+                ),
+            ));
+        } else if let (true, Some((index, rule, count))) = (self.restart, &reading.rule) {
+            let said = recur::describe(*index, rule, *count, category);
+            inc.timeline.push(event("recurrence", said.clone()));
+            match &rule.then {
+                RecurrenceAction::Restart => inc.action = "restart pending (recurring)".into(),
+                RecurrenceAction::Notify => recurring = Some(said),
+                RecurrenceAction::Remedy { run, cwd, timeout } => {
+                    inc.action = "remedy, then restart (recurring)".into();
+                    remedy = Some((run.clone(), cwd.clone(), *timeout));
+                }
+                RecurrenceAction::Escalate => escalate = Some(format!(
+                    "{said}: not restarted again; a person should look at why it keeps coming back"
+                )),
+            }
+        }
+        let by_rule = self.restart && escalate.is_some();
+        if let Some(reason) = &escalate {
             inc.action = format!("none (escalated: {reason})");
             inc.escalated_at = Some(Utc::now());
             inc.escalation_reason = Some(reason.clone());
             inc.timeline.push(event("escalated", reason.clone()));
         }
-        // Facts first: durable before any restart or slow work.
-        let written = if self.escalate.is_some() {
+        // Facts first: durable before any restart or slow work. A dependency's post-mortem
+        // waits for its recovery, when every service held on it is known.
+        let postmortem_now = escalate.is_some() && !self.cfg.dependency;
+        let written = if postmortem_now {
             self.shared.store.put_and_enqueue(&inc)
         } else {
             self.shared.store.put(&inc)
@@ -121,23 +187,58 @@ impl OpenTask {
             }
             Err(e) => log_store_error("writing a new incident", e),
         }
-        if self.escalate.is_some() {
+        if let Some(block) = &self.held {
+            info!(service = %self.cfg.name, incident = %id, dependency = %block.dependency, "restart held: waiting for a dependency");
+            let (group, name, me) = (group_of(&block.incident), self.cfg.name.clone(), id.clone());
+            let linked = self.shared.store.update(&block.incident, |i| {
+                i.group.get_or_insert(group.clone());
+                i.timeline.push(event(
+                    "dependent_held",
+                    format!("{name} failed while this was down; its restart is held ({me})"),
+                ));
+            });
+            if let Err(e) = linked {
+                log_store_error("linking a held incident to its dependency", e);
+            }
+        }
+        if let (Some(reason), false) = (&escalate, self.cfg.dependency) {
+            error!(service = %self.cfg.name, incident = %id, %reason, "escalated: akashic stops restarting this service");
+        }
+        if postmortem_now {
             self.shared.postmortems.notify_one();
         }
-        // [living] Incident opened (or escalated at once): tell the operator, after the durable write.
-        match &self.escalate {
-            Some(reason) => {
+        // [living] Incident opened (or escalated at once): tell the operator, after the
+        // durable write. A held incident is the dependency's news, told once there.
+        match (&escalate, &self.held) {
+            (Some(reason), _) => {
                 self.shared
                     .notify(crate::notify::Kind::Escalation, &self.cfg.name, &id, reason)
             }
-            None => self.shared.notify(
+            (None, Some(_)) => {}
+            (None, None) => self.shared.notify(
                 crate::notify::Kind::Incident,
                 &self.cfg.name,
                 &id,
-                &summary(&self.failed),
+                &match &recurring {
+                    Some(said) => format!("recurring: {said}; {}", summary(&self.failed)),
+                    None => summary(&self.failed),
+                },
             ),
         }
-        let (obs, pid) = if self.restart {
+        let (obs, pid) = if by_rule {
+            (Observation::EscalatedByRule { incident: id }, None)
+        } else if self.restart {
+            if let Some((run, cwd, timeout)) = remedy {
+                let said = recur::run_remedy(&run, cwd.as_ref(), timeout).await;
+                info!(service = %self.cfg.name, incident = %id, remedy = %said, "remedy ran before the restart");
+                if let Err(e) = self
+                    .shared
+                    .store
+                    .update(&id, |i| i.timeline.push(event("remedy", said.clone())))
+                {
+                    log_store_error("recording a remedy", e);
+                }
+            }
             do_restart(&self.shared, self.backend.as_deref(), &id, 1).await
         } else {
             (Observation::Opened { incident: id }, None)
@@ -148,6 +249,11 @@ impl OpenTask {
             pid,
         });
     }
+}
+
+/// The fleet group of the services held on a dependency's incident.
+pub(super) fn group_of(dependency_incident: &str) -> String {
+    format!("grp-{dependency_incident}")
 }
 
 /// Kills and restarts, and records it in the incident.

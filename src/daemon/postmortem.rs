@@ -98,7 +98,8 @@ pub async fn write_one(
             evidence
                 .changes
                 .extend(noticed_changes(svc, inc.detected_at));
-            let pm = agent::draft(&inc, &evidence, cfg.llm.as_ref()).await;
+            let mut pm = agent::draft(&inc, &evidence, cfg.llm.as_ref()).await;
+            pm.services = group_services(store, &inc);
             let path = markdown_path(&cfg.daemon.state_dir, id);
             crate::atomic::write(&path, agent::redact::redact(&agent::render_markdown(&pm)))?;
             store.update(id, |i| {
@@ -124,6 +125,30 @@ pub async fn write_one(
     // [living] Digest: rewrite this service's digest and the fleet-wide one (never fails the post-mortem).
     rewrite_digests(cfg, store, memory).await;
     Ok(())
+}
+
+/// A dependency's post-mortem is its fleet group's: the dependency, then every service whose
+/// restart was held on this incident (empty when none was).
+fn group_services(store: &IncidentStore, inc: &crate::incident::Incident) -> Vec<String> {
+    let mut held: Vec<String> = match store.list(None) {
+        Ok(list) => list
+            .into_iter()
+            .filter(|i| i.caused_by.as_ref().is_some_and(|c| c.incident == inc.id))
+            .map(|i| i.service)
+            .collect(),
+        Err(e) => {
+            warn!(error = %crate::errors::chain(&e), "cannot read the services held on this incident");
+            Vec::new()
+        }
+    };
+    held.sort();
+    held.dedup();
+    if held.is_empty() {
+        return held;
+    }
+    let mut services = vec![inc.service.clone()];
+    services.extend(held);
+    services
 }
 
 /// Rewrites every configured digest from the store, memory, heartbeat and closed recommendations.

@@ -67,6 +67,8 @@ pub(super) struct Svc {
     pub(super) due: Vec<Instant>,
     pub(super) seen: Seen,
     pub(super) pid: Option<u32>,
+    /// Its `depends_on`, as indices into the fleet.
+    pub(super) needs: Vec<usize>,
 }
 
 /// Everything an action task needs, cheap to clone.
@@ -78,6 +80,8 @@ pub(super) struct Shared {
     pub(super) postmortems: Arc<Notify>,
     /// [living] Webhook notifications, when `[notify]` is configured.
     pub(super) notifier: Option<crate::notify::Notifier>,
+    /// The signature table, for reading an incident's pattern at detection.
+    pub(super) signatures: Arc<crate::agent::signatures::Signatures>,
 }
 
 impl Shared {
@@ -115,6 +119,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         forensics_budget: cfg.daemon.forensics_budget,
         events: events_tx,
         postmortems: Arc::new(Notify::new()),
+        signatures: Arc::new(cfg.agent.signatures.clone()),
         // [living] Notifications: a spawned task behind a channel.
         notifier: cfg.notify.as_ref().map(|n| {
             crate::notify::Notifier::spawn(
@@ -176,6 +181,11 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                 .collect(),
             seen: Seen::default(),
             pid: None,
+            needs: svc_cfg
+                .depends_on
+                .iter()
+                .filter_map(|d| cfg.services.iter().position(|s| &s.name == d))
+                .collect(),
             cfg: svc_cfg.clone(),
         };
         let si = svcs.len();
@@ -247,6 +257,10 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     }
 
     loop {
+        // A dependency's incident opened or closed: its dependents hear it before anything else.
+        for si in super::fleet::tell_dependents(&mut svcs, &shared) {
+            settle(&mut deadlines, &gate, &mut beats, &svcs[si], si);
+        }
         let now = Instant::now();
         for (si, ci) in due.take_due(now) {
             let svc = &mut svcs[si];

@@ -159,6 +159,8 @@ mod tests {
             recommendations: vec!["backoff".into(), "jitter".into()],
             prior_incidents: vec![],
             same_pattern_90d: 0,
+            services: Vec::new(),
+            recurrence: None,
             author: "template".into(),
             provenance: vec![],
             drafted_at: at,

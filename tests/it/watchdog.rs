@@ -478,6 +478,9 @@ fn queued_postmortem_from_a_previous_run_is_drafted_on_start() {
             escalation_reason: None,
             timeline: vec![],
             postmortem: None,
+            pattern: None,
+            caused_by: None,
+            group: None,
         };
         store.put_and_enqueue(&inc).unwrap();
         inc.id
