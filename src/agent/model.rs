@@ -87,9 +87,9 @@ pub struct PostMortem {
     pub confirmed_by: Option<String>,
     /// A fleet group's post-mortem: the failing dependency first, then every service held
     /// on it (specs/fleet.md); empty for one service's own.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub services: Vec<String>,
     /// What the recurrence of its pattern changed in the response, when it did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub recurrence: Option<String>,
 }

@@ -158,9 +158,11 @@ impl OpenTask {
                     inc.action = "remedy, then restart (recurring)".into();
                     remedy = Some((run.clone(), cwd.clone(), *timeout));
                 }
-                RecurrenceAction::Escalate => escalate = Some(format!(
+                RecurrenceAction::Escalate => {
+                    escalate = Some(format!(
                     "{said}: not restarted again; a person should look at why it keeps coming back"
-                )),
+                ))
+                }
             }
         }
         let by_rule = self.restart && escalate.is_some();

@@ -104,7 +104,7 @@ pub(super) fn describe(
     format!(
         "{} incident of pattern {category} within {}: on_recurrence[{index}] (count {}) says {}",
         ordinal(count),
-        humantime::format_duration(rule.within),
+        crate::config::bounds::show(rule.within),
         rule.count,
         rule.then.name()
     )
