@@ -9,6 +9,13 @@ use crate::core::machine::{
 use chrono::TimeZone;
 use tokio::time::Instant;
 
+/// Names and what each depends on.
+type Edges<'a> = &'a [(&'a str, &'a [&'a str])];
+/// Open incidents by dependency name.
+type Open<'a> = &'a [(&'a str, &'a str)];
+/// A recurrence row: what, the history, the category, and the rule met (index, count).
+type RecurrenceRow<'a> = (&'a str, Vec<Past>, Category, Option<(usize, u32)>);
+
 fn g(edges: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
     edges
         .iter()
@@ -18,7 +25,7 @@ fn g(edges: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
 
 #[test]
 fn cycles_are_found_and_named_along_their_path() {
-    let table: &[(&[(&str, &[&str])], Option<&[&str]>)] = &[
+    let table: &[(Edges, Option<&[&str]>)] = &[
         (&[("a", &["b"]), ("b", &[])], None),
         (&[("a", &["b"]), ("b", &["a"])], Some(&["a", "b", "a"])),
         (
@@ -61,7 +68,7 @@ fn start_order_puts_what_is_needed_first_and_keeps_the_rest_in_place() {
 #[test]
 fn the_first_failing_dependency_blocks() {
     let deps = vec!["db".to_string(), "api".to_string()];
-    let table: &[(&[(&str, &str)], Option<(&str, &str)>)] = &[
+    let table: &[(Open, Option<(&str, &str)>)] = &[
         (&[], None),
         (&[("api", "inc-2")], Some(("api", "inc-2"))),
         (&[("db", "inc-1"), ("api", "inc-2")], Some(("db", "inc-1"))),
@@ -406,7 +413,7 @@ fn rules_apply_from_their_count_on_within_their_own_window() {
         rule(None, 5, 1, RecurrenceAction::Escalate),
     ];
     let d = Category::Deadlock;
-    let table: Vec<(&str, Vec<Past>, Category, Option<(usize, u32)>)> = vec![
+    let table: Vec<RecurrenceRow> = vec![
         ("first of its pattern", vec![], d, None),
         ("second", vec![past("a", 1, d, now)], d, Some((0, 2))),
         (
