@@ -289,7 +289,14 @@ impl Machine {
                 grace_until,
                 recovered_at,
             } => {
-                if self.streak.iter().any(|s| *s > 0) {
+                // Failing answers not yet counted (they came in grace) still say failing once
+                // grace is over: after `resume`, checks that still fail are not "healthy".
+                let unhealthy = self
+                    .last
+                    .iter()
+                    .flatten()
+                    .any(|r| matches!(r.verdict, Verdict::Unhealthy { .. }));
+                if self.streak.iter().any(|s| *s > 0) || (unhealthy && now >= *grace_until) {
                     "failing"
                 } else if recovered_at.is_some_and(|t| now < t + self.params.recovery_window) {
                     "recovered"
@@ -745,7 +752,7 @@ impl Machine {
                             }
                             _ => false,
                         };
-                        if grew && proof[r.check].is_none() {
+                        if grew {
                             proof[r.check] = Some(format!("{}: {detail}", role.kind));
                         }
                     }

@@ -351,3 +351,35 @@ timeout = "5s"
         "{md}"
     );
 }
+
+#[test]
+fn a_recurring_freeze_whose_rule_says_escalate_is_not_restarted_again() {
+    let port = free_port();
+    let svc = demo_service(
+        "pipeline",
+        port,
+        r#", "--freeze-after", "1s", "--freeze-while", "{DIR}/freeze""#,
+        r#"{ max = 10, within = "1h" }"#,
+        "20s",
+    );
+    let toml = format!(
+        "{DAEMON}{svc}\n[[service.on_recurrence]]\ncount = 2\nwithin = \"1d\"\nthen = \"escalate\"\n"
+    );
+    let mut f = Fleet::new(&toml);
+    std::fs::write(f.path("freeze"), "").unwrap();
+    f.watch();
+    let second = f.wait_incident("the second freeze, escalated by its rule", |i| {
+        i["pattern"]["count"] == 2 && i["escalated"] == true
+    });
+    assert_eq!(second["restarts"], 0, "{second:#}");
+    let reason = second["escalation_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("2nd incident of pattern ")
+            && reason.ends_with("within 1d: on_recurrence[0] (count 2) says escalate: not restarted again; a person should look at why it keeps coming back"),
+        "{reason}"
+    );
+    let st = f.json(&["status", "--json"]);
+    assert_eq!(st["services"][0]["state"], "escalated", "{st:#}");
+    // The budget slot the detection took was given back: no restart happened.
+    assert_eq!(f.incidents().len(), 2);
+}

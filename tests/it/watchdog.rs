@@ -669,3 +669,37 @@ max_age = "1h"
         "quiet resumed: watching again\n"
     );
 }
+
+/// Regression: when a frozen service spent its budget, the daemon's log never said it
+/// escalated (only a crash loop logged it).
+#[test]
+fn a_frozen_service_that_spends_its_budget_says_it_escalated_in_the_log() {
+    let port = free_port();
+    let toml = format!(
+        "{DAEMON}{}",
+        demo_service(
+            "pipeline",
+            port,
+            r#", "--freeze-after", "1s", "--freeze-while", "{DIR}/freeze""#,
+            r#"{ max = 1, within = "1h" }"#,
+            "20s"
+        )
+    );
+    let mut f = Fleet::new(&toml);
+    std::fs::write(f.path("freeze"), "").unwrap();
+    f.watch();
+    let inc = f.wait_incident("the second freeze, escalated at once", |i| {
+        i["escalated"] == true && i["restarts"] == 0
+    });
+    let log = f.path("daemon.log");
+    let id = inc["id"].as_str().unwrap();
+    wait_for("the log to say it escalated", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| {
+                l.contains("escalated: akashic stops restarting this service") && l.contains(id)
+            })
+            .then_some(())
+    });
+}
