@@ -63,24 +63,26 @@ pub fn find_cycle(graph: &[(String, Vec<String>)]) -> Option<Vec<String>> {
 }
 
 /// A start order in which every name comes after what it depends on, otherwise keeping the
-/// order given (a graph with a cycle keeps the given order for the names on it).
+/// order given: each name is placed once what it needs is (depth first, in the given order).
+/// A name on a cycle is placed when the walk comes back to it.
 pub fn start_order(graph: &[(String, Vec<String>)]) -> Vec<usize> {
-    let mut placed = vec![false; graph.len()];
+    fn place(i: usize, graph: &[(String, Vec<String>)], state: &mut [u8], order: &mut Vec<usize>) {
+        if state[i] != 0 {
+            return;
+        }
+        state[i] = 1;
+        for d in &graph[i].1 {
+            if let Some(j) = graph.iter().position(|(n, _)| n == d) {
+                place(j, graph, state, order);
+            }
+        }
+        state[i] = 2;
+        order.push(i);
+    }
+    let mut state = vec![0u8; graph.len()];
     let mut order = Vec::with_capacity(graph.len());
-    while order.len() < graph.len() {
-        let ready = (0..graph.len()).find(|&i| {
-            !placed[i]
-                && graph[i].1.iter().all(|d| {
-                    graph
-                        .iter()
-                        .position(|(n, _)| n == d)
-                        .is_none_or(|j| placed[j])
-                })
-        });
-        // A cycle: take the first name left, as given.
-        let next = ready.unwrap_or_else(|| (0..graph.len()).find(|&i| !placed[i]).unwrap_or(0));
-        placed[next] = true;
-        order.push(next);
+    for i in 0..graph.len() {
+        place(i, graph, &mut state, &mut order);
     }
     order
 }
