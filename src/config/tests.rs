@@ -60,7 +60,9 @@ fn a_good_config_gets_defaults_and_resolved_paths() {
 fn the_example_config_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/akashic.example.toml");
     let c = load(&path).unwrap();
-    assert_eq!(c.services.len(), 4);
+    // Four services and one [[dependency]].
+    assert_eq!(c.services.len(), 5);
+    assert_eq!(c.services.iter().filter(|s| s.dependency).count(), 1);
 }
 
 #[test]
