@@ -383,3 +383,41 @@ fn a_recurring_freeze_whose_rule_says_escalate_is_not_restarted_again() {
     // The budget slot the detection took was given back: no restart happened.
     assert_eq!(f.incidents().len(), 2);
 }
+
+/// `akashic demo --scenario shared-dependency`: the database goes away under three services;
+/// the demo ends with the group's post-mortem and the three held incidents, none restarted.
+#[test]
+fn the_shared_dependency_demo_ends_with_one_postmortem_and_three_held_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(AKASHIC)
+        .args([
+            "demo",
+            "--scenario",
+            "shared-dependency",
+            "--for",
+            "120s",
+            "--dir",
+        ])
+        .arg(dir.path().join("demo"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "db failed under 3 services that depend on it: billing, orders-api, reports."
+        ),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout
+            .matches("held: waiting for db; recovered without a restart  restarts 0")
+            .count(),
+        3,
+        "{stdout}"
+    );
+}
