@@ -42,6 +42,7 @@ pub(super) struct OpenTask {
 impl OpenTask {
     pub(super) async fn run(self) {
         let detected_at = self.detected_at;
+        let started = tokio::time::Instant::now();
         let process = evidence::process_state(&self.cfg, self.backend.as_deref(), &self.seen).await;
         let forensics =
             evidence::forensics(process.pid, process.running, self.shared.forensics_budget).await;
@@ -107,13 +108,13 @@ impl OpenTask {
             caused_by: None,
             group: None,
         };
-        // The pattern, read inline from what was just captured (the classifier, never the model).
-        let category = recur::category_at_detection(
-            &inc,
-            &self.shared.signatures,
-            self.shared.forensics_budget,
-        )
-        .await;
+        // The pattern, read inline from what was just captured (the classifier, never the
+        // model), in what is left of the forensics budget.
+        let left = self
+            .shared
+            .forensics_budget
+            .saturating_sub(started.elapsed());
+        let category = recur::category_at_detection(&inc, &self.shared.signatures, left).await;
         let past = recur::history(&self.shared.store, &self.cfg.name, &id);
         let reading = recur::read(category, &inc, &past, &self.cfg.on_recurrence);
         if reading.pattern.count > 1 {

@@ -12,7 +12,8 @@ use std::time::Duration;
 use tracing::warn;
 
 /// The category the deterministic classifier reads from what was captured at detection
-/// (failed checks, log tail, forensics), within `budget`; `unknown` when it takes longer.
+/// (failed checks, log tail, forensics), within `budget`; `unknown` when it takes longer
+/// (the read is bounded work over a bounded log tail: it does not wait on anything).
 pub(super) async fn category_at_detection(
     inc: &Incident,
     signatures: &Signatures,
