@@ -136,6 +136,7 @@ pub async fn draft_with(
             .as_ref()
             .map_or(same_90d, |p| p.count.saturating_sub(1)),
         services: Vec::new(),
+        shared_endpoint: None,
         recurrence: facts::recurrence(incident),
         author,
         provenance,

@@ -89,6 +89,9 @@ pub struct PostMortem {
     /// on it (specs/fleet.md); empty for one service's own.
     #[serde(default)]
     pub services: Vec<String>,
+    /// An inferred group's: the endpoint every member's evidence names.
+    #[serde(default)]
+    pub shared_endpoint: Option<String>,
     /// What the recurrence of its pattern changed in the response, when it did.
     #[serde(default)]
     pub recurrence: Option<String>,

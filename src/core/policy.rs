@@ -109,6 +109,99 @@ pub fn blocking<'a>(
     })
 }
 
+/// The `host:port` endpoints a text names (`127.0.0.1:5432`, `db.internal:6379`), in order
+/// of first mention, without repeats. Times (`03:14:00`) and URLs' schemes are not endpoints.
+pub fn endpoints(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let cut = |c: char| c.is_whitespace() || "()[]{}<>,;'\"`=".contains(c);
+    for raw in text.split(cut) {
+        let token = raw
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(['.', ':']);
+        let Some((host, port)) = token.split_once(':') else {
+            continue;
+        };
+        let host_ok = !host.is_empty()
+            && host.contains(|c: char| c.is_ascii_alphabetic() || c == '.')
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            && !host.starts_with(['.', '-']);
+        let port_ok = !port.is_empty()
+            && port.len() <= 5
+            && port.chars().all(|c| c.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|p| (1..=65_535).contains(&p));
+        // `T03:14` of a timestamp: a host of digits and one letter glued to it.
+        let time_like = host.len() <= 3 && host.chars().filter(|c| c.is_ascii_digit()).count() >= 1;
+        if host_ok && port_ok && !time_like {
+            let e = format!("{host}:{port}");
+            if !out.contains(&e) {
+                out.push(e);
+            }
+        }
+    }
+    out
+}
+
+/// An incident as correlation sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    pub id: String,
+    pub service: String,
+    pub at: DateTime<Utc>,
+    pub endpoints: Vec<String>,
+    pub group: Option<String>,
+}
+
+/// A fleet group inferred without configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correlation {
+    pub group: String,
+    /// The endpoint every member names.
+    pub endpoint: String,
+    /// The other members' incidents.
+    pub members: Vec<String>,
+}
+
+/// Whether an incident of `service` detected at `at`, whose evidence names `mine`, belongs with
+/// other services' incidents detected within `window` before it that name the same endpoint.
+/// The group keeps the name one of them already has, else takes the earliest's id. Nothing is
+/// held for an inferred group: it only joins the story.
+pub fn correlate(
+    service: &str,
+    at: DateTime<Utc>,
+    mine: &[String],
+    recent: &[Seen],
+    window: Duration,
+) -> Option<Correlation> {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let close: Vec<&Seen> = recent
+        .iter()
+        .filter(|s| s.service != service && s.at <= at && at - s.at <= window)
+        .collect();
+    let endpoint = mine
+        .iter()
+        .find(|e| close.iter().any(|s| s.endpoints.contains(e)))?;
+    let mut members: Vec<&Seen> = close
+        .into_iter()
+        .filter(|s| s.endpoints.contains(endpoint))
+        .collect();
+    members.sort_by_key(|s| s.at);
+    let group = members
+        .iter()
+        .find_map(|s| s.group.clone())
+        .unwrap_or_else(|| format!("grp-{}", members[0].id));
+    Some(Correlation {
+        group,
+        endpoint: endpoint.clone(),
+        members: members.iter().map(|s| s.id.clone()).collect(),
+    })
+}
+
 /// A past incident of the service, as pattern counting sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Past {

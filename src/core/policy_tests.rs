@@ -458,3 +458,92 @@ fn rules_apply_from_their_count_on_within_their_own_window() {
         assert_eq!(got, want, "{what}");
     }
 }
+
+// ---- correlation without configuration ----
+
+#[test]
+fn endpoints_are_host_port_names_not_times() {
+    let table: &[(&str, &[&str])] = &[
+        (
+            "2026-12-06T19:57:48.575Z ERROR query failed: connection to 127.0.0.1:5432: Connection refused (os error 111)",
+            &["127.0.0.1:5432"],
+        ),
+        ("GET http://db.internal:8080/health timed out", &["db.internal:8080"]),
+        ("redis at cache-1.lan:6379, again cache-1.lan:6379.", &["cache-1.lan:6379"]),
+        ("Mar 14 03:14:05 host x: 12:30 elapsed", &[]),
+        ("port 99999 on localhost:99999 is no port", &[]),
+        ("[::1]:80 and ratio 3:1", &[]),
+        ("a (10.0.0.7:443) b", &["10.0.0.7:443"]),
+    ];
+    for (text, want) in table {
+        assert_eq!(endpoints(text), *want, "{text}");
+    }
+}
+
+fn seen(id: &str, service: &str, secs: i64, eps: &[&str], group: Option<&str>) -> Seen {
+    Seen {
+        id: id.into(),
+        service: service.into(),
+        at: wall(secs),
+        endpoints: eps.iter().map(|s| s.to_string()).collect(),
+        group: group.map(str::to_string),
+    }
+}
+
+#[test]
+fn services_failing_together_on_one_endpoint_are_one_group() {
+    let db = "127.0.0.1:5432";
+    let w = Duration::from_secs(30);
+    let mine = vec![db.to_string(), "127.0.0.1:9000".to_string()];
+    let table: Vec<(&str, Vec<Seen>, Option<Correlation>)> = vec![
+        ("alone", vec![], None),
+        (
+            "another service, same endpoint, 10 s before",
+            vec![seen("i-a", "orders", 90, &[db], None)],
+            Some(Correlation {
+                group: "grp-i-a".into(),
+                endpoint: db.into(),
+                members: vec!["i-a".into()],
+            }),
+        ),
+        (
+            "joins the group the others already have; earliest first",
+            vec![
+                seen("i-b", "billing", 95, &[db], Some("grp-i-a")),
+                seen("i-a", "orders", 90, &[db], Some("grp-i-a")),
+            ],
+            Some(Correlation {
+                group: "grp-i-a".into(),
+                endpoint: db.into(),
+                members: vec!["i-a".into(), "i-b".into()],
+            }),
+        ),
+        (
+            "too long before",
+            vec![seen("i-a", "orders", 60, &[db], None)],
+            None,
+        ),
+        (
+            "the same service is not a fleet",
+            vec![seen("i-a", "reports", 95, &[db], None)],
+            None,
+        ),
+        (
+            "another endpoint",
+            vec![seen("i-a", "orders", 95, &["10.0.0.1:5432"], None)],
+            None,
+        ),
+        (
+            "after it (not yet seen when it opened)",
+            vec![seen("i-a", "orders", 101, &[db], None)],
+            None,
+        ),
+    ];
+    for (what, recent, want) in table {
+        assert_eq!(
+            correlate("reports", wall(100), &mine, &recent, w),
+            want,
+            "{what}"
+        );
+    }
+}

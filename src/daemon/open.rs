@@ -2,11 +2,12 @@
 
 use super::evidence::{self, Seen};
 use super::execute::{event, log_store_error};
+use super::fleet;
 use super::recur;
 use super::runtime::{Event, Shared};
 use crate::config::{RecurrenceAction, ServiceConfig};
 use crate::core::machine::Observation;
-use crate::core::policy::Block;
+use crate::core::policy::{self as fleet_policy, Block};
 use crate::errors::chain;
 use crate::incident::{CausedBy, FailedCheck, Incident, TimelineEvent};
 use crate::process::ProcessControl;
@@ -166,6 +167,25 @@ impl OpenTask {
                 }
             }
         }
+        // Correlation without configuration: other services that failed just before, naming
+        // the same endpoint, are one fleet group (nothing is held for it).
+        let correlated = match &self.held {
+            Some(_) => None,
+            None => fleet::correlate(&self.shared.store, &inc, self.shared.correlation_window),
+        };
+        if let Some(c) = &correlated {
+            inc.group = Some(c.group.clone());
+            inc.timeline.push(event(
+                "correlated",
+                format!(
+                    "{} other incident(s) within {} name {} too: one fleet group ({}); nothing is held for an inferred group",
+                    c.members.len(),
+                    crate::config::bounds::show(self.shared.correlation_window),
+                    c.endpoint,
+                    c.group
+                ),
+            ));
+        }
         let by_rule = self.restart && escalate.is_some();
         if let Some(reason) = &escalate {
             inc.action = format!("none (escalated: {reason})");
@@ -203,6 +223,10 @@ impl OpenTask {
             if let Err(e) = linked {
                 log_store_error("linking a held incident to its dependency", e);
             }
+        }
+        if let Some(c) = &correlated {
+            info!(service = %self.cfg.name, incident = %id, group = %c.group, endpoint = %c.endpoint, "correlated with other services' incidents");
+            join_group(&self.shared, c, &self.cfg.name, &id);
         }
         if let (Some(reason), false) = (&escalate, self.cfg.dependency) {
             error!(service = %self.cfg.name, incident = %id, %reason, "escalated: akashic stops restarting this service");
@@ -251,6 +275,34 @@ impl OpenTask {
             obs,
             pid,
         });
+    }
+}
+
+/// Tags the other members of an inferred group, and has the group's post-mortem (its first
+/// incident's) name this service too.
+fn join_group(shared: &Shared, c: &fleet_policy::Correlation, service: &str, id: &str) {
+    for member in &c.members {
+        let linked = shared.store.update(member, |i| {
+            if i.group.is_none() {
+                i.group = Some(c.group.clone());
+            }
+            i.timeline.push(event(
+                "correlated",
+                format!("{service} failed too, naming {} ({id})", c.endpoint),
+            ));
+        });
+        if let Err(e) = linked {
+            log_store_error("joining an inferred group", e);
+        }
+    }
+    let lead = c.group.trim_start_matches("grp-");
+    if let Ok(Some(i)) = shared.store.get(lead) {
+        if i.postmortem.is_some() {
+            match shared.store.enqueue_postmortem(lead) {
+                Ok(_) => shared.postmortems.notify_one(),
+                Err(e) => log_store_error("queueing the group's post-mortem again", e),
+            }
+        }
     }
 }
 

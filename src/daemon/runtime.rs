@@ -82,6 +82,8 @@ pub(super) struct Shared {
     pub(super) notifier: Option<crate::notify::Notifier>,
     /// The signature table, for reading an incident's pattern at detection.
     pub(super) signatures: Arc<crate::agent::signatures::Signatures>,
+    /// Services failing within this long of each other, naming one endpoint, are one group.
+    pub(super) correlation_window: Duration,
 }
 
 impl Shared {
@@ -120,6 +122,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         events: events_tx,
         postmortems: Arc::new(Notify::new()),
         signatures: Arc::new(cfg.agent.signatures.clone()),
+        correlation_window: super::fleet::correlation_window(cfg.daemon.tick),
         // [living] Notifications: a spawned task behind a channel.
         notifier: cfg.notify.as_ref().map(|n| {
             crate::notify::Notifier::spawn(

@@ -160,6 +160,7 @@ mod tests {
             prior_incidents: vec![],
             same_pattern_90d: 0,
             services: Vec::new(),
+            shared_endpoint: None,
             recurrence: None,
             author: "template".into(),
             provenance: vec![],

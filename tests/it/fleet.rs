@@ -421,3 +421,121 @@ fn the_shared_dependency_demo_ends_with_one_postmortem_and_three_held_services()
         "{stdout}"
     );
 }
+
+/// A TCP endpoint the test holds open, then takes away and brings back (a shared database that
+/// no config names).
+struct Endpoint {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Endpoint {
+    fn open(port: u16) -> Endpoint {
+        let listener = wait_for("the endpoint's port to be free", || {
+            std::net::TcpListener::bind(("127.0.0.1", port)).ok()
+        });
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((s, _)) => drop(s),
+                    // Nothing waiting: look again shortly (this serves the port; it syncs nothing).
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Endpoint {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn close(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+#[test]
+fn services_failing_together_on_one_endpoint_are_one_group_without_configuration() {
+    let db = Endpoint::open(free_port());
+    let needs = format!(r#", "--needs", "127.0.0.1:{}""#, db.port);
+    let names = ["ingest", "search", "mailer"];
+    let mut toml = DAEMON.to_string();
+    for name in names {
+        toml.push_str(&demo_service(
+            name,
+            free_port(),
+            &needs,
+            r#"{ max = 3, within = "1h" }"#,
+            "30s",
+        ));
+    }
+    // The log keeps being written (errors while it is away): only the output goes stale.
+    let mut f = Fleet::new(&toml);
+    f.watch();
+    wait_for("the three to be healthy", || {
+        let st = status(&f);
+        names
+            .iter()
+            .all(|n| {
+                st.iter()
+                    .any(|s| s["name"] == *n && s["state"] == "healthy")
+            })
+            .then_some(())
+    });
+    let port = db.port;
+    db.close();
+    let mut incs = Vec::new();
+    for name in names {
+        incs.push(f.wait_incident(&format!("{name}'s incident"), |i| i["service"] == name));
+    }
+    // Back again: each restarted copy produces once it can reach it.
+    let db = Endpoint::open(port);
+    let mut groups = Vec::new();
+    for name in names {
+        let inc = f.wait_incident(&format!("{name} recovered in a group"), |i| {
+            i["service"] == name && i["recovered"] == true && !i["group"].is_null()
+        });
+        assert!(
+            inc["restarts"].as_u64().unwrap() >= 1,
+            "nothing is held for an inferred group: {inc:#}"
+        );
+        assert!(inc["caused_by"].is_null());
+        groups.push(inc["group"].as_str().unwrap().to_string());
+    }
+    groups.dedup();
+    assert_eq!(groups.len(), 1, "one group: {groups:?}");
+    let lead = groups[0].trim_start_matches("grp-").to_string();
+    let pm = f.wait_incident("the group's post-mortem naming all three", |i| {
+        i["id"] == lead.as_str()
+            && i["postmortem"]["services"]
+                .as_array()
+                .is_some_and(|s| s.len() == 3)
+    });
+    let md = std::fs::read_to_string(f.path(&format!("state/postmortems/{lead}.md"))).unwrap();
+    let svc = pm["service"].as_str().unwrap();
+    assert!(md.contains("## Shared cause"), "{md}");
+    assert!(
+        md.contains(&format!(
+            "each names 127.0.0.1:{port}: one shared cause, one post-mortem."
+        )),
+        "{md}"
+    );
+    for name in names {
+        assert!(md.contains(name), "{name} in {md}");
+    }
+    assert!(names.contains(&svc));
+    let written = std::fs::read_dir(f.path("state/postmortems"))
+        .unwrap()
+        .count();
+    assert_eq!(written, 1, "one post-mortem for the group");
+    db.close();
+    assert_eq!(incs.len(), 3);
+}
