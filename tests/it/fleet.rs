@@ -46,6 +46,8 @@ while True:
 
 const DEPENDENTS: [&str; 3] = ["orders", "billing", "reports"];
 
+/// Dependents get a grace long enough for the python database to listen on a loaded machine:
+/// a dependent that failed at start would be restarted (nothing failing holds it yet).
 fn config(port: u16) -> String {
     let mut toml = format!(
         r#"{DAEMON}
@@ -71,7 +73,7 @@ timeout = "500ms"
 [[service]]
 name = "{name}"
 depends_on = ["db"]
-grace = "2s"
+grace = "6s"
 recovery_window = "60s"
 restart_budget = {{ max = 3, within = "1h" }}
 [service.restart]
