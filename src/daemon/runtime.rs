@@ -406,15 +406,18 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         }
     }
 
-    // Shutdown: a second signal stops at once.
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = sigterm.recv() => {}
-            _ = sigint.recv() => {}
-        }
-        eprintln!("second signal: stopping now");
-        std::process::exit(crate::exit::FAILURE);
-    });
+    // Shutdown: a second signal stops at once. Run in-process (the demo), the caller handles
+    // signals: the one that made it stop us also reached our streams, and is not a second.
+    if opts.stop.is_none() {
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = sigterm.recv() => {}
+                _ = sigint.recv() => {}
+            }
+            eprintln!("second signal: stopping now");
+            std::process::exit(crate::exit::FAILURE);
+        });
+    }
     if let Some(t) = control_task {
         t.abort();
     }
