@@ -741,20 +741,28 @@ impl Machine {
                     return vec![];
                 }
                 self.record(r.clone());
-                if let (Verdict::Ok { detail }, Some(role)) =
-                    (&r.verdict, self.params.checks.get(r.check))
-                {
-                    if role.progress {
-                        let grew = match (&r.progress, baseline.get(r.check).cloned().flatten()) {
-                            (Some(Progress::At(t)), _) => *t > restarted_wall,
-                            (Some(Progress::Count(n)), Some(Progress::Count(b))) => {
-                                n - b >= role.min_growth
-                            }
-                            _ => false,
-                        };
-                        if grew {
-                            proof[r.check] = Some(format!("{}: {detail}", role.kind));
+                if let Some(role) = self.params.checks.get(r.check).filter(|role| role.progress) {
+                    let grew = match (&r.progress, baseline.get(r.check).cloned().flatten()) {
+                        (Some(Progress::At(t)), _) => *t > restarted_wall,
+                        (Some(Progress::Count(n)), Some(Progress::Count(b))) => {
+                            n - b >= role.min_growth
                         }
+                        _ => false,
+                    };
+                    // An answer that is ok replaces the proof, so the evidence quotes the
+                    // answer that confirmed recovery; a stale one only stands in for none.
+                    if grew && (r.verdict.is_ok() || proof[r.check].is_none()) {
+                        proof[r.check] = Some(match (&r.verdict, &r.progress) {
+                            (Verdict::Ok { detail }, _) => format!("{}: {detail}", role.kind),
+                            // Written after the restart, stale now: akashic was not there
+                            // (it was itself restarting) while the service produced.
+                            (_, Some(Progress::At(t))) => format!(
+                                "{}: written at {} after the restart, stopped since",
+                                role.kind,
+                                t.format("%H:%M:%S")
+                            ),
+                            _ => format!("{}: grew after the restart, stopped since", role.kind),
+                        });
                     }
                 }
                 // A liveness failure (or a crash) during confirmation: restart again, with backoff.
@@ -775,8 +783,18 @@ impl Machine {
                     .iter()
                     .all(|r| r.as_ref().is_some_and(|r| r.verdict.is_ok()));
                 let proven = needed.iter().all(|c| proof[*c].is_some());
+                // Output after the restart that has stopped again: it recovered, and the
+                // checks failing now are a new failure for `Watching` to detect.
+                let stopped_again = !all_ok
+                    && self.last.iter().enumerate().all(|(c, r)| {
+                        r.as_ref().is_some_and(|r| {
+                            r.verdict.is_ok()
+                                || matches!(r.verdict, Verdict::Unhealthy { .. })
+                                    && self.params.checks.get(c).is_some_and(|k| k.progress)
+                        })
+                    });
                 // Recovered means new output and staying up through the grace period.
-                if all_ok && proven && !in_grace {
+                if (all_ok || stopped_again) && proven && !in_grace {
                     let evidence = if needed.is_empty() {
                         "all checks passing after restart".to_string()
                     } else {

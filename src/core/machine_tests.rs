@@ -445,6 +445,56 @@ fn resuming_after_akashic_restarts_continues_the_same_incident() {
     );
 }
 
+fn stale(check: CheckId, at: i64) -> Observation {
+    Observation::Check(Report {
+        check,
+        verdict: Verdict::Unhealthy {
+            failure: "stale",
+            detail: "stale detail".into(),
+        },
+        progress: Some(Progress::At(wall(at))),
+    })
+}
+
+#[test]
+fn output_after_the_restart_that_stopped_while_akashic_was_away_is_a_recovery() {
+    // akashic died after the restart at -60 and came back at 0: the service wrote at -30,
+    // then stopped. It recovered; what fails now is a new failure, not this incident's.
+    let c = Clock(Instant::now());
+    let mut m = Machine::resume_confirming(params(), c.at(0), "inc-11".into(), wall(-60), 1);
+    m.step(ok(HTTP, None), c.at(31));
+    m.step(stale(LOG, -31), c.at(31));
+    let acts = m.step(stale(OUT, -30), c.at(31));
+    let [Action::ConfirmRecovery { incident, evidence }] = &acts[..] else {
+        panic!("{acts:?}");
+    };
+    assert_eq!(incident, "inc-11");
+    assert!(
+        evidence.contains("after the restart, stopped since"),
+        "{evidence}"
+    );
+    assert_eq!(m.label(c.at(31)), "failing");
+}
+
+#[test]
+fn output_only_from_before_the_restart_is_no_recovery() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::resume_confirming(params(), c.at(0), "inc-12".into(), wall(-60), 1);
+    m.step(ok(HTTP, None), c.at(31));
+    m.step(stale(LOG, -61), c.at(31));
+    assert!(m.step(stale(OUT, -90), c.at(31)).is_empty());
+    // A failing check that is not about output keeps it unproven too.
+    let mut h = Machine::resume_confirming(params(), c.at(0), "inc-13".into(), wall(-60), 1);
+    h.step(bad(HTTP, "status"), c.at(31));
+    h.step(stale(LOG, -31), c.at(31));
+    assert!(!h
+        .step(stale(OUT, -30), c.at(31))
+        .iter()
+        .any(|a| matches!(a, Action::ConfirmRecovery { .. })));
+    let acts = m.step(Observation::Tick, c.at(301));
+    assert!(matches!(&acts[..], [Action::Escalate { .. }]), "{acts:?}");
+}
+
 #[test]
 fn backoff_doubles_and_is_capped() {
     let v: Vec<u64> = (0..12).map(|n| backoff(n).as_secs()).collect();

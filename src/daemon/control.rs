@@ -90,14 +90,24 @@ pub fn ask_within(
         {
             return Ok(None)
         }
+        // Its backlog is full: the daemon is alive but not taking connections now.
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(ControlError::Busy),
         Err(e) => return Err(io(e)),
     };
+    // A daemon that takes the connection but not the request in time is busy too.
+    let slow = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ControlError::Busy,
+        _ => io(e),
+    };
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
+    stream.set_write_timeout(Some(timeout)).map_err(io)?;
     let mut line = serde_json::to_string(req).expect("requests serialize");
     line.push('\n');
-    stream.write_all(line.as_bytes()).map_err(io)?;
+    stream.write_all(line.as_bytes()).map_err(slow)?;
     let mut answer = String::new();
-    BufReader::new(stream).read_line(&mut answer).map_err(io)?;
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .map_err(slow)?;
     if answer.is_empty() {
         return Err(ControlError::Busy);
     }
@@ -444,6 +454,18 @@ mod tests {
         assert_eq!(read_request(&mut r).await.unwrap().unwrap().len(), MAX_LINE);
         let mut empty = tokio::io::BufReader::new(&b""[..]);
         assert_eq!(read_request(&mut empty).await.unwrap(), None);
+    }
+
+    #[test]
+    fn a_daemon_that_takes_no_request_in_time_is_busy_so_the_cli_reads_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        // Listening, never reading: the request sits in the socket, no answer comes.
+        let _listener = std::os::unix::net::UnixListener::bind(socket_path(dir.path())).unwrap();
+        let e = ask_within(dir.path(), &Request::Status, Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(e, ControlError::Busy), "{e:?}");
+        assert!(ask(tempfile::tempdir().unwrap().path(), &Request::Status)
+            .unwrap()
+            .is_none());
     }
 
     #[tokio::test(start_paused = true)]

@@ -20,22 +20,30 @@ pub(super) fn log_store_error(what: &str, e: impl std::fmt::Display) {
     error!(error = %e, "incident store: {what} failed");
 }
 
-/// Queues an incident's post-mortem once it closed; an incident held on a dependency has
-/// none of its own: the dependency's post-mortem names every service held on it.
-fn postmortem_unless_held(
+/// Writes an incident that closes, with its post-mortem queued in the same transaction; an
+/// incident held on a dependency has none of its own (the dependency's names every service
+/// held on it), so it is only written. Answers whether a post-mortem was queued.
+fn closing(
     shared: &Shared,
     incident: &str,
-    updated: Result<Option<Incident>, StoreError>,
-    what: &str,
-) {
-    let held = matches!(&updated, Ok(Some(i)) if i.caused_by.is_some());
-    match updated.and_then(|_| {
-        (!held)
-            .then(|| shared.store.enqueue_postmortem(incident))
-            .transpose()
-    }) {
-        Ok(Some(_)) => shared.postmortems.notify_one(),
-        Ok(None) => {}
+    f: impl FnOnce(&mut Incident),
+) -> Result<bool, StoreError> {
+    let held = shared
+        .store
+        .get(incident)?
+        .is_some_and(|i| i.caused_by.is_some());
+    if held {
+        shared.store.update(incident, f).map(|_| false)
+    } else {
+        shared.store.update_and_enqueue(incident, f).map(|_| true)
+    }
+}
+
+/// Wakes the post-mortem worker when a post-mortem was queued; logs a refused write.
+fn told(shared: &Shared, res: Result<bool, StoreError>, what: &str) {
+    match res {
+        Ok(true) => shared.postmortems.notify_one(),
+        Ok(false) => {}
         Err(e) => log_store_error(what, e),
     }
 }
@@ -82,9 +90,8 @@ pub(super) fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &S
                 });
             }
             Action::ConfirmRecovery { incident, evidence } => {
-                info!(service = %name, %incident, %evidence, "recovery confirmed");
                 let now = Utc::now();
-                let res = shared.store.update(&incident, |i| {
+                let res = closing(shared, &incident, |i| {
                     i.recovered = true;
                     i.recovery_confirmed_at = Some(now);
                     i.recovery_evidence = Some(evidence.clone());
@@ -99,18 +106,20 @@ pub(super) fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &S
                         );
                     }
                 });
-                postmortem_unless_held(shared, &incident, res, "recording recovery");
+                // Said once written (or held), so a kill never loses a logged recovery.
+                info!(service = %name, %incident, %evidence, "recovery confirmed");
+                told(shared, res, "recording recovery");
                 shared.notify(crate::notify::Kind::Recovery, &name, &incident, &evidence);
             }
             Action::Escalate { incident, reason } => {
-                error!(service = %name, %incident, %reason, "escalated: akashic stops restarting this service");
                 let now = Utc::now();
-                let res = shared.store.update(&incident, |i| {
+                let res = closing(shared, &incident, |i| {
                     i.escalated_at = Some(now);
                     i.escalation_reason = Some(reason.clone());
                     i.timeline.push(event("escalated", reason.clone()));
                 });
-                postmortem_unless_held(shared, &incident, res, "recording escalation");
+                error!(service = %name, %incident, %reason, "escalated: akashic stops restarting this service");
+                told(shared, res, "recording escalation");
                 shared.notify(crate::notify::Kind::Escalation, &name, &incident, &reason);
             }
             Action::Note {

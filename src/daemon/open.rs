@@ -298,7 +298,7 @@ fn join_group(shared: &Shared, c: &fleet_policy::Correlation, service: &str, id:
     let lead = c.group.trim_start_matches("grp-");
     if let Ok(Some(i)) = shared.store.get(lead) {
         if i.postmortem.is_some() {
-            match shared.store.enqueue_postmortem(lead) {
+            match shared.store.update_and_enqueue(lead, |_| {}) {
                 Ok(_) => shared.postmortems.notify_one(),
                 Err(e) => log_store_error("queueing the group's post-mortem again", e),
             }

@@ -83,7 +83,6 @@ pub async fn write_one(
     if let Some(lead) = inferred_lead(&inc) {
         store.postmortem_done(id)?;
         if store.get(&lead)?.is_some_and(|l| l.postmortem.is_some()) {
-            store.enqueue_postmortem(&lead)?;
             Box::pin(write_one(cfg, store, memory, &lead)).await?;
         }
         return Ok(());

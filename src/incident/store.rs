@@ -256,21 +256,19 @@ impl IncidentStore {
         Ok(Some(inc))
     }
 
-    /// Queues an incident for a post-mortem (idempotent).
-    pub fn enqueue_postmortem(&self, id: &str) -> Result<Durability, StoreError> {
-        self.write(
-            |tx| {
-                tx.execute(
-                    "INSERT OR IGNORE INTO postmortem_queue (id) VALUES (?1)",
-                    [id],
-                )?;
-                Ok(())
-            },
-            |h| {
-                h.dequeued.remove(id);
-                h.enqueued.insert(id.to_string());
-            },
-        )
+    /// Reads, changes and rewrites one incident and queues it for a post-mortem, in one
+    /// transaction: a kill between the two can leave neither half behind.
+    pub fn update_and_enqueue(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Incident),
+    ) -> Result<Option<Incident>, StoreError> {
+        let Some(mut inc) = self.get(id)? else {
+            return Ok(None);
+        };
+        f(&mut inc);
+        self.put_and_enqueue(&inc)?;
+        Ok(Some(inc))
     }
 
     /// Incident ids still waiting for a post-mortem, oldest first.

@@ -67,7 +67,9 @@ fn writes_survive_reopen_newest_first_with_the_queue() {
         assert_eq!(s.put(&a).unwrap(), Durability::Durable);
         s.put_and_enqueue(&b).unwrap();
         s.put(&c).unwrap();
-        s.enqueue_postmortem(&a.id).unwrap();
+        s.update_and_enqueue(&a.id, |i| i.restarts = 1)
+            .unwrap()
+            .unwrap();
         s.update(&c.id, |i| i.restarts = 2).unwrap().unwrap();
         s.postmortem_done(&b.id).unwrap();
     }
