@@ -60,7 +60,7 @@ pub struct Incident {
     /// The last lines of the service's log at detection, as found (redacted before any model or memory sees them).
     #[serde(default)]
     pub log_tail: Option<String>,
-    /// What akashic did, e.g. `SIGTERM + SIGKILL + child restart`, or `none (escalated)`.
+    /// What akashic did, e.g. `SIGTERM + SIGKILL + child restart (pid 4242)`, or `none (escalated)`.
     pub action: String,
     pub restarts: u32,
     #[serde(default)]

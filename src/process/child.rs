@@ -103,8 +103,10 @@ impl ChildControl {
                 "not running".to_string()
             }
         };
-        *current = Some(self.spawn().await?);
-        Ok(format!("{stopped} + child restart"))
+        let running = self.spawn().await?;
+        let pid = running.pid;
+        *current = Some(running);
+        Ok(format!("{stopped} + child restart (pid {pid})"))
     }
 
     async fn stop_for_good(&self) -> Result<(), ProcessError> {

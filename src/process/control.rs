@@ -18,7 +18,7 @@ pub trait ProcessControl: Send + Sync {
     /// from a previous akashic first); launchd/systemd/command: no-op.
     fn ensure_started(&self) -> BoxFuture<'_, Result<(), ProcessError>>;
     /// Kill and start again; `Ok(what was done)`, e.g.
-    /// `SIGTERM + SIGKILL after 5s + child restart` or `systemctl --user restart bot.service`.
+    /// `SIGTERM + SIGKILL after 5s + child restart (pid 4242)` or `systemctl --user restart bot.service`.
     fn restart(&self) -> BoxFuture<'_, Result<String, ProcessError>>;
     /// The service's main pid now, if known.
     fn pid(&self) -> BoxFuture<'_, Option<u32>>;

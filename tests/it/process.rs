@@ -103,10 +103,16 @@ async fn restart_replaces_the_child_and_its_whole_group_without_reporting_an_exi
 
     let action = within("restart", c.restart()).await.unwrap();
     assert!(
-        action.starts_with("SIGTERM + exited within ") && action.ends_with("s + child restart"),
+        action.starts_with("SIGTERM + exited within ")
+            && action.contains("s + child restart (pid "),
         "{action}"
     );
     let second = pid_of(&c).await;
+    assert!(action.starts_with("SIGTERM + exited within "), "{action}");
+    assert!(
+        action.ends_with(&format!("s + child restart (pid {second})")),
+        "{action}"
+    );
     assert_ne!(first, second);
     assert!(
         !pid_alive(first) && !pid_alive(grandchild),
@@ -130,7 +136,13 @@ async fn a_child_ignoring_sigterm_is_killed_after_stop_grace() {
     let grandchild = pid_in(&dir.path().join("gc.pid")).await;
 
     let action = within("restart", c.restart()).await.unwrap();
-    assert_eq!(action, "SIGTERM + SIGKILL after 300ms + child restart");
+    assert_eq!(
+        action,
+        format!(
+            "SIGTERM + SIGKILL after 300ms + child restart (pid {})",
+            pid_of(&c).await
+        )
+    );
     assert!(!pid_alive(first) && !pid_alive(grandchild));
     assert!(exits.try_recv().is_err());
     within("shutdown", c.shutdown()).await.unwrap();
@@ -245,7 +257,7 @@ async fn a_leftover_child_of_a_killed_akashic_is_adopted_not_restarted() {
     assert!(pid_alive(old));
     // When its checks call for a restart, the adopted group is stopped and replaced.
     let action = within("restart", second.restart()).await.unwrap();
-    assert!(action.ends_with("+ child restart"), "{action}");
+    assert!(action.contains("+ child restart (pid "), "{action}");
     eventually("the adopted child to be gone", || !pid_alive(old)).await;
     let new = pid_of(&second).await;
     assert_ne!(old, new);
@@ -326,7 +338,13 @@ async fn a_restart_before_any_start_also_replaces_a_leftover() {
 
     let (second, mut exits) = child("bot", s, dir.path(), false);
     let action = within("restart", second.restart()).await.unwrap();
-    assert_eq!(action, "not running + child restart");
+    assert_eq!(
+        action,
+        format!(
+            "not running + child restart (pid {})",
+            pid_of(&second).await
+        )
+    );
     eventually("the leftover to be gone", || !pid_alive(old)).await;
     assert_ne!(pid_of(&second).await, old);
     within("shutdown", second.shutdown()).await.unwrap();
