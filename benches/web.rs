@@ -95,6 +95,9 @@ fn seed(state: &Path, services: usize, n: usize) {
             provenance: vec!["root_cause: template".into()],
             drafted_at: at + Days::seconds(20),
             confirmed_by: None,
+            services: Vec::new(),
+            shared_endpoint: None,
+            recurrence: None,
         });
         let ev = |s: i64, e: &str, d: &str| TimelineEvent {
             at: at + Days::seconds(s),
@@ -137,6 +140,9 @@ fn seed(state: &Path, services: usize, n: usize) {
                 ),
             ],
             postmortem: pm,
+            pattern: None,
+            caused_by: None,
+            group: None,
         };
         store.put(&inc).unwrap();
     }

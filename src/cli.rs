@@ -58,8 +58,10 @@ pub enum Command {
     Eval(EvalArgs),
     /// Run a demo fleet of three real services in which one freezes while still answering 200:
     /// watch akashic detect it, capture evidence, restart it, confirm recovery and write the post-mortem.
+    /// With `--scenario shared-dependency`, a TCP database goes away for 20 s under three services:
+    /// their restarts are held, it is restarted, and one post-mortem names them all.
     ///
-    /// Example: akashic demo
+    /// Example: akashic demo --scenario shared-dependency
     Demo(DemoArgs),
     /// Write the session-start digest: health now, failure patterns of the last 90 days,
     /// open recommendations and the last post-mortems, for one service or the fleet.
@@ -99,6 +101,10 @@ pub struct DemoArgs {
     /// Give up after this long.
     #[arg(long = "for", value_name = "DURATION", default_value = "90s")]
     pub for_: humantime::Duration,
+    /// What goes wrong: `freeze` (a service freezes while answering 200) or
+    /// `shared-dependency` (a TCP database goes away for 20 s under three services).
+    #[arg(long, value_enum, default_value = "freeze")]
+    pub scenario: crate::demo::fleet::Scenario,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +129,17 @@ pub struct DemoServiceArgs {
     pub produce_nothing: bool,
     #[arg(long)]
     pub start_delay: Option<humantime::Duration>,
+    /// Produce only while this address (host:port) accepts a connection.
+    #[arg(long, value_name = "ADDR")]
+    pub needs: Option<String>,
+    /// Go away (exit) after this long, once: for `--away-for`, a restarted copy does not
+    /// listen either (the deadline is kept in `--away-once`).
+    #[arg(long, requires_all = ["away_for", "away_once"])]
+    pub away_after: Option<humantime::Duration>,
+    #[arg(long)]
+    pub away_for: Option<humantime::Duration>,
+    #[arg(long)]
+    pub away_once: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -354,18 +371,28 @@ pub fn main() -> i32 {
         Command::Mcp => crate::cmd::mcp::run(config.as_deref()),
         Command::Doctor(a) => crate::cmd::doctor::run(config.as_deref(), a.json),
         Command::Service(c) => crate::cmd::service::run(config.as_deref(), &c),
-        Command::DemoService(a) => Ok(crate::demo::service::run(crate::demo::service::Behaviour {
-            port: a.port,
-            log: a.log,
-            out: a.out,
-            every: a.every.into(),
-            freeze_after: a.freeze_after.map(Into::into),
-            freeze_once: a.freeze_once,
-            freeze_while: a.freeze_while,
-            crash_after: a.crash_after.map(Into::into),
-            produce_nothing: a.produce_nothing,
-            start_delay: a.start_delay.map(Into::into),
-        })),
+        Command::DemoService(a) => {
+            Ok(crate::demo::service::run(crate::demo::service::Behaviour {
+                port: a.port,
+                log: a.log,
+                out: a.out,
+                every: a.every.into(),
+                freeze_after: a.freeze_after.map(Into::into),
+                freeze_once: a.freeze_once,
+                freeze_while: a.freeze_while,
+                crash_after: a.crash_after.map(Into::into),
+                produce_nothing: a.produce_nothing,
+                start_delay: a.start_delay.map(Into::into),
+                needs: a.needs,
+                away: a.away_after.zip(a.away_for).zip(a.away_once).map(
+                    |((after, away_for), file)| crate::demo::service::Away {
+                        after: after.into(),
+                        away_for: away_for.into(),
+                        file,
+                    },
+                ),
+            }))
+        }
     };
     crate::cmd::finish(res)
 }

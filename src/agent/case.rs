@@ -219,6 +219,9 @@ impl Case {
             escalation_reason: None,
             timeline: Vec::new(),
             postmortem: None,
+            pattern: None,
+            caused_by: None,
+            group: None,
         }
     }
 

@@ -130,7 +130,14 @@ pub async fn draft_with(
         evidence: parts.evidence,
         recommendations: parts.recommendations,
         prior_incidents,
-        same_pattern_90d: same_90d,
+        // The watchdog's own record counts the pattern when it has one.
+        same_pattern_90d: incident
+            .pattern
+            .as_ref()
+            .map_or(same_90d, |p| p.count.saturating_sub(1)),
+        services: Vec::new(),
+        shared_endpoint: None,
+        recurrence: facts::recurrence(incident),
         author,
         provenance,
         drafted_at: Utc::now(),

@@ -84,6 +84,18 @@ pub fn recovery(incident: &Incident) -> String {
     }
 }
 
+/// What the recurrence of its pattern changed, from the incident's own timeline: the pattern
+/// count, the rule it met, the remedy that ran.
+pub fn recurrence(i: &Incident) -> Option<String> {
+    let said: Vec<&str> = i
+        .timeline
+        .iter()
+        .filter(|e| matches!(e.event.as_str(), "pattern" | "recurrence" | "remedy"))
+        .map(|e| e.detail.as_str())
+        .collect();
+    (!said.is_empty()).then(|| said.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +124,9 @@ mod tests {
             escalation_reason: None,
             timeline: Vec::new(),
             postmortem: None,
+            pattern: None,
+            caused_by: None,
+            group: None,
         }
     }
 

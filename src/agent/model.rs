@@ -85,4 +85,14 @@ pub struct PostMortem {
     /// `"person"` once someone confirmed or corrected it (`akashic label`); else null.
     #[serde(default)]
     pub confirmed_by: Option<String>,
+    /// A fleet group's post-mortem: the failing dependency first, then every service held
+    /// on it (specs/fleet.md); empty for one service's own.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// An inferred group's: the endpoint every member's evidence names.
+    #[serde(default)]
+    pub shared_endpoint: Option<String>,
+    /// What the recurrence of its pattern changed in the response, when it did.
+    #[serde(default)]
+    pub recurrence: Option<String>,
 }

@@ -22,6 +22,19 @@ mod tests {
     fn the_compiled_in_example_is_a_valid_config() {
         let c =
             crate::config::parse(EXAMPLE, std::path::Path::new("/home/me/akashic.toml")).unwrap();
-        assert_eq!(c.services.len(), 4);
+        let names: Vec<&str> = c.services.iter().map(|s| s.name.as_str()).collect();
+        // A [[dependency]] starts before what needs it.
+        assert_eq!(
+            names,
+            [
+                "exchange-api",
+                "trading-bot",
+                "content-pipeline",
+                "chat-bot",
+                "scraper"
+            ]
+        );
+        assert!(c.services[0].dependency);
+        assert_eq!(c.services[1].on_recurrence.len(), 1);
     }
 }

@@ -32,14 +32,34 @@ pub fn run(args: &DemoArgs) -> CmdResult {
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)?;
-    let outcome = rt.block_on(crate::demo::fleet::run(&dir, args.for_.into()))?;
+    let outcome = rt.block_on(crate::demo::fleet::run(
+        &dir,
+        args.for_.into(),
+        args.scenario,
+    ))?;
     drop(rt);
     let kept = args.dir.is_some();
     match outcome {
-        Outcome::PostMortem(inc) => {
+        Outcome::PostMortem(inc, held) => {
             out("");
             out(super::show::render(&inc));
-            out(try_next(&dir, kept, &inc.id));
+            if !held.is_empty() {
+                out(format!("Held on {} ({}):", inc.service, inc.id));
+                for h in &held {
+                    out(format!(
+                        "  {:<12} {}  {}  restarts {}",
+                        h.service, h.id, h.action, h.restarts
+                    ));
+                }
+                out("");
+            }
+            let question = match args.scenario {
+                crate::demo::fleet::Scenario::Freeze => "why did the pipeline stop producing?",
+                crate::demo::fleet::Scenario::SharedDependency => {
+                    "why did orders-api, billing and reports stop?"
+                }
+            };
+            out(try_next(&dir, kept, &inc.id, question));
             Ok(crate::exit::OK)
         }
         Outcome::TimedOut => {
@@ -68,7 +88,7 @@ pub fn run(args: &DemoArgs) -> CmdResult {
 }
 
 /// What to run next: with a kept folder, commands against its config; else how to keep one.
-fn try_next(dir: &Path, kept: bool, id: &str) -> String {
+fn try_next(dir: &Path, kept: bool, id: &str, question: &str) -> String {
     if !kept {
         return "The demo's folder is removed now that it ended. To explore the incident afterwards, keep it:\n  akashic demo --dir ./akashic-demo\n  akashic --config ./akashic-demo/akashic.toml show ID".to_string();
     }
@@ -76,7 +96,7 @@ fn try_next(dir: &Path, kept: bool, id: &str) -> String {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "akashic".into());
     format!(
-        "Try next (or `cargo install --path .` to have `akashic` on your PATH):\n  {exe} --config {c} incidents\n  {exe} --config {c} show {id}\n  {exe} --config {c} ask \"why did the pipeline stop producing?\"\n  {exe} --config {c} watch     # run the fleet again, in the foreground",
+        "Try next (or `cargo install --path .` to have `akashic` on your PATH):\n  {exe} --config {c} incidents\n  {exe} --config {c} show {id}\n  {exe} --config {c} ask \"{question}\"\n  {exe} --config {c} watch     # run the fleet again, in the foreground",
         c = dir.join("akashic.toml").display(),
     )
 }

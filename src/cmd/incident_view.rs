@@ -53,7 +53,11 @@ pub fn brief(i: &Incident) -> Value {
         "recovered": i.recovered,
         "recovery_confirmed_at": i.recovery_confirmed_at,
         "escalated": i.escalated_at.is_some(),
+        "state": state(i),
         "postmortem": i.postmortem.as_ref().map(|p| json!({"author": p.author, "category": p.category})),
+        "pattern": i.pattern,
+        "caused_by": i.caused_by,
+        "group": i.group,
     })
 }
 
@@ -71,13 +75,63 @@ pub fn full(i: &Incident) -> Value {
     v
 }
 
-/// A one-word state of an incident.
+/// A one-word state of an incident. An escalated incident that was let go (a person resumed
+/// the service, or its restart budget refilled) is no longer escalated.
 pub fn state(i: &Incident) -> &'static str {
+    let after = |event: &str| i.timeline.iter().any(|e| e.event == event);
     if i.recovered {
         "recovered"
+    } else if i.escalated_at.is_some() && after("resumed") {
+        "resumed"
+    } else if i.escalated_at.is_some() && after("budget_refilled") {
+        "refilled"
     } else if i.escalated_at.is_some() {
         "escalated"
+    } else if i.caused_by.is_some() {
+        "held"
     } else {
         "open"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incident(escalated: bool, events: &[&str], recovered: bool) -> Incident {
+        let timeline: Vec<Value> = events
+            .iter()
+            .map(|e| json!({"at": "2026-03-14T03:14:00Z", "event": e, "detail": ""}))
+            .collect();
+        serde_json::from_value(json!({
+            "id": "inc-1", "service": "bot", "detected_at": "2026-03-14T03:14:00Z",
+            "failed_checks": [], "process": {"running": true, "port_bound": null, "http_status": null},
+            "action": "none", "restarts": 0, "recovered": recovered,
+            "escalated_at": escalated.then_some("2026-03-14T03:15:00Z"),
+            "timeline": timeline,
+        }))
+        .expect("an incident")
+    }
+
+    /// Regression: the incident a person resumed stayed `escalated` in `incidents` forever.
+    #[test]
+    fn a_resumed_incident_is_not_escalated_forever() {
+        let table = [
+            (false, &[][..], false, "open"),
+            (true, &["escalated"][..], false, "escalated"),
+            (true, &["escalated", "resumed"][..], false, "resumed"),
+            (
+                true,
+                &["escalated", "budget_refilled"][..],
+                false,
+                "refilled",
+            ),
+            (true, &["escalated", "resumed"][..], true, "recovered"),
+        ];
+        for (escalated, events, recovered, want) in table {
+            let i = incident(escalated, events, recovered);
+            assert_eq!(state(&i), want, "{events:?}");
+            assert_eq!(brief(&i)["state"], want);
+        }
     }
 }

@@ -127,6 +127,21 @@ pub const PROBE_TIMEOUT: DurationBound = DurationBound {
     why_max: "a hung probe would hide a failure that long",
 };
 
+pub const RECURRENCE_WITHIN: DurationBound = DurationBound {
+    key: "service.on_recurrence.within",
+    min: mins(1),
+    max: days(3650),
+    why_min: "no failure recurs inside it",
+    why_max: "incidents are not kept that long",
+};
+pub const REMEDY_TIMEOUT: DurationBound = DurationBound {
+    key: "service.on_recurrence.timeout",
+    min: ms(100),
+    max: mins(10),
+    why_min: "no remedy runs that fast",
+    why_max: "the restart waits for the remedy",
+};
+
 pub const ALL_DURATIONS: &[DurationBound] = &[
     TICK,
     FORENSICS_BUDGET,
@@ -140,6 +155,8 @@ pub const ALL_DURATIONS: &[DurationBound] = &[
     MAX_AGE,
     GROWTH_WITHIN,
     PROBE_TIMEOUT,
+    RECURRENCE_WITHIN,
+    REMEDY_TIMEOUT,
 ];
 
 pub const BUDGET_MAX: CountBound = CountBound {
@@ -164,7 +181,15 @@ pub const MAX_TOKENS: CountBound = CountBound {
     why_max: "no local model writes that much in its timeout",
 };
 
-pub const ALL_COUNTS: &[CountBound] = &[BUDGET_MAX, FAILURES, MAX_TOKENS];
+pub const RECURRENCE_COUNT: CountBound = CountBound {
+    key: "service.on_recurrence.count",
+    min: 1,
+    max: 1000,
+    why_min: "the first incident is the 1st of its pattern",
+    why_max: "no pattern is counted that far",
+};
+
+pub const ALL_COUNTS: &[CountBound] = &[BUDGET_MAX, FAILURES, MAX_TOKENS, RECURRENCE_COUNT];
 
 /// Service names: length in bytes (they name files and log fields).
 pub const NAME_MAX: usize = 64;

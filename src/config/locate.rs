@@ -196,6 +196,32 @@ pub fn unknown_keys(doc: &Document<String>) -> Vec<KeyPath> {
                 &mut out,
             );
         }
+        for (j, r) in array_items(get(&svc, "on_recurrence").as_ref())
+            .into_iter()
+            .enumerate()
+        {
+            walk_keys(
+                item_entries(&r),
+                schema::RECURRENCE,
+                &sp.key("on_recurrence").index(j),
+                &mut out,
+            );
+        }
+    }
+    for (i, dep) in array_items(table.get("dependency")).into_iter().enumerate() {
+        let dp = root.key("dependency").index(i);
+        walk_keys(item_entries(&dep), schema::DEPENDENCY, &dp, &mut out);
+        for (j, c) in array_items(get(&dep, "check").as_ref())
+            .into_iter()
+            .enumerate()
+        {
+            walk_keys(
+                item_entries(&c),
+                schema::CHECK,
+                &dp.key("check").index(j),
+                &mut out,
+            );
+        }
     }
     out
 }

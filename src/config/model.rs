@@ -118,6 +118,53 @@ pub struct ServiceConfig {
     pub checks: Vec<CheckSpec>,
     /// `kind = "child"` only: leave the child running when akashic stops.
     pub leave_running: bool,
+    /// `depends_on`: services or `[[dependency]]` names this one needs (specs/fleet.md).
+    pub depends_on: Vec<String>,
+    /// `[[service.on_recurrence]]`: what to do when the same failure pattern comes back.
+    pub on_recurrence: Vec<RecurrenceRule>,
+    /// A `[[dependency]]`: watched, never restarted (its incidents are observed only).
+    pub dependency: bool,
+}
+
+/// One `[[service.on_recurrence]]` rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecurrenceRule {
+    /// Only this root-cause category; `None`: any.
+    pub category: Option<crate::core::category::Category>,
+    /// This incident is at least the count-th of its pattern...
+    pub count: u32,
+    /// ...inside this window.
+    pub within: Duration,
+    pub then: RecurrenceAction,
+}
+
+/// What a recurrence rule does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecurrenceAction {
+    /// Restart as before, marked recurring.
+    Restart,
+    /// Run `run` (cwd = the service's cwd) for at most `timeout`, then restart.
+    Remedy {
+        run: Vec<String>,
+        cwd: Option<PathBuf>,
+        timeout: Duration,
+    },
+    /// Do not restart; tell a person.
+    Escalate,
+    /// Restart, and send a notification saying it recurs.
+    Notify,
+}
+
+impl RecurrenceAction {
+    /// The `then` key's value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RecurrenceAction::Restart => "restart",
+            RecurrenceAction::Remedy { .. } => "remedy",
+            RecurrenceAction::Escalate => "escalate",
+            RecurrenceAction::Notify => "notify",
+        }
+    }
 }
 
 impl ServiceConfig {

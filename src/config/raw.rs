@@ -13,6 +13,29 @@ pub struct RawConfig {
     pub agent: Option<RawAgent>,
     #[serde(default)]
     pub service: Vec<RawService>,
+    #[serde(default)]
+    pub dependency: Vec<RawDependency>,
+}
+
+/// `[[dependency]]`: something the fleet needs that akashic watches but does not restart.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDependency {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub check: Vec<RawCheck>,
+}
+
+/// `[[service.on_recurrence]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecurrence {
+    pub category: Option<String>,
+    pub count: Option<u32>,
+    pub within: Option<String>,
+    pub then: Option<String>,
+    pub run: Option<Vec<String>>,
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -83,6 +106,10 @@ pub struct RawService {
     pub restart: Option<RawRestart>,
     #[serde(default)]
     pub check: Vec<RawCheck>,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    #[serde(default)]
+    pub on_recurrence: Vec<RawRecurrence>,
 }
 
 /// One flat table for every restart kind: `kind` picks the variant during validation,
@@ -128,7 +155,17 @@ pub struct RawCheck {
 
 /// Keys each table accepts, for the pre-pass that reports every unknown key at once.
 pub mod schema {
-    pub const ROOT: &[&str] = &["daemon", "memory", "llm", "notify", "agent", "service"];
+    pub const ROOT: &[&str] = &[
+        "daemon",
+        "memory",
+        "llm",
+        "notify",
+        "agent",
+        "service",
+        "dependency",
+    ];
+    pub const DEPENDENCY: &[&str] = &["name", "check"];
+    pub const RECURRENCE: &[&str] = &["category", "count", "within", "then", "run", "timeout"];
     pub const AGENT: &[&str] = &["signatures"];
     pub const DAEMON: &[&str] = &[
         "state_dir",
@@ -154,6 +191,8 @@ pub mod schema {
         "leave_running",
         "restart",
         "check",
+        "depends_on",
+        "on_recurrence",
     ];
     pub const BUDGET: &[&str] = &["max", "within"];
     pub const RESTART: &[&str] = &[

@@ -60,7 +60,9 @@ fn a_good_config_gets_defaults_and_resolved_paths() {
 fn the_example_config_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/akashic.example.toml");
     let c = load(&path).unwrap();
-    assert_eq!(c.services.len(), 4);
+    // Four services and one [[dependency]].
+    assert_eq!(c.services.len(), 5);
+    assert_eq!(c.services.iter().filter(|s| s.dependency).count(), 1);
 }
 
 #[test]
@@ -265,5 +267,104 @@ fn a_bad_user_signature_file_names_the_config_key_and_the_file_line_and_fix() {
     assert_eq!(
         c.agent.signatures.signatures[0].meaning,
         "ACME's quota code"
+    );
+}
+
+const FLEET: &str = r#"
+[daemon]
+state_dir = "state"
+
+[[service]]
+name = "web"
+depends_on = ["api"]
+[[service.check]]
+kind = "port"
+addr = "127.0.0.1:8080"
+
+[[service]]
+name = "api"
+depends_on = ["db", "web"]
+[[service.check]]
+kind = "port"
+addr = "127.0.0.1:8081"
+
+[[dependency]]
+name = "db"
+[[dependency.check]]
+kind = "port"
+addr = "127.0.0.1:5432"
+"#;
+
+#[test]
+fn a_dependency_cycle_is_rejected_naming_the_cycle_file_key_and_fix() {
+    assert_eq!(
+        err(FLEET),
+        "invalid config /etc/akashic/akashic.toml (1 problem)
+  /etc/akashic/akashic.toml:7: service[0].depends_on: dependency cycle web -> api -> web: nothing on it could start first or be blamed first; remove one of these depends_on entries"
+    );
+}
+
+#[test]
+fn depends_on_names_must_exist_and_not_be_the_service_itself() {
+    let text = FLEET
+        .replace("depends_on = [\"api\"]", "depends_on = [\"web\"]")
+        .replace(
+            "depends_on = [\"db\", \"web\"]",
+            "depends_on = [\"db\", \"dbb\"]",
+        );
+    assert_eq!(
+        err(&text),
+        "invalid config /etc/akashic/akashic.toml (2 problems)
+  /etc/akashic/akashic.toml:7: service[0].depends_on[0]: service \"web\" depends on itself; remove \"web\" from depends_on
+  /etc/akashic/akashic.toml:14: service[1].depends_on[1]: depends_on names \"dbb\", which is neither a [[service]] nor a [[dependency]]; add a [[dependency]] named \"dbb\" with a check, or fix the name"
+    );
+}
+
+#[test]
+fn dependencies_are_watched_not_restarted_and_start_first() {
+    let text = FLEET.replace("depends_on = [\"db\", \"web\"]", "depends_on = [\"db\"]");
+    let c = parse(&text, Path::new(PATH)).unwrap();
+    let names: Vec<&str> = c.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["db", "api", "web"]);
+    assert!(c.services[0].dependency && c.services[0].restart.is_none());
+    assert!(!c.services[1].dependency);
+}
+
+#[test]
+fn a_dependency_named_like_a_service_is_rejected() {
+    let text = FLEET
+        .replace("depends_on = [\"db\", \"web\"]", "depends_on = [\"db\"]")
+        .replace("name = \"db\"", "name = \"web\"")
+        .replace("depends_on = [\"db\"]", "depends_on = [\"web\"]");
+    let e = err(&text);
+    assert!(
+        e.contains("dependency[0].name: duplicate name \"web\" (also service[0]); service and dependency names must be unique"),
+        "{e}"
+    );
+}
+
+#[test]
+fn recurrence_rules_are_read_and_wrong_ones_named() {
+    let good = format!(
+        "{GOOD}\n[[service.on_recurrence]]\ncategory = \"deadlock\"\ncount = 3\nwithin = \"90d\"\nthen = \"remedy\"\nrun = [\"sh\", \"-c\", \"rm -rf cache/*\"]\ntimeout = \"5s\"\n"
+    );
+    let c = parse(&good, Path::new(PATH)).unwrap();
+    let r = &c.services[0].on_recurrence[0];
+    assert_eq!(r.count, 3);
+    assert_eq!(r.category, Some(crate::core::category::Category::Deadlock));
+    assert!(matches!(
+        &r.then,
+        RecurrenceAction::Remedy { run, timeout, .. } if run[0] == "sh" && *timeout == Duration::from_secs(5)
+    ));
+    let bad = format!(
+        "{GOOD}\n[[service.on_recurrence]]\ncategory = \"slowness\"\nwithin = \"90d\"\nthen = \"reboot\"\n\n[[service.on_recurrence]]\ncount = 2\nwithin = \"1d\"\nthen = \"escalate\"\nrun = [\"true\"]\n"
+    );
+    assert_eq!(
+        err(&bad),
+        "invalid config /etc/akashic/akashic.toml (4 problems)
+  /etc/akashic/akashic.toml:15: service[0].on_recurrence[0]: missing `count`; add count = 3 (this incident is at least the 3rd of its pattern)
+  /etc/akashic/akashic.toml:16: service[0].on_recurrence[0].category: unknown category \"slowness\"; expected one of rate_limit, resource_exhaustion, deadlock, dependency_unavailable, config_error, auth_failure, crash, network, data_error, unknown; or leave `category` out to match any
+  /etc/akashic/akashic.toml:18: service[0].on_recurrence[0].then: unknown `then` \"reboot\"; use \"restart\", \"remedy\", \"escalate\" or \"notify\"
+  /etc/akashic/akashic.toml:24: service[0].on_recurrence[1].run: `run` applies only to then = \"remedy\", not then = \"escalate\"; remove it"
     );
 }

@@ -183,6 +183,12 @@ fn place(b: &DurationBound, v: &str) -> String {
         "service.check.max_age" => GOOD.replace("\"10m\"", &format!("\"{v}\"")),
         "service.check.within" => artifact(&format!("within = \"{v}\"")),
         "service.check.timeout" => artifact(&format!("within = \"1h\"\ntimeout = \"{v}\"")),
+        "service.on_recurrence.within" => format!(
+            "{GOOD}\n[[service.on_recurrence]]\ncount = 3\nwithin = \"{v}\"\nthen = \"escalate\"\n"
+        ),
+        "service.on_recurrence.timeout" => format!(
+            "{GOOD}\n[[service.on_recurrence]]\ncount = 3\nwithin = \"90d\"\nthen = \"remedy\"\nrun = [\"true\"]\ntimeout = \"{v}\"\n"
+        ),
         other => panic!("no place for {other}"),
     }
 }

@@ -303,17 +303,17 @@ pub fn validate(
         .unwrap_or_default();
 
     let mut services = Vec::new();
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for (i, s) in raw.service.into_iter().enumerate() {
         let at = root.key("service").index(i);
         if let Some(name) = &s.name {
             if let Some(first) = seen.get(name) {
                 cx.bad(
                     &at.key("name"),
-                    format!("duplicate service name {name:?} (also service[{first}]); service names must be unique"),
+                    format!("duplicate service name {name:?} (also {first}); service names must be unique"),
                 );
             } else {
-                seen.insert(name.clone(), i);
+                seen.insert(name.clone(), format!("service[{i}]"));
             }
         }
         if let Some(mut svc) = validate_service(&mut cx, s, &at, tick) {
@@ -331,6 +331,22 @@ pub fn validate(
             services.push(svc);
         }
     }
+
+    for (i, d) in raw.dependency.into_iter().enumerate() {
+        let at = root.key("dependency").index(i);
+        if let Some(dep) = validate_dependency(&mut cx, d, &at, tick) {
+            if let Some(first) = seen.get(&dep.name) {
+                cx.bad(
+                    &at.key("name"),
+                    format!("duplicate name {:?} (also {first}); service and dependency names must be unique", dep.name),
+                );
+            } else {
+                seen.insert(dep.name.clone(), format!("dependency[{i}]"));
+            }
+            services.push(dep);
+        }
+    }
+    fleet_graph(&mut cx, &mut services);
 
     if cx.problems.is_empty() {
         Ok(Validated {
@@ -350,6 +366,83 @@ pub fn validate(
         all.extend(cx.missing);
         Err(all)
     }
+}
+
+/// A `[[dependency]]`: a name and its checks; observed only, never restarted.
+fn validate_dependency(
+    cx: &mut Ctx,
+    d: RawDependency,
+    at: &KeyPath,
+    tick: Duration,
+) -> Option<ServiceConfig> {
+    let raw = RawService {
+        name: d.name,
+        repo: None,
+        log: None,
+        digest: None,
+        grace: None,
+        recovery_window: None,
+        restart_budget: None,
+        env_required: Vec::new(),
+        migrated_from: None,
+        leave_running: None,
+        restart: None,
+        check: d.check,
+        depends_on: Vec::new(),
+        on_recurrence: Vec::new(),
+    };
+    let mut svc = validate_service(cx, raw, at, tick)?;
+    svc.dependency = true;
+    Some(svc)
+}
+
+/// `depends_on` names must exist and form no cycle; services are put in start order (what
+/// they depend on first).
+fn fleet_graph(cx: &mut Ctx, services: &mut Vec<ServiceConfig>) {
+    let root = KeyPath::root();
+    // Services come first in the list, in file order, then dependencies: the index of a
+    // service in the list is its index in the file.
+    let key_of = |i: usize| root.key("service").index(i).key("depends_on");
+    let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+    for (i, s) in services.iter().enumerate().filter(|(_, s)| !s.dependency) {
+        for (j, d) in s.depends_on.iter().enumerate() {
+            if d == &s.name {
+                cx.bad(
+                    &key_of(i).index(j),
+                    format!(
+                        "service {:?} depends on itself; remove {d:?} from depends_on",
+                        s.name
+                    ),
+                );
+            } else if !names.contains(d) {
+                cx.bad(
+                    &key_of(i).index(j),
+                    format!("depends_on names {d:?}, which is neither a [[service]] nor a [[dependency]]; add a [[dependency]] named {d:?} with a check, or fix the name"),
+                );
+            }
+        }
+    }
+    let graph: Vec<(String, Vec<String>)> = services
+        .iter()
+        .map(|s| {
+            let deps = s.depends_on.iter().filter(|d| **d != s.name).cloned();
+            (s.name.clone(), deps.collect())
+        })
+        .collect();
+    if let Some(cycle) = crate::core::policy::find_cycle(&graph) {
+        let first = names.iter().position(|n| *n == cycle[0]).unwrap_or(0);
+        cx.bad(
+            &key_of(first),
+            format!(
+                "dependency cycle {}: nothing on it could start first or be blamed first; remove one of these depends_on entries",
+                cycle.join(" -> ")
+            ),
+        );
+        return;
+    }
+    let order = crate::core::policy::start_order(&graph);
+    let mut slots: Vec<Option<ServiceConfig>> = services.drain(..).map(Some).collect();
+    services.extend(order.into_iter().filter_map(|i| slots[i].take()));
 }
 
 /// The daemon's control socket must fit a unix socket address, or the daemon runs without one.

@@ -129,9 +129,107 @@ pub(super) fn validate_service(
             .migrated_from
             .as_deref()
             .map(|p| cx.path(&at.key("migrated_from"), p)),
+        on_recurrence: s
+            .on_recurrence
+            .into_iter()
+            .enumerate()
+            .filter_map(|(j, r)| {
+                let cwd = match &restart {
+                    Some(Some(RestartSpec::Child(c))) => c.cwd.clone(),
+                    _ => None,
+                };
+                validate_recurrence(cx, r, &at.key("on_recurrence").index(j), cwd)
+            })
+            .collect(),
         restart: restart.flatten(),
         checks,
         leave_running,
+        depends_on: s.depends_on,
+        dependency: false,
+    })
+}
+
+/// One `[[service.on_recurrence]]` rule.
+fn validate_recurrence(
+    cx: &mut Ctx,
+    r: RawRecurrence,
+    at: &KeyPath,
+    cwd: Option<std::path::PathBuf>,
+) -> Option<RecurrenceRule> {
+    let category = match r
+        .category
+        .as_deref()
+        .map(str::parse::<crate::core::category::Category>)
+    {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            cx.bad(
+                &at.key("category"),
+                format!("{e}; or leave `category` out to match any"),
+            );
+            None
+        }
+    };
+    let count = match r.count {
+        Some(n) => cx.count(&at.key("count"), Some(n), 3, &bounds::RECURRENCE_COUNT),
+        None => {
+            cx.bad(
+                at,
+                "missing `count`; add count = 3 (this incident is at least the 3rd of its pattern)",
+            );
+            3
+        }
+    };
+    let within = cx.required_duration(
+        &at.key("within"),
+        r.within.as_ref(),
+        "the window the count is taken over",
+        &bounds::RECURRENCE_WITHIN,
+    );
+    let then = match r.then.as_deref().unwrap_or("restart") {
+        "restart" => RecurrenceAction::Restart,
+        "escalate" => RecurrenceAction::Escalate,
+        "notify" => RecurrenceAction::Notify,
+        "remedy" => RecurrenceAction::Remedy {
+            run: nonempty_argv(
+                cx,
+                &at.key("run"),
+                r.run.clone(),
+                "[\"sh\", \"-c\", \"rm -rf cache/*\"]",
+            ),
+            cwd,
+            timeout: cx.duration(
+                &at.key("timeout"),
+                r.timeout.as_ref(),
+                Duration::from_secs(30),
+                &bounds::REMEDY_TIMEOUT,
+            ),
+        },
+        other => {
+            cx.bad(
+                &at.key("then"),
+                format!("unknown `then` {other:?}; use \"restart\", \"remedy\", \"escalate\" or \"notify\""),
+            );
+            return None;
+        }
+    };
+    if !matches!(then, RecurrenceAction::Remedy { .. }) {
+        let kind = format!("then = {:?}", then.name());
+        for (k, present) in [("run", r.run.is_some()), ("timeout", r.timeout.is_some())] {
+            if present {
+                cx.bad(
+                    &at.key(k),
+                    format!("`{k}` applies only to then = \"remedy\", not {kind}; remove it"),
+                );
+            }
+        }
+    }
+    Some(RecurrenceRule {
+        category,
+        count,
+        within,
+        then,
     })
 }
 

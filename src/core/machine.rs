@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::time::Instant;
 
+use crate::core::policy::Block;
 use crate::incident::FailedCheck;
 
 /// Index of a check within its service.
@@ -89,6 +90,12 @@ pub enum Observation {
     Exited { detail: String },
     /// A person asked akashic to resume an escalated service.
     Resume,
+    /// What holds this service's restarts now: a dependency with an open incident, or
+    /// nothing (every dependency is healthy again). Sent when it changes.
+    Dependency(Option<Block>),
+    /// An `on_recurrence` rule said escalate instead of restarting: the restart asked for
+    /// was not carried out.
+    EscalatedByRule { incident: String },
 }
 
 /// A command for the runtime.
@@ -100,6 +107,8 @@ pub enum Action {
         failed: Vec<FailedCheck>,
         restart: bool,
         escalate: Option<String>,
+        /// The restart is held: a dependency is failing (no restart, no budget spent).
+        held: Option<Block>,
     },
     /// Kill and restart again within an open incident; answer with `Restarted`.
     Restart {
@@ -179,6 +188,18 @@ pub enum Phase {
         /// Per check: the proof of new output, once seen.
         proof: Vec<Option<String>>,
     },
+    /// Failed while a dependency was failing: the restart is held, no budget is spent.
+    Held {
+        incident: Option<String>,
+        dependency: String,
+    },
+    /// The dependency is healthy again: recovered on its own by `until` (every check
+    /// answering ok since), or restarted then.
+    Released {
+        incident: Option<String>,
+        dependency: String,
+        until: Instant,
+    },
     /// No more restarts until `until` (budget refills) or a person resumes.
     Escalated {
         incident: Option<String>,
@@ -200,6 +221,8 @@ pub struct Machine {
     /// The process exited on its own and was not started again since: passing checks (a log
     /// written just before it died) do not make such a service recovered.
     pub down: bool,
+    /// A failing dependency holding this service's restarts.
+    pub blocked: Option<Block>,
 }
 
 impl Machine {
@@ -216,6 +239,7 @@ impl Machine {
             last: vec![None; n],
             restarts: VecDeque::new(),
             down: false,
+            blocked: None,
         }
     }
 
@@ -265,7 +289,14 @@ impl Machine {
                 grace_until,
                 recovered_at,
             } => {
-                if self.streak.iter().any(|s| *s > 0) {
+                // Failing answers not yet counted (they came in grace) still say failing once
+                // grace is over: after `resume`, checks that still fail are not "healthy".
+                let unhealthy = self
+                    .last
+                    .iter()
+                    .flatten()
+                    .any(|r| matches!(r.verdict, Verdict::Unhealthy { .. }));
+                if self.streak.iter().any(|s| *s > 0) || (unhealthy && now >= *grace_until) {
                     "failing"
                 } else if recovered_at.is_some_and(|t| now < t + self.params.recovery_window) {
                     "recovered"
@@ -277,6 +308,7 @@ impl Machine {
             }
             Phase::Restarting { .. } | Phase::Backoff { .. } => "restarting",
             Phase::Confirming { .. } => "confirming",
+            Phase::Held { .. } | Phase::Released { .. } => "held",
             Phase::Escalated { .. } => "escalated",
         }
     }
@@ -309,9 +341,10 @@ impl Machine {
     /// The open incident, if any.
     pub fn incident(&self) -> Option<&str> {
         match &self.phase {
-            Phase::Restarting { incident } | Phase::Escalated { incident, .. } => {
-                incident.as_deref()
-            }
+            Phase::Restarting { incident }
+            | Phase::Escalated { incident, .. }
+            | Phase::Held { incident, .. }
+            | Phase::Released { incident, .. } => incident.as_deref(),
             Phase::Backoff { incident, .. } | Phase::Confirming { incident, .. } => Some(incident),
             Phase::Watching { .. } => None,
         }
@@ -323,6 +356,7 @@ impl Machine {
             Phase::Backoff { until, .. } => Some(*until),
             Phase::Confirming { window_until, .. } => Some(*window_until),
             Phase::Escalated { until, .. } => *until,
+            Phase::Released { until, .. } => Some(*until),
             _ => None,
         }
     }
@@ -399,8 +433,21 @@ impl Machine {
             .any(|(s, c)| *s >= c.failures && !(only_liveness && c.progress))
     }
 
-    /// Opens an incident for a fresh failure: restart if the budget allows, else escalate.
+    /// Opens an incident for a fresh failure: held while a dependency fails; else restart if
+    /// the budget allows, else escalate.
     fn detect(&mut self, failed: Vec<FailedCheck>, now: Instant) -> Vec<Action> {
+        if let Some(block) = self.blocked.clone() {
+            self.phase = Phase::Held {
+                incident: None,
+                dependency: block.dependency.clone(),
+            };
+            return vec![Action::OpenIncident {
+                failed,
+                restart: false,
+                escalate: None,
+                held: Some(block),
+            }];
+        }
         if self.budget_left(now) {
             self.restarts.push_back(now);
             self.phase = Phase::Restarting { incident: None };
@@ -408,6 +455,7 @@ impl Machine {
                 failed,
                 restart: true,
                 escalate: None,
+                held: None,
             }]
         } else {
             let reason = self.exhausted_reason();
@@ -419,12 +467,25 @@ impl Machine {
                 failed,
                 restart: false,
                 escalate: Some(reason),
+                held: None,
             }]
         }
     }
 
     /// A restart within an incident failed to bring the service back: back off, or escalate.
     fn retry(&mut self, incident: String, attempt: u32, why: String, now: Instant) -> Vec<Action> {
+        if let Some(block) = self.blocked.clone() {
+            // Restarting into a failing dependency only spends the budget: hold instead.
+            self.phase = Phase::Held {
+                incident: Some(incident.clone()),
+                dependency: block.dependency.clone(),
+            };
+            return vec![Action::Note {
+                incident,
+                event: "held",
+                detail: format!("{why}; restart held: waiting for {}", block.dependency),
+            }];
+        }
         if self.budget_left(now) {
             let wait = backoff(self.restarts.len());
             self.phase = Phase::Backoff {
@@ -465,6 +526,10 @@ impl Machine {
         match &obs {
             Observation::Exited { .. } => self.down = true,
             Observation::Restarted { ok: true, .. } => self.down = false,
+            Observation::Dependency(block) => {
+                self.blocked = block.clone();
+                return self.dependency_changed(now);
+            }
             _ => {}
         }
         match (self.phase.clone(), obs) {
@@ -528,16 +593,101 @@ impl Machine {
                 }
             }
             (
-                Phase::Restarting { .. } | Phase::Escalated { incident: None, .. },
+                Phase::Restarting { .. }
+                | Phase::Escalated { incident: None, .. }
+                | Phase::Held { incident: None, .. }
+                | Phase::Released { incident: None, .. },
                 Observation::Opened { incident },
             ) => {
-                if let Phase::Escalated { until, .. } = self.phase {
-                    self.phase = Phase::Escalated {
-                        incident: Some(incident),
-                        until,
-                    };
+                match &mut self.phase {
+                    Phase::Escalated { incident: i, .. }
+                    | Phase::Held { incident: i, .. }
+                    | Phase::Released { incident: i, .. } => *i = Some(incident),
+                    _ => {}
                 }
                 vec![]
+            }
+            (Phase::Restarting { .. }, Observation::EscalatedByRule { incident }) => {
+                // The restart slot taken at detection was not used.
+                self.restarts.pop_back();
+                self.phase = Phase::Escalated {
+                    incident: Some(incident),
+                    until: None,
+                };
+                vec![]
+            }
+
+            // ---- held on a dependency ----
+            (
+                Phase::Released {
+                    incident,
+                    dependency,
+                    until,
+                },
+                Observation::Check(r),
+            ) => {
+                if let Some(slot) = self.last.get_mut(r.check) {
+                    *slot = Some(r);
+                }
+                let all_ok = self
+                    .last
+                    .iter()
+                    .all(|r| r.as_ref().is_some_and(|r| r.verdict.is_ok()));
+                match incident {
+                    Some(incident) if all_ok && !self.down => {
+                        self.streak.iter_mut().for_each(|s| *s = 0);
+                        self.phase = Phase::Watching {
+                            grace_until: now,
+                            recovered_at: Some(now),
+                        };
+                        vec![Action::ConfirmRecovery {
+                            incident,
+                            evidence: format!(
+                                "{dependency} healthy again and every check passes without a restart: {}",
+                                self.details()
+                            ),
+                        }]
+                    }
+                    incident => {
+                        self.phase = Phase::Released {
+                            incident,
+                            dependency,
+                            until,
+                        };
+                        vec![]
+                    }
+                }
+            }
+            (
+                Phase::Released {
+                    incident: Some(incident),
+                    dependency,
+                    until,
+                },
+                Observation::Tick,
+            ) if now >= until => {
+                let why = format!(
+                    "{dependency} is healthy again but the service did not recover on its own within its grace ({})",
+                    humantime::format_duration(self.params.grace)
+                );
+                if self.budget_left(now) {
+                    self.restarts.push_back(now);
+                    self.phase = Phase::Restarting {
+                        incident: Some(incident.clone()),
+                    };
+                    vec![Action::Restart {
+                        incident,
+                        attempt: 1,
+                        reason: why,
+                    }]
+                } else {
+                    let reason = format!("{why}; {}", self.exhausted_reason());
+                    self.phase = Phase::Escalated {
+                        incident: Some(incident.clone()),
+                        until: self.refill_at(),
+                    };
+                    vec![Action::Escalate { incident, reason }]
+                }
             }
 
             // ---- backoff ----
@@ -599,7 +749,9 @@ impl Machine {
                         }
                         _ => false,
                     };
-                    if grew && proof[r.check].is_none() {
+                    // An answer that is ok replaces the proof, so the evidence quotes the
+                    // answer that confirmed recovery; a stale one only stands in for none.
+                    if grew && (r.verdict.is_ok() || proof[r.check].is_none()) {
                         proof[r.check] = Some(match (&r.verdict, &r.progress) {
                             (Verdict::Ok { detail }, _) => format!("{}: {detail}", role.kind),
                             // Written after the restart, stale now: akashic was not there
@@ -766,6 +918,53 @@ impl Machine {
             }
             _ => vec![],
         }
+    }
+
+    /// A dependency started or stopped failing: a held service is released (it has its grace
+    /// to recover on its own), a released one held again.
+    fn dependency_changed(&mut self, now: Instant) -> Vec<Action> {
+        match (self.phase.clone(), self.blocked.clone()) {
+            (
+                Phase::Held {
+                    incident,
+                    dependency,
+                },
+                None,
+            ) => {
+                // Only answers from now on tell whether it recovered on its own.
+                self.last.iter_mut().for_each(|r| *r = None);
+                self.phase = Phase::Released {
+                    incident,
+                    dependency,
+                    until: now + self.params.grace,
+                };
+                vec![]
+            }
+            (Phase::Released { incident, .. }, Some(block)) => {
+                self.phase = Phase::Held {
+                    incident,
+                    dependency: block.dependency,
+                };
+                vec![]
+            }
+            _ => vec![],
+        }
+    }
+
+    /// Each check's last answer, for recovery evidence.
+    fn details(&self) -> String {
+        self.last
+            .iter()
+            .flatten()
+            .map(|r| {
+                format!(
+                    "{}: {}",
+                    self.params.checks[r.check].kind,
+                    r.verdict.detail()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// Checks whose new output proves recovery: artifact checks, else log_stale checks.

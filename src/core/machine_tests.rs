@@ -79,6 +79,7 @@ fn opened(actions: &[Action]) -> Option<(bool, Option<String>, Vec<String>)> {
             failed,
             restart,
             escalate,
+            ..
         } => Some((
             *restart,
             escalate.clone(),
@@ -635,4 +636,58 @@ fn a_probe_that_could_not_look_neither_fails_nor_passes_a_check() {
         opened(&acts).is_some(),
         "two real failures still open an incident: {acts:?}"
     );
+}
+
+/// Regression: the recovery evidence logged at the end of grace quoted the first answer
+/// that showed new output (inside grace), not the answer that confirmed recovery.
+#[test]
+fn recovery_evidence_quotes_the_answer_that_confirmed_it() {
+    let out = |at: i64, detail: &str| {
+        Observation::Check(Report {
+            check: OUT,
+            verdict: Verdict::Ok {
+                detail: detail.into(),
+            },
+            progress: Some(Progress::At(wall(at))),
+        })
+    };
+    let c = Clock(Instant::now());
+    let mut m = Machine::new(params(), c.at(0));
+    m.step(ok(OUT, Some(35)), c.at(40));
+    assert!(opened(&m.step(bad(OUT, "stale"), c.at(100))).is_some());
+    restarted(&mut m, c.at(101), "inc-1", 101);
+    m.step(ok(HTTP, None), c.at(105));
+    m.step(ok(LOG, Some(104)), c.at(105));
+    assert!(m
+        .step(out(110, "newest output batch-000002 (1s old)"), c.at(111))
+        .is_empty());
+    let acts = m.step(out(131, "newest output batch-000009 (1s old)"), c.at(132));
+    assert_eq!(
+        acts,
+        vec![Action::ConfirmRecovery {
+            incident: "inc-1".into(),
+            evidence: "artifact: newest output batch-000009 (1s old)".into()
+        }]
+    );
+}
+
+/// Regression: after `akashic resume`, `status` said healthy while both checks were failing.
+#[test]
+fn after_resume_failing_checks_are_not_called_healthy() {
+    let c = Clock(Instant::now());
+    let mut m = Machine::resume_escalated(params(), c.at(0), "inc-1".into(), None);
+    m.step(bad(LOG, "stale"), c.at(1));
+    m.step(bad(HTTP, "refused"), c.at(1));
+    assert_eq!(m.label(c.at(2)), "escalated");
+    m.step(Observation::Resume, c.at(5));
+    assert_eq!(m.label(c.at(6)), "starting", "grace after a resume");
+    assert_eq!(
+        m.label(c.at(40)),
+        "failing",
+        "grace over, the checks still fail"
+    );
+    // Once they pass, it is healthy.
+    m.step(ok(LOG, Some(40)), c.at(41));
+    m.step(ok(HTTP, None), c.at(41));
+    assert_eq!(m.label(c.at(42)), "healthy");
 }

@@ -78,9 +78,29 @@ pub async fn write_one(
         store.postmortem_done(id)?;
         return Ok(());
     };
-    // A post-mortem drafted before (memory was unavailable then) is not drafted again.
+    // A later member of an inferred group has the group's post-mortem: its first incident's,
+    // which names it (and is refreshed now, if it was written before this one closed).
+    if let Some(lead) = inferred_lead(&inc) {
+        store.postmortem_done(id)?;
+        if store.get(&lead)?.is_some_and(|l| l.postmortem.is_some()) {
+            Box::pin(write_one(cfg, store, memory, &lead)).await?;
+        }
+        return Ok(());
+    }
+    // A post-mortem drafted before (memory was unavailable then) is not drafted again; the
+    // services of its group are brought up to date.
     let pm = match inc.postmortem.clone() {
-        Some(pm) => pm,
+        Some(mut pm) => {
+            let (services, endpoint) = group_services(store, &inc);
+            if services != pm.services || endpoint != pm.shared_endpoint {
+                pm.services = services;
+                pm.shared_endpoint = endpoint;
+                let path = markdown_path(&cfg.daemon.state_dir, id);
+                crate::atomic::write(&path, agent::redact::redact(&agent::render_markdown(&pm)))?;
+                store.update(id, |i| i.postmortem = Some(pm.clone()))?;
+            }
+            pm
+        }
         None => {
             let svc = cfg.service(&inc.service);
             let mut evidence = match memory {
@@ -98,7 +118,8 @@ pub async fn write_one(
             evidence
                 .changes
                 .extend(noticed_changes(svc, inc.detected_at));
-            let pm = agent::draft(&inc, &evidence, cfg.llm.as_ref()).await;
+            let mut pm = agent::draft(&inc, &evidence, cfg.llm.as_ref()).await;
+            (pm.services, pm.shared_endpoint) = group_services(store, &inc);
             let path = markdown_path(&cfg.daemon.state_dir, id);
             crate::atomic::write(&path, agent::redact::redact(&agent::render_markdown(&pm)))?;
             store.update(id, |i| {
@@ -124,6 +145,56 @@ pub async fn write_one(
     // [living] Digest: rewrite this service's digest and the fleet-wide one (never fails the post-mortem).
     rewrite_digests(cfg, store, memory).await;
     Ok(())
+}
+
+/// The first incident of the inferred group a later member belongs to (a held incident's
+/// group is its dependency's, which has no post-mortem to share until it closes).
+fn inferred_lead(inc: &crate::incident::Incident) -> Option<String> {
+    let lead = inc.group.as_deref()?.strip_prefix("grp-")?;
+    (inc.caused_by.is_none() && lead != inc.id).then(|| lead.to_string())
+}
+
+/// A group's post-mortem names its services: this incident's first, then every other member
+/// (services held on it, or that failed with it); for an inferred group, also the endpoint all
+/// their evidence names. Empty when it is no group's.
+fn group_services(
+    store: &IncidentStore,
+    inc: &crate::incident::Incident,
+) -> (Vec<String>, Option<String>) {
+    let Some(group) = &inc.group else {
+        return (Vec::new(), None);
+    };
+    let members: Vec<crate::incident::Incident> = match store.list(None) {
+        Ok(list) => list
+            .into_iter()
+            .filter(|i| i.id != inc.id && i.group.as_ref() == Some(group))
+            .collect(),
+        Err(e) => {
+            warn!(error = %crate::errors::chain(&e), "cannot read the services of this incident's group");
+            Vec::new()
+        }
+    };
+    let mut others: Vec<String> = members.iter().map(|i| i.service.clone()).collect();
+    others.sort();
+    others.dedup();
+    others.retain(|s| *s != inc.service);
+    if others.is_empty() {
+        return (Vec::new(), None);
+    }
+    let endpoint = if members.iter().any(|i| i.caused_by.is_some()) {
+        None
+    } else {
+        let all: Vec<Vec<String>> = members
+            .iter()
+            .map(crate::daemon::fleet::evidence_endpoints)
+            .collect();
+        crate::daemon::fleet::evidence_endpoints(inc)
+            .into_iter()
+            .find(|e| all.iter().all(|m| m.contains(e)))
+    };
+    let mut services = vec![inc.service.clone()];
+    services.extend(others);
+    (services, endpoint)
 }
 
 /// Rewrites every configured digest from the store, memory, heartbeat and closed recommendations.

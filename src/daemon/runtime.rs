@@ -1,19 +1,21 @@
 //! The daemon's event loop: probes run concurrently, their answers drive the pure state
 //! machines, and the actions those return are carried out off the loop.
 
+use super::beats::{Beats, StoreHealth};
 use super::control::{self, LoopAsk, LoopRequest};
-use super::evidence::{self, Seen};
+use super::evidence::Seen;
+use super::execute::{event, execute};
 use super::files::{self, Gate};
-use super::heartbeat::{self, Beat, CheckStatus, Heartbeat, ServiceStatus};
 use super::params_for;
+use super::schedule::{stagger, DueChecks, FileGroups};
 use crate::config::{CheckKind, Config, ServiceConfig};
 use crate::core::machine::{Action, Machine, Observation, Report};
 use crate::errors::chain;
-use crate::incident::{FailedCheck, Incident, IncidentStore, TimelineEvent};
+use crate::incident::IncidentStore;
 use crate::probe::files::{FileCheck, FileWatch};
 use crate::probe::{CounterHistory, ProbeResult, Probes};
 use crate::process::{ExitEvent, ProcessControl};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -32,7 +34,7 @@ pub struct RunOptions {
 }
 
 /// Something that happened off the loop.
-enum Event {
+pub(super) enum Event {
     /// A group of file checks ran: the group comes home with the answers its machines must see.
     Files {
         group: usize,
@@ -54,33 +56,45 @@ enum Event {
     },
 }
 
-struct Svc {
-    cfg: ServiceConfig,
-    machine: Machine,
-    backend: Option<Arc<dyn ProcessControl>>,
+pub(super) struct Svc {
+    pub(super) cfg: ServiceConfig,
+    pub(super) machine: Machine,
+    pub(super) backend: Option<Arc<dyn ProcessControl>>,
     /// Per check the loop runs; `None` while it runs, and always for file checks.
-    history: Vec<Option<CounterHistory>>,
+    pub(super) history: Vec<Option<CounterHistory>>,
     /// Per check: its file-check group and place in the group's `latest`.
-    files: Vec<Option<(usize, usize)>>,
-    due: Vec<Instant>,
-    seen: Seen,
-    pid: Option<u32>,
+    pub(super) files: Vec<Option<(usize, usize)>>,
+    pub(super) due: Vec<Instant>,
+    pub(super) seen: Seen,
+    pub(super) pid: Option<u32>,
+    /// Its `depends_on`, as indices into the fleet.
+    pub(super) needs: Vec<usize>,
 }
 
 /// Everything an action task needs, cheap to clone.
 #[derive(Clone)]
-struct Shared {
-    store: Arc<IncidentStore>,
-    forensics_budget: Duration,
-    events: mpsc::UnboundedSender<Event>,
-    postmortems: Arc<Notify>,
+pub(super) struct Shared {
+    pub(super) store: Arc<IncidentStore>,
+    pub(super) forensics_budget: Duration,
+    pub(super) events: mpsc::UnboundedSender<Event>,
+    pub(super) postmortems: Arc<Notify>,
     /// [living] Webhook notifications, when `[notify]` is configured.
-    notifier: Option<crate::notify::Notifier>,
+    pub(super) notifier: Option<crate::notify::Notifier>,
+    /// The signature table, for reading an incident's pattern at detection.
+    pub(super) signatures: Arc<crate::agent::signatures::Signatures>,
+    /// Services failing within this long of each other, naming one endpoint, are one group.
+    pub(super) correlation_window: Duration,
 }
 
 impl Shared {
     /// [living] Hands an event to the notifier; never waits.
-    fn notify(&self, kind: crate::notify::Kind, service: &str, incident: &str, detail: &str) {
+    pub(super) fn notify(
+        &self,
+        kind: crate::notify::Kind,
+        service: &str,
+        incident: &str,
+        detail: &str,
+    ) {
         if let Some(n) = &self.notifier {
             n.send(crate::notify::Event {
                 kind,
@@ -107,6 +121,8 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         forensics_budget: cfg.daemon.forensics_budget,
         events: events_tx,
         postmortems: Arc::new(Notify::new()),
+        signatures: Arc::new(cfg.agent.signatures.clone()),
+        correlation_window: super::fleet::correlation_window(cfg.daemon.tick),
         // [living] Notifications: a spawned task behind a channel.
         notifier: cfg.notify.as_ref().map(|n| {
             crate::notify::Notifier::spawn(
@@ -178,6 +194,11 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                 .collect(),
             seen: Seen::default(),
             pid: None,
+            needs: svc_cfg
+                .depends_on
+                .iter()
+                .filter_map(|d| cfg.services.iter().position(|s| &s.name == d))
+                .collect(),
             cfg: svc_cfg.clone(),
         };
         let si = svcs.len();
@@ -249,6 +270,10 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     }
 
     loop {
+        // A dependency's incident opened or closed: its dependents hear it before anything else.
+        for si in super::fleet::tell_dependents(&mut svcs, &shared) {
+            settle(&mut deadlines, &gate, &mut beats, &svcs[si], si);
+        }
         let now = Instant::now();
         for (si, ci) in due.take_due(now) {
             let svc = &mut svcs[si];
@@ -391,15 +416,18 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         }
     }
 
-    // Shutdown: a second signal stops at once.
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = sigterm.recv() => {}
-            _ = sigint.recv() => {}
-        }
-        eprintln!("second signal: stopping now");
-        std::process::exit(crate::exit::FAILURE);
-    });
+    // Shutdown: a second signal stops at once. Run in-process (the demo), the caller handles
+    // signals: the one that made it stop us also reached our streams, and is not a second.
+    if opts.stop.is_none() {
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = sigterm.recv() => {}
+                _ = sigint.recv() => {}
+            }
+            eprintln!("second signal: stopping now");
+            std::process::exit(crate::exit::FAILURE);
+        });
+    }
     if let Some(t) = control_task {
         t.abort();
     }
@@ -504,136 +532,6 @@ fn resume_open_incident(svc: &mut Svc, store: &IncidentStore, now: Instant) -> O
     }
 }
 
-/// The checks waiting to run, grouped by when they are due. Checks that ran together come
-/// due together again, so a fleet's checks sit in a few groups and taking a tick's worth is
-/// one map operation, not one heap operation per check.
-#[derive(Default)]
-struct DueChecks {
-    groups: std::collections::BTreeMap<Instant, Vec<(usize, usize)>>,
-}
-
-impl DueChecks {
-    fn push(&mut self, at: Instant, si: usize, ci: usize) {
-        self.groups.entry(at).or_default().push((si, ci));
-    }
-
-    /// Removes and returns every check due at `now`.
-    fn take_due(&mut self, now: Instant) -> Vec<(usize, usize)> {
-        let later = self.groups.split_off(&(now + Duration::from_nanos(1)));
-        let due = std::mem::replace(&mut self.groups, later);
-        let mut out = Vec::new();
-        for (_, mut g) in due {
-            out.append(&mut g);
-        }
-        out
-    }
-
-    fn next(&self) -> Option<Instant> {
-        self.groups.keys().next().copied()
-    }
-}
-
-/// Slots per interval that first runs are spread over (network and counter checks, and
-/// file-check groups): enough to smooth the load.
-const STAGGER_SLOTS: usize = 8;
-
-/// A fixed slot for a check's first run, one of `STAGGER_SLOTS`.
-fn stagger_slot(si: usize, ci: usize) -> usize {
-    (si.wrapping_mul(7919).wrapping_add(ci.wrapping_mul(104_729))) % STAGGER_SLOTS
-}
-
-/// A fixed offset within `interval` for a check's first run.
-fn stagger(si: usize, ci: usize, interval: Duration) -> Duration {
-    slot_offset(stagger_slot(si, ci), interval)
-}
-
-/// Where `slot` (one of [`STAGGER_SLOTS`], wrapping) starts within `interval`.
-fn slot_offset(slot: usize, interval: Duration) -> Duration {
-    interval.mul_f64((slot % STAGGER_SLOTS) as f64 / STAGGER_SLOTS as f64)
-}
-
-/// The file-check groups: one per interval and file system. A fleet's file checks run in a
-/// few large batches (each wakes threads once, however many checks it holds), and a file
-/// system that hangs stalls only the checks on it.
-#[derive(Default)]
-struct FileGroups {
-    /// Each group (`None` while it runs), when it is due, and its `latest` table.
-    slots: Vec<(Option<files::Group>, Instant, files::Latest)>,
-    by_key: std::collections::HashMap<(Duration, Option<u64>), usize>,
-}
-
-impl FileGroups {
-    /// Adds a check to its group; returns the group and the check's place in it. Groups
-    /// take turns over the first interval from `start` (one of [`STAGGER_SLOTS`] each), so
-    /// two groups do not drain the feed at the same instant.
-    fn add(
-        &mut self,
-        si: usize,
-        ci: usize,
-        interval: Duration,
-        probe: FileCheck,
-        start: Instant,
-    ) -> (usize, usize) {
-        let next = self.slots.len();
-        let gi = *self
-            .by_key
-            .entry((interval, probe.device()))
-            .or_insert(next);
-        if gi == next {
-            let first = start + slot_offset(gi, interval);
-            let g = files::Group::new(interval);
-            let latest = g.latest.clone();
-            self.slots.push((Some(g), first, latest));
-        }
-        let place = self.slots[gi]
-            .0
-            .as_mut()
-            .expect("groups are home while the daemon starts")
-            .push(si, ci, probe);
-        (gi, place)
-    }
-
-    /// Takes every group that is due and at home; they are due again one interval on, on
-    /// their own grid (a late wake-up does not push later runs back), unless a whole
-    /// interval was missed.
-    fn take_due(&mut self, now: Instant) -> Vec<(usize, files::Group)> {
-        let mut out = Vec::new();
-        for (gi, (group, due, _)) in self.slots.iter_mut().enumerate() {
-            if *due <= now {
-                if let Some(g) = group.take() {
-                    let next = *due + g.interval;
-                    *due = if next > now { next } else { now + g.interval };
-                    out.push((gi, g));
-                }
-            }
-        }
-        out
-    }
-
-    fn home(&mut self, gi: usize, g: files::Group) {
-        self.slots[gi].0 = Some(g);
-    }
-
-    /// When the next group at home falls due.
-    fn next(&self) -> Option<Instant> {
-        self.slots
-            .iter()
-            .filter(|(g, _, _)| g.is_some())
-            .map(|(_, due, _)| *due)
-            .min()
-    }
-
-    /// A file check's last answer, and when the newest output it saw was written.
-    fn latest(
-        &self,
-        (gi, place): (usize, usize),
-    ) -> Option<(crate::core::machine::Verdict, Option<std::time::SystemTime>)> {
-        files::lock(&self.slots[gi].2)
-            .get(place)
-            .and_then(|a| a.as_ref().map(|a| (a.verdict(), a.output_at())))
-    }
-}
-
 /// After a machine stepped: its next deadline, whether it must hear every file answer, and
 /// whether what `services.json` says of it changed.
 fn settle(
@@ -695,540 +593,4 @@ fn handle_event(svcs: &mut [Svc], ev: Event, shared: &Shared) -> (usize, Option<
             (si, None)
         }
     }
-}
-
-fn event(event: &str, detail: impl Into<String>) -> TimelineEvent {
-    TimelineEvent {
-        at: Utc::now(),
-        event: event.into(),
-        detail: detail.into(),
-    }
-}
-
-fn log_store_error(what: &str, e: impl std::fmt::Display) {
-    error!(error = %e, "incident store: {what} failed");
-}
-
-/// Carries out the machine's actions: quick store writes inline, slow work in tasks.
-fn execute(svc: &mut Svc, si: usize, actions: Vec<Action>, shared: &Shared) {
-    for action in actions {
-        let name = svc.cfg.name.clone();
-        match action {
-            Action::OpenIncident {
-                failed,
-                restart,
-                escalate,
-            } => {
-                // The incident is named in the log once it is durable (OpenTask), not before.
-                warn!(service = %name, failed = %summary(&failed), "unhealthy: capturing evidence");
-                let task = OpenTask {
-                    si,
-                    detected_at: Utc::now(),
-                    cfg: svc.cfg.clone(),
-                    backend: svc.backend.clone(),
-                    seen: svc.seen.clone(),
-                    failed,
-                    restart,
-                    escalate,
-                    shared: shared.clone(),
-                };
-                tokio::spawn(task.run());
-            }
-            Action::Restart {
-                incident,
-                attempt,
-                reason,
-            } => {
-                info!(service = %name, %incident, attempt, %reason, "restarting again");
-                let backend = svc.backend.clone();
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let (obs, pid) =
-                        do_restart(&shared, backend.as_deref(), &incident, attempt).await;
-                    let _ = shared.events.send(Event::Done { svc: si, obs, pid });
-                });
-            }
-            Action::ConfirmRecovery { incident, evidence } => {
-                let now = Utc::now();
-                let res = shared.store.update_and_enqueue(&incident, |i| {
-                    i.recovered = true;
-                    i.recovery_confirmed_at = Some(now);
-                    i.recovery_evidence = Some(evidence.clone());
-                    i.timeline.push(event(
-                        "recovered",
-                        format!("recovery confirmed: {evidence}"),
-                    ));
-                });
-                // Said once written (or held), so a kill never loses a logged recovery.
-                info!(service = %name, %incident, %evidence, "recovery confirmed");
-                match res {
-                    Ok(_) => shared.postmortems.notify_one(),
-                    Err(e) => log_store_error("recording recovery", e),
-                }
-                shared.notify(crate::notify::Kind::Recovery, &name, &incident, &evidence);
-            }
-            Action::Escalate { incident, reason } => {
-                let now = Utc::now();
-                let res = shared.store.update_and_enqueue(&incident, |i| {
-                    i.escalated_at = Some(now);
-                    i.escalation_reason = Some(reason.clone());
-                    i.timeline.push(event("escalated", reason.clone()));
-                });
-                error!(service = %name, %incident, %reason, "escalated: akashic stops restarting this service");
-                match res {
-                    Ok(_) => shared.postmortems.notify_one(),
-                    Err(e) => log_store_error("recording escalation", e),
-                }
-                shared.notify(crate::notify::Kind::Escalation, &name, &incident, &reason);
-            }
-            Action::Note {
-                incident,
-                event: ev,
-                detail,
-            } => {
-                info!(service = %name, %incident, event = ev, %detail);
-                if let Err(e) = shared
-                    .store
-                    .update(&incident, |i| i.timeline.push(event(ev, detail.clone())))
-                {
-                    log_store_error("adding a timeline note", e);
-                }
-            }
-        }
-    }
-}
-
-fn summary(failed: &[FailedCheck]) -> String {
-    failed
-        .iter()
-        .map(|f| format!("{}: {}", f.kind, f.detail))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// Opening an incident: evidence first (bounded), then a durable write, then the restart.
-struct OpenTask {
-    si: usize,
-    /// When the machine decided (not when this task got a thread: on a busy runtime that
-    /// can be later).
-    detected_at: chrono::DateTime<Utc>,
-    cfg: ServiceConfig,
-    backend: Option<Arc<dyn ProcessControl>>,
-    seen: Seen,
-    failed: Vec<FailedCheck>,
-    restart: bool,
-    escalate: Option<String>,
-    shared: Shared,
-}
-
-impl OpenTask {
-    async fn run(self) {
-        let detected_at = self.detected_at;
-        let process = evidence::process_state(&self.cfg, self.backend.as_deref(), &self.seen).await;
-        let forensics =
-            evidence::forensics(process.pid, process.running, self.shared.forensics_budget).await;
-        let log_tail = self.cfg.log_path().and_then(|p| evidence::log_tail(p));
-        let id = crate::incident::store::new_id(detected_at);
-        let mut timeline = vec![TimelineEvent {
-            at: detected_at,
-            event: "detected".into(),
-            detail: summary(&self.failed),
-        }];
-        timeline.push(event(
-            "evidence",
-            format!(
-                "process {}; port {}; last HTTP {}{}",
-                match (process.running, process.pid) {
-                    (Some(true), Some(pid)) => format!("running (pid {pid})"),
-                    (Some(false), Some(pid)) => format!("not running (pid {pid} gone)"),
-                    _ => "state unknown".into(),
-                },
-                match process.port_bound {
-                    Some(true) => "bound",
-                    Some(false) => "not bound",
-                    None => "unknown",
-                },
-                process
-                    .http_status
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "none".into()),
-                forensics
-                    .as_ref()
-                    .map(|f| format!(
-                        "; forensics by {} in {}ms{}",
-                        f.method,
-                        f.took_ms,
-                        if f.truncated { " (truncated)" } else { "" }
-                    ))
-                    .unwrap_or_default()
-            ),
-        ));
-        let mut inc = Incident {
-            id: id.clone(),
-            service: self.cfg.name.clone(),
-            detected_at,
-            failed_checks: self.failed.clone(),
-            process,
-            forensics,
-            log_tail,
-            action: if self.restart {
-                "restart pending".into()
-            } else {
-                "none".into()
-            },
-            restarts: 0,
-            restarted_at: None,
-            recovered: false,
-            recovery_confirmed_at: None,
-            recovery_evidence: None,
-            escalated_at: None,
-            escalation_reason: None,
-            timeline,
-            postmortem: None,
-        };
-        if let Some(reason) = &self.escalate {
-            inc.action = format!("none (escalated: {reason})");
-            inc.escalated_at = Some(Utc::now());
-            inc.escalation_reason = Some(reason.clone());
-            inc.timeline.push(event("escalated", reason.clone()));
-        }
-        // Facts first: durable before any restart or slow work.
-        let written = if self.escalate.is_some() {
-            self.shared.store.put_and_enqueue(&inc)
-        } else {
-            self.shared.store.put(&inc)
-        };
-        match written {
-            Ok(crate::incident::store::Durability::Durable) => {
-                warn!(service = %self.cfg.name, incident = %id, "incident opened")
-            }
-            Ok(crate::incident::store::Durability::Held) => {
-                error!(service = %self.cfg.name, incident = %id, "incident opened but not yet on disk (held in memory until the store takes writes again)")
-            }
-            Err(e) => log_store_error("writing a new incident", e),
-        }
-        if self.escalate.is_some() {
-            self.shared.postmortems.notify_one();
-        }
-        // [living] Incident opened (or escalated at once): tell the operator, after the durable write.
-        match &self.escalate {
-            Some(reason) => {
-                self.shared
-                    .notify(crate::notify::Kind::Escalation, &self.cfg.name, &id, reason)
-            }
-            None => self.shared.notify(
-                crate::notify::Kind::Incident,
-                &self.cfg.name,
-                &id,
-                &summary(&self.failed),
-            ),
-        }
-        let (obs, pid) = if self.restart {
-            do_restart(&self.shared, self.backend.as_deref(), &id, 1).await
-        } else {
-            (Observation::Opened { incident: id }, None)
-        };
-        let _ = self.shared.events.send(Event::Done {
-            svc: self.si,
-            obs,
-            pid,
-        });
-    }
-}
-
-/// Kills and restarts, and records it in the incident.
-async fn do_restart(
-    shared: &Shared,
-    backend: Option<&dyn ProcessControl>,
-    incident: &str,
-    attempt: u32,
-) -> (Observation, Option<u32>) {
-    let Some(b) = backend else {
-        let obs = Observation::Restarted {
-            incident: incident.into(),
-            ok: false,
-            detail: "no restart backend".into(),
-            wall: Utc::now(),
-        };
-        return (obs, None);
-    };
-    let res = b.restart().await;
-    let wall = Utc::now();
-    let (ok, detail) = match &res {
-        Ok(what) => (true, what.clone()),
-        Err(e) => (false, chain(e)),
-    };
-    let update = shared.store.update(incident, |i| {
-        if ok {
-            i.action = detail.clone();
-            i.restarts = attempt;
-            i.restarted_at = Some(wall);
-            i.timeline
-                .push(event("restart", format!("restart #{attempt}: {detail}")));
-        } else {
-            i.action = format!("restart failed: {detail}");
-            i.timeline.push(event(
-                "restart_failed",
-                format!("restart #{attempt} failed: {detail}"),
-            ));
-        }
-    });
-    if let Err(e) = update {
-        log_store_error("recording a restart", e);
-    }
-    let pid = if ok { b.pid().await } else { None };
-    let obs = Observation::Restarted {
-        incident: incident.into(),
-        ok,
-        detail,
-        wall,
-    };
-    (obs, pid)
-}
-
-/// Watches the incident store's hold: writes what is held once the disk takes it again, and
-/// says so (log and notification) when writes start and stop being refused.
-#[derive(Default)]
-struct StoreHealth {
-    told: bool,
-}
-
-impl StoreHealth {
-    fn tick(&mut self, store: &IncidentStore, shared: &Shared) {
-        let Some((reason, held)) = store.degraded() else {
-            return;
-        };
-        match store.flush_held() {
-            Ok(written) => {
-                info!(
-                    written,
-                    "incident store writable again: held incidents written"
-                );
-                if self.told {
-                    shared.notify(
-                        crate::notify::Kind::Degraded,
-                        "akashic",
-                        "-",
-                        &format!("state_dir writable again; {written} held incidents written"),
-                    );
-                }
-                self.told = false;
-            }
-            Err(_) if !self.told => {
-                error!(%reason, held, "incident store refuses writes (disk full?); akashic keeps watching and restarting, holds incidents in memory, and writes them when it can");
-                shared.notify(
-                    crate::notify::Kind::Degraded,
-                    "akashic",
-                    "-",
-                    &format!(
-                        "incident store refuses writes: {reason}; {held} incidents held in memory"
-                    ),
-                );
-                self.told = true;
-            }
-            Err(_) => {}
-        }
-    }
-
-    /// The `degraded` lines of a live `status`.
-    fn describe(&self, store: &IncidentStore) -> Vec<String> {
-        store
-            .degraded()
-            .map(|(reason, held)| {
-                vec![format!(
-                    "incident store refuses writes ({reason}); {held} incidents held in memory until it takes them"
-                )]
-            })
-            .unwrap_or_default()
-    }
-}
-
-/// How often the services' states are rewritten when none of them changed (their details,
-/// such as a log's age, still move).
-const SERVICES_REFRESH: Duration = Duration::from_secs(60);
-
-/// Touches the heartbeat every tick, and writes the services' states when a state, an incident, a
-/// pid or a check's ok-ness changed (or every [`SERVICES_REFRESH`]). Changes are noted as
-/// they happen ([`Beats::note`], after each step of a machine), so a tick does not walk the
-/// fleet.
-struct Beats {
-    state_dir: std::path::PathBuf,
-    started_at: chrono::DateTime<Utc>,
-    tick: Duration,
-    /// Each service's signature as last noted.
-    sigs: Vec<u64>,
-    /// A signature changed since `services.json` was last written.
-    changed: bool,
-    /// When a service's label changes with time alone (its grace or recovered spell ends).
-    label_at: BinaryHeap<Reverse<(Instant, usize)>>,
-    /// Each service's time in `label_at`, so a machine stepping often pushes it once.
-    label_next: Vec<Option<Instant>>,
-    /// When `services.json` was last written.
-    last: Option<Instant>,
-    /// This daemon's beat is on disk (ticks since only touch it).
-    written: bool,
-}
-
-impl Beats {
-    fn new(
-        state_dir: &std::path::Path,
-        started_at: chrono::DateTime<Utc>,
-        tick: Duration,
-        svcs: &[Svc],
-        now: Instant,
-    ) -> Self {
-        let mut b = Beats {
-            state_dir: state_dir.to_path_buf(),
-            started_at,
-            tick,
-            sigs: vec![0; svcs.len()],
-            changed: true,
-            label_at: BinaryHeap::new(),
-            label_next: vec![None; svcs.len()],
-            last: None,
-            written: false,
-        };
-        for (si, svc) in svcs.iter().enumerate() {
-            b.note(si, svc, now);
-        }
-        b
-    }
-
-    /// After service `si`'s machine stepped (or its label's time came).
-    fn note(&mut self, si: usize, svc: &Svc, now: Instant) {
-        let sig = signature(svc, now);
-        if self.sigs[si] != sig {
-            self.sigs[si] = sig;
-            self.changed = true;
-        }
-        let next = svc.machine.label_changes_at(now);
-        if next != self.label_next[si] {
-            self.label_next[si] = next;
-            if let Some(t) = next {
-                self.label_at.push(Reverse((t, si)));
-            }
-        }
-    }
-
-    fn tick(&mut self, svcs: &[Svc], groups: &FileGroups, now: Instant) {
-        while let Some(Reverse((t, si))) = self.label_at.peek().copied() {
-            if t > now {
-                break;
-            }
-            self.label_at.pop();
-            // Stale entries (the service's time moved on) are skipped.
-            if self.label_next[si] == Some(t) {
-                self.label_next[si] = None;
-                self.note(si, &svcs[si], now);
-            }
-        }
-        let stale = self.changed
-            || self
-                .last
-                .is_none_or(|at| now.saturating_duration_since(at) >= SERVICES_REFRESH);
-        if stale {
-            match heartbeat::write_services(&self.state_dir, &services_of(svcs, groups, now)) {
-                Ok(()) => {
-                    self.last = Some(now);
-                    self.changed = false;
-                }
-                Err(e) => warn!(error = %e, "cannot write the services' states"),
-            }
-        }
-        // The beat is written once, then touched (written again if it went missing).
-        let beat = if self.written {
-            heartbeat::touch_beat(&self.state_dir)
-        } else {
-            Err(std::io::ErrorKind::NotFound.into())
-        };
-        if beat.is_err() {
-            self.written = heartbeat::write_beat(&self.state_dir, &self.beat(None))
-                .inspect_err(|e| warn!(error = %e, "cannot write heartbeat"))
-                .is_ok();
-        }
-    }
-
-    fn stop(&mut self, svcs: &[Svc], groups: &FileGroups, now: Instant) {
-        let services = heartbeat::write_services(&self.state_dir, &services_of(svcs, groups, now));
-        let beat = heartbeat::write_beat(&self.state_dir, &self.beat(Some(Utc::now())));
-        if let Err(e) = services.and(beat) {
-            warn!(error = %e, "cannot write the last heartbeat");
-        }
-    }
-
-    fn beat(&self, stopped_at: Option<chrono::DateTime<Utc>>) -> Beat {
-        Beat {
-            pid: std::process::id(),
-            started_at: self.started_at,
-            at: Utc::now(),
-            tick_ms: self.tick.as_millis() as u64,
-            stopped_at,
-        }
-    }
-
-    /// The live view `status` asks for.
-    fn heartbeat(&self, svcs: &[Svc], groups: &FileGroups, now: Instant) -> Heartbeat {
-        Heartbeat {
-            degraded: Vec::new(),
-            beat: self.beat(None),
-            services: services_of(svcs, groups, now),
-        }
-    }
-}
-
-/// A hash of what `services.json` says of a service apart from its checks' details.
-fn signature(s: &Svc, now: Instant) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = crate::fnv::Fnv::default();
-    s.machine.label(now).hash(&mut h);
-    s.machine.incident().hash(&mut h);
-    s.pid.hash(&mut h);
-    for r in &s.machine.last {
-        r.as_ref().map(|r| r.verdict.is_ok()).hash(&mut h);
-    }
-    h.finish()
-}
-
-/// Each service's state; a file check's detail is its group's latest answer (the machine
-/// hears only changes), any other check's is the machine's last answer.
-fn services_of(svcs: &[Svc], groups: &FileGroups, now: Instant) -> Vec<ServiceStatus> {
-    svcs.iter()
-        .map(|s| ServiceStatus {
-            name: s.cfg.name.clone(),
-            state: s.machine.label(now).to_string(),
-            incident: s.machine.incident().map(str::to_string),
-            pid: s.pid,
-            checks: s
-                .cfg
-                .checks
-                .iter()
-                .enumerate()
-                .map(|(ci, c)| {
-                    let (last, output_at) = match s.files[ci] {
-                        Some(at) => groups.latest(at).map_or((None, None), |(v, t)| {
-                            (Some(v), t.map(DateTime::<Utc>::from))
-                        }),
-                        None => match s.machine.last.get(ci).cloned().flatten() {
-                            Some(r) => match r.progress {
-                                Some(crate::core::machine::Progress::At(t)) => {
-                                    (Some(r.verdict), Some(t))
-                                }
-                                _ => (Some(r.verdict), None),
-                            },
-                            None => (None, None),
-                        },
-                    };
-                    CheckStatus {
-                        kind: c.kind.name().to_string(),
-                        // A blind answer (akashic could not look) is neither ok nor failed.
-                        ok: last.as_ref().filter(|v| !v.is_blind()).map(|v| v.is_ok()),
-                        detail: last.map(|v| v.detail().to_string()).unwrap_or_else(|| {
-                            format!("{}: not run yet", crate::probe::describe(&c.kind))
-                        }),
-                        output_at,
-                    }
-                })
-                .collect(),
-        })
-        .collect()
 }

@@ -27,6 +27,59 @@ pub struct Behaviour {
     pub produce_nothing: bool,
     /// Write no output for this long after starting (a slow warm-up).
     pub start_delay: Option<Duration>,
+    /// Produce only while this address accepts a connection (a dependency).
+    pub needs: Option<String>,
+    /// Go away for a while, once (a dependency that is down).
+    pub away: Option<Away>,
+}
+
+/// A service that goes away once: it exits `after` its start and no copy listens until
+/// `away_for` later (the deadline, in unix seconds, is kept in `file`).
+#[derive(Debug, Clone)]
+pub struct Away {
+    pub after: Duration,
+    pub away_for: Duration,
+    pub file: PathBuf,
+}
+
+/// Waits out a deadline an earlier copy left in `file`.
+fn stay_away(b: &Behaviour) {
+    let Some(away) = &b.away else { return };
+    let until = std::fs::read_to_string(&away.file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok());
+    if let Some(until) = until {
+        let left = until - chrono::Utc::now().timestamp();
+        if left > 0 {
+            log_line(
+                &b.log,
+                &format!(
+                    "WARN away: not listening on 127.0.0.1:{} for {left}s more",
+                    b.port
+                ),
+            );
+            std::thread::sleep(Duration::from_secs(left as u64));
+        }
+    }
+}
+
+/// Whether what the service needs answers; says so in the log when it does not.
+fn needed_answers(b: &Behaviour) -> bool {
+    let Some(addr) = &b.needs else { return true };
+    let reached = addr
+        .parse::<std::net::SocketAddr>()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+        .and_then(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)));
+    match reached {
+        Ok(_) => true,
+        Err(e) => {
+            log_line(
+                &b.log,
+                &format!("ERROR query failed: connection to {addr}: {e}; retrying"),
+            );
+            false
+        }
+    }
 }
 
 fn log_line(log: &Path, line: &str) {
@@ -49,6 +102,7 @@ pub fn run(b: Behaviour) -> i32 {
         let _ = std::fs::create_dir_all(dir);
     }
     let _ = std::fs::create_dir_all(&b.out);
+    stay_away(&b);
     let listener = match TcpListener::bind(("127.0.0.1", b.port)) {
         Ok(l) => l,
         Err(e) => {
@@ -88,6 +142,22 @@ pub fn run(b: Behaviour) -> i32 {
     let mut announced = false;
     loop {
         let elapsed = started.elapsed();
+        if let Some(away) = b
+            .away
+            .as_ref()
+            .filter(|a| elapsed >= a.after && !a.file.exists())
+        {
+            let until = chrono::Utc::now().timestamp() + away.away_for.as_secs() as i64;
+            let _ = std::fs::write(&away.file, format!("{until}\n"));
+            log_line(
+                &b.log,
+                &format!(
+                    "ERROR shutting down: storage unavailable; away for {}s",
+                    away.away_for.as_secs()
+                ),
+            );
+            return 1;
+        }
         if b.crash_after.is_some_and(|d| elapsed >= d) {
             log_line(&b.log, "ERROR thread 'main' panicked at src/worker.rs:88:14: called `Option::unwrap()` on a `None` value");
             return 1;
@@ -132,7 +202,7 @@ pub fn run(b: Behaviour) -> i32 {
             return 0;
         }
         let warming = b.start_delay.is_some_and(|d| elapsed < d);
-        if !b.produce_nothing && !warming {
+        if !b.produce_nothing && !warming && needed_answers(&b) {
             n += 1;
             *lock.lock().unwrap_or_else(|e| e.into_inner()) = n;
             let _ = std::fs::write(

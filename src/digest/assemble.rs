@@ -268,10 +268,16 @@ mod tests {
                 recommendations: vec![rec.into()],
                 prior_incidents: vec![],
                 same_pattern_90d: 0,
+                services: Vec::new(),
+                shared_endpoint: None,
+                recurrence: None,
                 author: "template".into(),
                 provenance: vec![],
                 drafted_at: at,
             }),
+            pattern: None,
+            caused_by: None,
+            group: None,
         }
     }
 

@@ -78,6 +78,22 @@ pub struct Incident {
     pub timeline: Vec<TimelineEvent>,
     #[serde(default)]
     pub postmortem: Option<crate::agent::model::PostMortem>,
+    /// Its failure pattern as read at detection (specs/fleet.md); `None` before akashic read one.
+    #[serde(default)]
+    pub pattern: Option<crate::core::policy::Pattern>,
+    /// The dependency incident its restart was held on.
+    #[serde(default)]
+    pub caused_by: Option<CausedBy>,
+    /// The fleet group it belongs to (`grp-` and the dependency's incident id).
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+/// `caused_by`: the dependency whose incident held this one's restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CausedBy {
+    pub dependency: String,
+    pub incident: String,
 }
 
 impl Incident {

@@ -61,6 +61,9 @@ fn incident(n: i64, recovered: bool) -> Incident {
             detail: "log unchanged for 12m04s (max 10m) <script>".into(),
         }],
         postmortem: None,
+        pattern: None,
+        caused_by: None,
+        group: None,
     }
 }
 
@@ -132,6 +135,9 @@ fn snapshot() -> Snapshot {
         provenance: Vec::new(),
         drafted_at: first.detected_at + Duration::seconds(30),
         confirmed_by: None,
+        services: Vec::new(),
+        shared_endpoint: None,
+        recurrence: None,
     });
     Snapshot {
         at: at(),

@@ -531,6 +531,9 @@ async fn gather_reads_the_log_file_and_git_history_before_detection() {
         restart: None,
         checks: Vec::new(),
         leave_running: false,
+        depends_on: Vec::new(),
+        on_recurrence: Vec::new(),
+        dependency: false,
     };
     let mut incident = the_case().incident();
     incident.log_tail = None;
@@ -579,6 +582,26 @@ async fn rendered_post_mortem_snapshot() {
         .expect("re")
         .replace(&md, "at [drafted_at];");
     insta::assert_snapshot!("postmortem_markdown", md);
+}
+
+/// A fleet group's post-mortem (the dependency's, naming every service held on it) of a
+/// recurring pattern: what the operator reads.
+#[tokio::test]
+async fn rendered_group_post_mortem_snapshot() {
+    let (mut pm, _) = draft_case(None).await;
+    pm.services = vec![
+        "db".into(),
+        "billing".into(),
+        "orders".into(),
+        "reports".into(),
+    ];
+    pm.same_pattern_90d = 2;
+    pm.recurrence = Some("3rd incident of pattern rate_limit in the last 90 days (before: inc-1, inc-2); 3rd incident of pattern rate_limit within 90d: on_recurrence[0] (count 3) says remedy; remedy `sh -c rm -rf cache/*` exited 0 in 12ms".into());
+    let md = render_markdown(&pm);
+    let md = regex::Regex::new(r"at \d{4}-\d\d-\d\d \d\d:\d\d UTC;")
+        .expect("re")
+        .replace(&md, "at [drafted_at];");
+    insta::assert_snapshot!("group_postmortem_markdown", md);
 }
 
 // ---------- akashic eval ----------

@@ -4,6 +4,7 @@ mod agent;
 mod config;
 mod faults;
 mod first_hour;
+mod fleet;
 mod flood;
 mod label;
 mod living;

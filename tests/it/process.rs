@@ -570,6 +570,9 @@ fn service(restart: Option<RestartSpec>) -> ServiceConfig {
         restart,
         checks: vec![],
         leave_running: false,
+        depends_on: Vec::new(),
+        on_recurrence: Vec::new(),
+        dependency: false,
     }
 }
 

@@ -33,6 +33,9 @@ fn inc(n: u32, service: &str) -> Incident {
             detail: "d".into(),
         }],
         postmortem: None,
+        pattern: None,
+        caused_by: None,
+        group: None,
     }
 }
 

@@ -1,0 +1,272 @@
+//! Fleet policy, pure: dependency order and cycles, what holds a dependent's restart, and
+//! which `on_recurrence` rule a recurring failure pattern meets. Fed facts, never reads a
+//! clock, file or socket ("now" is always an argument).
+
+use crate::config::RecurrenceRule;
+use crate::core::category::Category;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The days the post-mortem's "prior incidents matching this pattern" count looks back.
+pub const PATTERN_DAYS: u32 = 90;
+/// At most this many earlier incidents are listed in `pattern.previous`.
+pub const MAX_PREVIOUS: usize = 20;
+
+/// A dependency cycle, as the names along it (the first name repeated at the end).
+pub fn find_cycle(graph: &[(String, Vec<String>)]) -> Option<Vec<String>> {
+    let index: BTreeMap<&str, usize> = graph
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.as_str(), i))
+        .collect();
+    // 0 unvisited, 1 on the current path, 2 done.
+    let mut color = vec![0u8; graph.len()];
+    let mut path: Vec<usize> = Vec::new();
+    fn visit(
+        n: usize,
+        graph: &[(String, Vec<String>)],
+        index: &BTreeMap<&str, usize>,
+        color: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        color[n] = 1;
+        path.push(n);
+        for dep in &graph[n].1 {
+            let Some(&d) = index.get(dep.as_str()) else {
+                continue;
+            };
+            if color[d] == 1 {
+                let from = path.iter().position(|p| *p == d).unwrap_or(0);
+                let mut cycle = path[from..].to_vec();
+                cycle.push(d);
+                return Some(cycle);
+            }
+            if color[d] == 0 {
+                if let Some(c) = visit(d, graph, index, color, path) {
+                    return Some(c);
+                }
+            }
+        }
+        path.pop();
+        color[n] = 2;
+        None
+    }
+    (0..graph.len()).find_map(|n| {
+        if color[n] != 0 {
+            return None;
+        }
+        visit(n, graph, &index, &mut color, &mut path)
+            .map(|c| c.into_iter().map(|i| graph[i].0.clone()).collect())
+    })
+}
+
+/// A start order in which every name comes after what it depends on, otherwise keeping the
+/// order given: each name is placed once what it needs is (depth first, in the given order).
+/// A name on a cycle is placed when the walk comes back to it.
+pub fn start_order(graph: &[(String, Vec<String>)]) -> Vec<usize> {
+    fn place(i: usize, graph: &[(String, Vec<String>)], state: &mut [u8], order: &mut Vec<usize>) {
+        if state[i] != 0 {
+            return;
+        }
+        state[i] = 1;
+        for d in &graph[i].1 {
+            if let Some(j) = graph.iter().position(|(n, _)| n == d) {
+                place(j, graph, state, order);
+            }
+        }
+        state[i] = 2;
+        order.push(i);
+    }
+    let mut state = vec![0u8; graph.len()];
+    let mut order = Vec::with_capacity(graph.len());
+    for i in 0..graph.len() {
+        place(i, graph, &mut state, &mut order);
+    }
+    order
+}
+
+/// What holds a dependent's restarts: a dependency with an open incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    pub dependency: String,
+    pub incident: String,
+}
+
+/// The first of a service's dependencies (in `depends_on` order) that has an open incident:
+/// while there is one, the service's restarts are held. `open` answers a dependency's open
+/// incident.
+pub fn blocking<'a>(
+    depends_on: &'a [String],
+    open: impl Fn(&str) -> Option<&'a str>,
+) -> Option<Block> {
+    depends_on.iter().find_map(|d| {
+        open(d).map(|incident| Block {
+            dependency: d.clone(),
+            incident: incident.to_string(),
+        })
+    })
+}
+
+/// The `host:port` endpoints a text names (`127.0.0.1:5432`, `db.internal:6379`), in order
+/// of first mention, without repeats. Times (`03:14:00`) and URLs' schemes are not endpoints.
+pub fn endpoints(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let cut = |c: char| c.is_whitespace() || "()[]{}<>,;'\"`=".contains(c);
+    for raw in text.split(cut) {
+        let token = raw
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(['.', ':']);
+        let Some((host, port)) = token.split_once(':') else {
+            continue;
+        };
+        let host_ok = !host.is_empty()
+            && host.contains(|c: char| c.is_ascii_alphabetic() || c == '.')
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            && !host.starts_with(['.', '-']);
+        let port_ok = !port.is_empty()
+            && port.len() <= 5
+            && port.chars().all(|c| c.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|p| (1..=65_535).contains(&p));
+        // `T03:14` of a timestamp: a host of digits and one letter glued to it.
+        let time_like = host.len() <= 3 && host.chars().filter(|c| c.is_ascii_digit()).count() >= 1;
+        if host_ok && port_ok && !time_like {
+            let e = format!("{host}:{port}");
+            if !out.contains(&e) {
+                out.push(e);
+            }
+        }
+    }
+    out
+}
+
+/// An incident as correlation sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    pub id: String,
+    pub service: String,
+    pub at: DateTime<Utc>,
+    pub endpoints: Vec<String>,
+    pub group: Option<String>,
+}
+
+/// A fleet group inferred without configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correlation {
+    pub group: String,
+    /// The endpoint every member names.
+    pub endpoint: String,
+    /// The other members' incidents.
+    pub members: Vec<String>,
+}
+
+/// Whether an incident of `service` detected at `at`, whose evidence names `mine`, belongs with
+/// other services' incidents detected within `window` before it that name the same endpoint.
+/// The group keeps the name one of them already has, else takes the earliest's id. Nothing is
+/// held for an inferred group: it only joins the story.
+pub fn correlate(
+    service: &str,
+    at: DateTime<Utc>,
+    mine: &[String],
+    recent: &[Seen],
+    window: Duration,
+) -> Option<Correlation> {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let close: Vec<&Seen> = recent
+        .iter()
+        .filter(|s| s.service != service && s.at <= at && at - s.at <= window)
+        .collect();
+    let endpoint = mine
+        .iter()
+        .find(|e| close.iter().any(|s| s.endpoints.contains(e)))?;
+    let mut members: Vec<&Seen> = close
+        .into_iter()
+        .filter(|s| s.endpoints.contains(endpoint))
+        .collect();
+    members.sort_by_key(|s| s.at);
+    let group = members
+        .iter()
+        .find_map(|s| s.group.clone())
+        .unwrap_or_else(|| format!("grp-{}", members[0].id));
+    Some(Correlation {
+        group,
+        endpoint: endpoint.clone(),
+        members: members.iter().map(|s| s.id.clone()).collect(),
+    })
+}
+
+/// A past incident of the service, as pattern counting sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Past {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    /// The category its post-mortem (or a person) settled on, else the one read at detection.
+    pub category: Category,
+}
+
+/// An incident's failure pattern (specs/fleet.md `pattern`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pattern {
+    pub category: Category,
+    /// Incidents of this service with this category in the window, this one included.
+    pub count: u32,
+    pub within_days: u32,
+    /// The others, oldest first, at most [`MAX_PREVIOUS`].
+    pub previous: Vec<String>,
+}
+
+fn within(past: &[Past], category: Category, now: DateTime<Utc>, window: Duration) -> Vec<&Past> {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let mut v: Vec<&Past> = past
+        .iter()
+        .filter(|p| p.category == category && p.at <= now && now - p.at <= window)
+        .collect();
+    v.sort_by_key(|p| p.at);
+    v
+}
+
+/// The pattern of an incident of `category` detected at `now`, over the last [`PATTERN_DAYS`].
+pub fn pattern(category: Category, now: DateTime<Utc>, past: &[Past]) -> Pattern {
+    let days = Duration::from_secs(u64::from(PATTERN_DAYS) * 86_400);
+    let same = within(past, category, now, days);
+    let skip = same.len().saturating_sub(MAX_PREVIOUS);
+    Pattern {
+        category,
+        count: same.len() as u32 + 1,
+        within_days: PATTERN_DAYS,
+        previous: same[skip..].iter().map(|p| p.id.clone()).collect(),
+    }
+}
+
+/// The rule an incident of `category` at `now` meets, with the count it met it at: the one
+/// with the highest `count` among those whose category fits and whose count holds within
+/// its own window (the first of equals).
+pub fn rule_for<'a>(
+    rules: &'a [RecurrenceRule],
+    category: Category,
+    now: DateTime<Utc>,
+    past: &[Past],
+) -> Option<(usize, &'a RecurrenceRule, u32)> {
+    let mut best: Option<(usize, &RecurrenceRule, u32)> = None;
+    for (i, r) in rules.iter().enumerate() {
+        if r.category.is_some_and(|c| c != category) {
+            continue;
+        }
+        let count = within(past, category, now, r.within).len() as u32 + 1;
+        if count >= r.count && best.is_none_or(|(_, b, _)| r.count > b.count) {
+            best = Some((i, r, count));
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;
