@@ -103,7 +103,11 @@ pub fn ask_within(
     stream.set_write_timeout(Some(timeout)).map_err(io)?;
     let mut line = serde_json::to_string(req).expect("requests serialize");
     line.push('\n');
-    stream.write_all(line.as_bytes()).map_err(slow)?;
+    match stream.write_all(line.as_bytes()) {
+        // The daemon answered and closed before reading (it refuses this peer): read why.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.map_err(slow)?,
+    }
     let mut answer = String::new();
     BufReader::new(stream)
         .read_line(&mut answer)

@@ -232,6 +232,7 @@ impl Memory {
         let (embedder, store) = (embedder?, store?);
         let services = store.services().await?;
         let reading = question::read(question, now, &services);
+        let caller = filter;
         let filter = question::narrow(&reading.filter, filter);
         let words = if reading.rest.split_whitespace().count() < 2 {
             question.to_string()
@@ -252,8 +253,16 @@ impl Memory {
         })?;
         let named = question::category(&values, &v.collect::<Vec<_>>());
         let query = Vector { model_id, values };
-        let dense = store.search(&query, hybrid::POOL, &filter).await?;
-        let lexical = store.lexical(&words, hybrid::POOL, &filter).await?;
+        let mut filter = filter;
+        let mut dense = store.search(&query, hybrid::POOL, &filter).await?;
+        let mut lexical = store.lexical(&words, hybrid::POOL, &filter).await?;
+        if dense.is_empty() && lexical.is_empty() && filter != *caller {
+            // What the question named (a service, a time) matches nothing remembered: answer
+            // from everything the caller's own flags allow rather than say nothing.
+            filter = caller.clone();
+            dense = store.search(&query, hybrid::POOL, &filter).await?;
+            lexical = store.lexical(&words, hybrid::POOL, &filter).await?;
+        }
         let dense_ids: Vec<String> = dense.iter().map(|h| h.doc.id.clone()).collect();
         let lexical_ids: Vec<String> = lexical.into_iter().map(|(id, _)| id).collect();
         let of_category: Vec<String> = match (filter.category, named) {
