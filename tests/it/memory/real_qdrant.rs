@@ -84,10 +84,15 @@ impl RealQdrant {
         self.wait_ready();
     }
 
-    /// Polls `GET /readyz` until the server answers 200.
+    /// Polls `GET /readyz` until the server answers 200, and its gRPC port (which Qdrant opens
+    /// on its own, sometimes after the HTTP one) until it takes a connection.
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.grpc)).is_err() {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
             if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.http)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 let req = "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
@@ -101,7 +106,10 @@ impl RealQdrant {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("qdrant did not become ready on port {}", self.http);
+        panic!(
+            "qdrant did not become ready on ports {} (http) and {} (grpc)",
+            self.http, self.grpc
+        );
     }
 
     fn url(&self) -> String {
