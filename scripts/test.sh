@@ -27,4 +27,7 @@ export AKASHIC_TEST_LLM_URL="http://127.0.0.1:${port}/v1"
 log "LLM server pid $server_pid at $AKASHIC_TEST_LLM_URL"
 
 log "cargo test (unit and integration, including the real-model tests)"
-cargo test --lib --bins --tests -- --include-ignored
+cargo test --lib --bins -- --include-ignored
+# The integration tests run real daemons and measure their timing and memory (fault injection,
+# floods, fleets): one at a time, so one test's load is never another's failure.
+cargo test --test it -- --include-ignored --test-threads 1
