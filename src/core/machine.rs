@@ -629,10 +629,7 @@ impl Machine {
                 if let Some(slot) = self.last.get_mut(r.check) {
                     *slot = Some(r);
                 }
-                let all_ok = self
-                    .last
-                    .iter()
-                    .all(|r| r.as_ref().is_some_and(|r| r.verdict.is_ok()));
+                let all_ok = self.all_ok();
                 match incident {
                     Some(incident) if all_ok && !self.down => {
                         self.streak.iter_mut().for_each(|s| *s = 0);
@@ -778,10 +775,7 @@ impl Machine {
                     return self.retry(incident, attempt, why, now);
                 }
                 let needed = self.proof_needed();
-                let all_ok = self
-                    .last
-                    .iter()
-                    .all(|r| r.as_ref().is_some_and(|r| r.verdict.is_ok()));
+                let all_ok = self.all_ok();
                 let proven = needed.iter().all(|c| proof[*c].is_some());
                 // Output after the restart that has stopped again: it recovered, and the
                 // checks failing now are a new failure for `Watching` to detect.
@@ -888,10 +882,7 @@ impl Machine {
                 if let Some(slot) = self.last.get_mut(r.check) {
                     *slot = Some(r);
                 }
-                let all_ok = self
-                    .last
-                    .iter()
-                    .all(|r| r.as_ref().is_some_and(|r| r.verdict.is_ok()));
+                let all_ok = self.all_ok();
                 match incident {
                     Some(incident) if all_ok && !self.down => {
                         self.streak.iter_mut().for_each(|s| *s = 0);
@@ -968,6 +959,13 @@ impl Machine {
     }
 
     /// Checks whose new output proves recovery: artifact checks, else log_stale checks.
+    /// Whether every check's last answer passed (a check not yet run has not).
+    fn all_ok(&self) -> bool {
+        self.last
+            .iter()
+            .all(|r| r.as_ref().is_some_and(|r| r.verdict.is_ok()))
+    }
+
     fn proof_needed(&self) -> Vec<CheckId> {
         let artifacts: Vec<CheckId> = (0..self.params.checks.len())
             .filter(|c| self.params.checks[*c].artifact)
