@@ -9,6 +9,9 @@ use super::ProcessError;
 
 /// How long reading a live process's command line may take.
 const CMDLINE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often an empty command line of a live pid is read again, and how far apart.
+const CMDLINE_TRIES: usize = 5;
+const CMDLINE_RETRY: Duration = Duration::from_millis(20);
 
 /// What akashic records about a child it spawned, so a later akashic can find it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,15 +129,20 @@ impl PidFile {
     }
 
     /// Is the live process `pid` still the one this file describes (not a reused pid)?
+    /// A live pid whose command line reads empty is in the middle of an `exec` (the start
+    /// gate handing over to the program): it is read again, briefly, before being judged.
     pub async fn is_running(&self) -> bool {
-        if !super::pid_alive(self.pid) {
-            return false;
+        for _ in 0..CMDLINE_TRIES {
+            if !super::pid_alive(self.pid) {
+                return false;
+            }
+            match (command_line(self.pid).await, &self.print) {
+                (Some(live), Some(print)) => return print.matches(&live),
+                (Some(live), None) => return command_matches(&live, &self.command),
+                (None, _) => tokio::time::sleep(CMDLINE_RETRY).await,
+            }
         }
-        match (command_line(self.pid).await, &self.print) {
-            (Some(live), Some(print)) => print.matches(&live),
-            (Some(live), None) => command_matches(&live, &self.command),
-            (None, _) => false,
-        }
+        false
     }
 }
 
