@@ -67,6 +67,10 @@ pub struct IncidentStore {
     /// `None` while the file cannot be opened (a daemon that started on a full disk).
     conn: Mutex<Option<Connection>>,
     held: Mutex<Held>,
+    /// Taken for each read-modify-write, so two tasks changing one incident at once (a
+    /// restart being recorded while another service's incident joins it to a group) cannot
+    /// write back a copy that misses the other's change.
+    rmw: Mutex<()>,
 }
 
 impl IncidentStore {
@@ -98,6 +102,7 @@ impl IncidentStore {
             path,
             conn: Mutex::new(Some(conn)),
             held: Mutex::new(Held::default()),
+            rmw: Mutex::new(()),
         };
         store.import_legacy(state_dir)?;
         Ok(store)
@@ -119,6 +124,7 @@ impl IncidentStore {
                     path,
                     conn: Mutex::new(conn),
                     held: Mutex::new(held),
+                    rmw: Mutex::new(()),
                 };
                 (s, Some(e))
             }
@@ -130,6 +136,7 @@ impl IncidentStore {
                         reason: Some(crate::errors::chain(&e)),
                         ..Held::default()
                     }),
+                    rmw: Mutex::new(()),
                 };
                 (s, Some(e))
             }
@@ -165,6 +172,7 @@ impl IncidentStore {
             path,
             conn: Mutex::new(has_tables.then_some(conn)),
             held: Mutex::new(Held::default()),
+            rmw: Mutex::new(()),
         })
     }
 
@@ -261,6 +269,7 @@ impl IncidentStore {
         id: &str,
         f: impl FnOnce(&mut Incident),
     ) -> Result<Option<Incident>, StoreError> {
+        let _one_at_a_time = self.rmw.lock().unwrap();
         let Some(mut inc) = self.get(id)? else {
             return Ok(None);
         };
@@ -276,6 +285,7 @@ impl IncidentStore {
         id: &str,
         f: impl FnOnce(&mut Incident),
     ) -> Result<Option<Incident>, StoreError> {
+        let _one_at_a_time = self.rmw.lock().unwrap();
         let Some(mut inc) = self.get(id)? else {
             return Ok(None);
         };

@@ -263,3 +263,42 @@ fn a_reader_sees_data_version_move_only_when_another_connection_writes() {
         .is_some());
     assert_ne!(reader.data_version().unwrap().unwrap(), v1);
 }
+
+#[test]
+fn concurrent_changes_to_one_incident_are_all_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(IncidentStore::open(dir.path()).unwrap());
+    let first = inc(1, "bot");
+    store.put(&first).unwrap();
+    let per_thread = 100;
+    let threads: Vec<_> = ["restart", "correlated"]
+        .into_iter()
+        .map(|what| {
+            let (store, id) = (store.clone(), first.id.clone());
+            std::thread::spawn(move || {
+                for n in 0..per_thread {
+                    store
+                        .update(&id, |i| {
+                            i.timeline.push(TimelineEvent {
+                                at: i.detected_at,
+                                event: what.into(),
+                                detail: n.to_string(),
+                            })
+                        })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let kept = store.get(&first.id).unwrap().unwrap().timeline;
+    for what in ["restart", "correlated"] {
+        assert_eq!(
+            kept.iter().filter(|e| e.event == what).count(),
+            per_thread,
+            "every {what} change is kept"
+        );
+    }
+}
