@@ -129,6 +129,21 @@ impl OpenTask {
                 ),
             ));
         }
+        // A pattern that keeps coming back while its recommendation is still open is said
+        // first, in the timeline and in the news of this incident.
+        let open_rec = recur::open_recommendation(
+            &self.shared.store,
+            &self.shared.state_dir,
+            &inc,
+            &reading.pattern,
+        )
+        .map(|r| {
+            crate::digest::render::recurring_open_line(&r, crate::digest::assemble::WINDOW_DAYS)
+        });
+        if let Some(line) = &open_rec {
+            inc.timeline
+                .push(event("open_recommendation", line.clone()));
+        }
         inc.pattern = Some(reading.pattern);
         let mut escalate = self.escalate.clone();
         if self.cfg.dependency && escalate.is_some() {
@@ -246,10 +261,17 @@ impl OpenTask {
                 crate::notify::Kind::Incident,
                 &self.cfg.name,
                 &id,
-                &match &recurring {
-                    Some(said) => format!("recurring: {said}; {}", summary(&self.failed)),
-                    None => summary(&self.failed),
-                },
+                &[
+                    open_rec.as_deref(),
+                    recurring
+                        .map(|said| format!("recurring: {said}"))
+                        .as_deref(),
+                    Some(&summary(&self.failed)),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; "),
             ),
         }
         let (obs, pid) = if by_rule {

@@ -85,14 +85,49 @@ pub(super) fn read(
 
 /// "3rd", "21st": an ordinal for log lines and timelines.
 pub(super) fn ordinal(n: u32) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
+    crate::digest::render::ordinal(n as usize)
+}
+
+/// A recurring pattern's recommendation still open from the service's earlier post-mortems
+/// (the one open the longest; closed ones, in `recommendations.json`, excluded), as the
+/// digest names it first.
+pub(super) fn open_recommendation(
+    store: &IncidentStore,
+    state_dir: &std::path::Path,
+    inc: &Incident,
+    pattern: &Pattern,
+) -> Option<crate::digest::model::RecurringOpen> {
+    if pattern.count < 2 {
+        return None;
+    }
+    let incidents = store.list(Some(&inc.service)).ok()?;
+    let closed = match crate::digest::recs::RecBook::load(state_dir) {
+        Ok(book) => book.closed,
+        Err(e) => {
+            warn!(service = %inc.service, error = %crate::errors::chain(&e), "cannot read closed recommendations; counting every recommendation as open");
+            Vec::new()
+        }
     };
-    format!("{n}{suffix}")
+    let src = crate::digest::assemble::Sources {
+        services: vec![inc.service.clone()],
+        incidents,
+        closed,
+        ..Default::default()
+    };
+    let category = pattern.category.to_string();
+    let rec = crate::digest::assemble::open_recommendation(
+        &src,
+        &inc.service,
+        &category,
+        inc.detected_at,
+    )?;
+    Some(crate::digest::model::RecurringOpen {
+        pattern: category,
+        count: pattern.count as usize,
+        rec_id: rec.id,
+        text: rec.text,
+        open_since: rec.first_at,
+    })
 }
 
 /// What a rule says in a timeline: `on_recurrence[1] (count 3 within 90days): remedy`.
@@ -151,5 +186,110 @@ pub(super) async fn run_remedy(run: &[String], cwd: Option<&PathBuf>, timeout: D
             "remedy `{shown}` did not finish within {} and was killed; restarting anyway",
             humantime::format_duration(timeout)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::model::PostMortem;
+    use crate::digest::recs::{rec_id, ClosedRec, RecBook};
+    use crate::incident::ProcessState;
+    use chrono::{DateTime, TimeZone, Utc};
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, 3, 0, 0).unwrap()
+    }
+
+    fn inc(id: &str, day: u32, drafted: Option<(Category, &str)>) -> Incident {
+        Incident {
+            id: id.into(),
+            service: "bot".into(),
+            detected_at: at(day),
+            failed_checks: vec![],
+            process: ProcessState::default(),
+            forensics: None,
+            log_tail: None,
+            action: "restart".into(),
+            restarts: 1,
+            restarted_at: None,
+            recovered: true,
+            recovery_confirmed_at: None,
+            recovery_evidence: None,
+            escalated_at: None,
+            escalation_reason: None,
+            timeline: vec![],
+            postmortem: drafted.map(|(category, rec)| PostMortem {
+                confirmed_by: None,
+                incident_id: id.into(),
+                service: "bot".into(),
+                detected_at: at(day),
+                detection: String::new(),
+                process_state: String::new(),
+                recovery_action: String::new(),
+                recovery: String::new(),
+                category,
+                summary: String::new(),
+                root_cause: String::new(),
+                evidence: vec![],
+                recommendations: vec![rec.into()],
+                prior_incidents: vec![],
+                same_pattern_90d: 0,
+                services: Vec::new(),
+                shared_endpoint: None,
+                recurrence: None,
+                author: "template".into(),
+                provenance: vec![],
+                drafted_at: at(day),
+            }),
+            pattern: None,
+            caused_by: None,
+            group: None,
+        }
+    }
+
+    #[test]
+    fn a_recurring_pattern_names_its_oldest_open_recommendation_until_it_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = IncidentStore::open(dir.path()).unwrap();
+        let timer = "Put a timeout around the order loop";
+        for i in [
+            inc("i1", 2, Some((Category::Deadlock, timer))),
+            inc("i2", 9, Some((Category::Deadlock, "Log the lock holder"))),
+            inc("i3", 10, Some((Category::RateLimit, "Back off"))),
+        ] {
+            store.put(&i).unwrap();
+        }
+        let now = inc("i4", 20, None);
+        let third = |category| policy::pattern(category, at(20), &history(&store, "bot", "i4"));
+
+        let open = open_recommendation(&store, dir.path(), &now, &third(Category::Deadlock))
+            .expect("deadlock recurs with an open recommendation");
+        assert_eq!(open.count, 3);
+        assert_eq!(open.rec_id, rec_id("bot", "deadlock", timer));
+        assert_eq!(open.open_since, at(2));
+        assert_eq!(
+            crate::digest::render::recurring_open_line(&open, 90),
+            format!("`deadlock` 3rd time in 90 days; recommendation {} open since 2 Nov 2026: \"{timer}\"", open.rec_id)
+        );
+        // A first occurrence is no recurrence.
+        assert!(open_recommendation(&store, dir.path(), &now, &third(Category::Crash)).is_none());
+
+        // Closed: the next open one of the pattern is named.
+        RecBook {
+            closed: vec![ClosedRec {
+                id: open.rec_id.clone(),
+                service: "bot".into(),
+                pattern: "deadlock".into(),
+                text: timer.into(),
+                closed_at: at(3),
+            }],
+        }
+        .save(dir.path())
+        .unwrap();
+        let next =
+            open_recommendation(&store, dir.path(), &now, &third(Category::Deadlock)).unwrap();
+        assert_eq!(next.text, "Log the lock holder");
+        assert_eq!(next.open_since, at(9));
     }
 }

@@ -84,6 +84,8 @@ pub(super) struct Shared {
     pub(super) signatures: Arc<crate::agent::signatures::Signatures>,
     /// Services failing within this long of each other, naming one endpoint, are one group.
     pub(super) correlation_window: Duration,
+    /// Where closed recommendations are kept (a recurring pattern names the open one).
+    pub(super) state_dir: std::path::PathBuf,
 }
 
 impl Shared {
@@ -123,6 +125,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         postmortems: Arc::new(Notify::new()),
         signatures: Arc::new(cfg.agent.signatures.clone()),
         correlation_window: super::fleet::correlation_window(cfg.daemon.tick),
+        state_dir: state_dir.clone(),
         // [living] Notifications: a spawned task behind a channel.
         notifier: cfg.notify.as_ref().map(|n| {
             crate::notify::Notifier::spawn(

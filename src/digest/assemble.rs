@@ -156,18 +156,36 @@ fn service_digest(src: &Sources, service: &str, now: DateTime<Utc>) -> ServiceDi
                 continue;
             }
             match recs.iter_mut().find(|r| r.id == id) {
-                Some(r) => r.incidents.push(o.id.clone()),
+                Some(r) => {
+                    r.incidents.push(o.id.clone());
+                    r.first_at = o.at;
+                }
                 None => recs.push(Recommendation {
                     id,
                     text: text.clone(),
                     pattern: o.pattern.clone(),
                     incidents: vec![o.id.clone()],
                     last_at: o.at,
+                    first_at: o.at,
                 }),
             }
         }
     }
     // `recent` is newest first, so `recs` already is in order of newest evidence.
+    let recurring_open = patterns
+        .iter()
+        .filter(|p| p.recurring)
+        .filter_map(|p| {
+            let r = oldest_open(&recs, &p.pattern)?;
+            Some(RecurringOpen {
+                pattern: p.pattern.clone(),
+                count: p.count,
+                rec_id: r.id.clone(),
+                text: r.text.clone(),
+                open_since: r.first_at,
+            })
+        })
+        .collect();
 
     let postmortems = recent
         .iter()
@@ -187,10 +205,33 @@ fn service_digest(src: &Sources, service: &str, now: DateTime<Utc>) -> ServiceDi
         health: health(src.heartbeat.as_ref(), service),
         incidents_90d: recent.len(),
         patterns,
+        recurring_open,
         regressions,
         open_recommendations: recs,
         postmortems,
     }
+}
+
+/// The recommendation of `pattern` open the longest, if any is.
+fn oldest_open<'a>(recs: &'a [Recommendation], pattern: &str) -> Option<&'a Recommendation> {
+    recs.iter()
+        .filter(|r| r.pattern == pattern)
+        .min_by(|a, b| a.first_at.cmp(&b.first_at).then_with(|| a.id.cmp(&b.id)))
+}
+
+/// The recommendation about `pattern` that has been open the longest for `service`, from its
+/// post-mortems in the window (what a new incident of that pattern is told first).
+pub fn open_recommendation(
+    src: &Sources,
+    service: &str,
+    pattern: &str,
+    now: DateTime<Utc>,
+) -> Option<Recommendation> {
+    oldest_open(
+        &service_digest(src, service, now).open_recommendations,
+        pattern,
+    )
+    .cloned()
 }
 
 /// Whether a state means something is wrong now.
@@ -211,6 +252,7 @@ pub fn assemble(src: &Sources, only: Option<&str>, now: DateTime<Utc>) -> Digest
         (!a.regressions.is_empty())
             .cmp(&!b.regressions.is_empty())
             .reverse()
+            .then_with(|| (!b.recurring_open.is_empty()).cmp(&!a.recurring_open.is_empty()))
             .then_with(|| troubled(&b.health.state).cmp(&troubled(&a.health.state)))
             .then_with(|| b.incidents_90d.cmp(&a.incidents_90d))
             .then_with(|| ia.cmp(ib))
@@ -338,6 +380,22 @@ mod tests {
         assert_eq!(watchdog.id, rec_id("bot", "deadlock", rec));
         assert_eq!(watchdog.incidents, ["i2", "imported-1", "i1"]);
         assert!(bot.regressions.is_empty());
+        // The recurring pattern names its recommendation open the longest, first.
+        assert_eq!(
+            bot.recurring_open,
+            [RecurringOpen {
+                pattern: "deadlock".into(),
+                count: 3,
+                rec_id: watchdog.id.clone(),
+                text: rec.into(),
+                open_since: t(1),
+            }]
+        );
+        assert_eq!(
+            open_recommendation(&src, "bot", "deadlock", t(10)).map(|r| r.id),
+            Some(watchdog.id.clone())
+        );
+        assert_eq!(open_recommendation(&src, "bot", "crash", t(10)), None);
 
         // Closed before i2: i2 is a regression; the rec is no longer open.
         src.closed = vec![ClosedRec {
@@ -352,6 +410,10 @@ mod tests {
         assert_eq!(bot.regressions.len(), 1);
         assert_eq!(bot.regressions[0].incident, "i2");
         assert!(bot.open_recommendations.iter().all(|r| r.text != rec));
+        // Still recurring: the next open recommendation of the pattern is named.
+        assert_eq!(bot.recurring_open.len(), 1);
+        assert_eq!(bot.recurring_open[0].text, "Upgrade the driver");
+        assert_eq!(bot.recurring_open[0].open_since, t(2));
 
         // Closed after the last deadlock: no regression.
         src.closed[0].closed_at = t(8);

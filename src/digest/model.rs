@@ -21,6 +21,9 @@ pub struct ServiceDigest {
     pub incidents_90d: usize,
     /// Most frequent first.
     pub patterns: Vec<Pattern>,
+    /// Recurring patterns that still have an open recommendation: named first, most
+    /// frequent first.
+    pub recurring_open: Vec<RecurringOpen>,
     /// Closed recommendations whose pattern came back after they were closed.
     pub regressions: Vec<Regression>,
     /// Newest evidence first.
@@ -60,6 +63,20 @@ pub struct Recommendation {
     /// Incidents whose post-mortem made it.
     pub incidents: Vec<String>,
     pub last_at: DateTime<Utc>,
+    /// The oldest incident that made it: open since then.
+    pub first_at: DateTime<Utc>,
+}
+
+/// A pattern that keeps coming back while a recommendation about it is still open.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecurringOpen {
+    pub pattern: String,
+    /// Incidents of the pattern in the window.
+    pub count: usize,
+    /// The oldest open recommendation of the pattern.
+    pub rec_id: String,
+    pub text: String,
+    pub open_since: DateTime<Utc>,
 }
 
 /// A closed recommendation whose pattern recurred after it was closed.

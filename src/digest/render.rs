@@ -116,8 +116,40 @@ fn sections(s: &ServiceDigest) -> [Section; 4] {
     ]
 }
 
-fn head(s: &ServiceDigest) -> Vec<String> {
+/// `3rd`, `11th`, `22nd`.
+pub fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// A recurring pattern with an open recommendation, in one line (the digest's first line for
+/// the service, and the news of a new incident of the pattern):
+/// `` `deadlock` 3rd time in 90 days; recommendation r-0a1b2c3d open since 2 Nov 2026: "…" ``.
+pub fn recurring_open_line(r: &RecurringOpen, window_days: i64) -> String {
+    format!(
+        "`{}` {} time in {window_days} days; recommendation {} open since {}: \"{}\"",
+        r.pattern,
+        ordinal(r.count),
+        r.rec_id,
+        r.open_since.format("%-d %b %Y"),
+        one_line(&r.text, SUMMARY_CHARS)
+    )
+}
+
+fn head(s: &ServiceDigest, window_days: i64) -> Vec<String> {
     let mut out = vec![format!("## {}: {}", s.name, s.health.state)];
+    for r in &s.recurring_open {
+        out.push(format!(
+            "- **RECURRING**: {}",
+            recurring_open_line(r, window_days)
+        ));
+    }
     if !s.health.failing.is_empty() {
         out.push(format!("- failing now: {}", s.health.failing.join("; ")));
     }
@@ -165,7 +197,7 @@ pub fn render(d: &Digest, title: &str, max_tokens: usize) -> String {
         top.push(String::new());
         top.push("No services.".into());
     }
-    let heads: Vec<Vec<String>> = d.services.iter().map(head).collect();
+    let heads: Vec<Vec<String>> = d.services.iter().map(|s| head(s, d.window_days)).collect();
     let secs: Vec<[Section; 4]> = d.services.iter().map(sections).collect();
     let mut used: usize = top
         .iter()
@@ -243,7 +275,7 @@ mod tests {
                         failing: vec!["artifact: newest output is 3m old (max 2m)".into()],
                         open_incident: Some("01JQ0000000000000000000003".into()),
                     },
-                    incidents_90d: 3,
+                    incidents_90d: 4,
                     patterns: vec![
                         Pattern {
                             pattern: "deadlock".into(),
@@ -254,12 +286,19 @@ mod tests {
                         },
                         Pattern {
                             pattern: "rate_limit".into(),
-                            count: 1,
+                            count: 2,
                             last_id: "01JQ0000000000000000000001".into(),
                             last_at: at(2, 12),
-                            recurring: false,
+                            recurring: true,
                         },
                     ],
+                    recurring_open: vec![RecurringOpen {
+                        pattern: "rate_limit".into(),
+                        count: 2,
+                        rec_id: "r-99887766".into(),
+                        text: "Back off on 429 with jitter".into(),
+                        open_since: at(1, 12),
+                    }],
                     regressions: vec![Regression {
                         rec_id: "r-0a1b2c3d".into(),
                         text: "Add a watchdog timer around the order loop".into(),
@@ -272,8 +311,12 @@ mod tests {
                         id: "r-99887766".into(),
                         text: "Back off on 429 with jitter".into(),
                         pattern: "rate_limit".into(),
-                        incidents: vec!["01JQ0000000000000000000001".into()],
+                        incidents: vec![
+                            "01JQ0000000000000000000001".into(),
+                            "01JQ0000000000000000000000".into(),
+                        ],
                         last_at: at(2, 12),
+                        first_at: at(1, 12),
                     }],
                     postmortems: vec![
                         PostmortemLine {
@@ -299,6 +342,7 @@ mod tests {
                     },
                     incidents_90d: 0,
                     patterns: vec![],
+                    recurring_open: vec![],
                     regressions: vec![],
                     open_recommendations: vec![],
                     postmortems: vec![],
@@ -323,13 +367,18 @@ mod tests {
     #[test]
     fn a_small_budget_keeps_the_most_relevant_and_says_what_was_cut() {
         let full = render(&sample(), "fleet", DEFAULT_MAX_TOKENS);
-        let small = render(&sample(), "fleet", 280);
+        let small = render(&sample(), "fleet", 330);
         assert!(small.len() < full.len());
+        // Heads always stay, with the recurring pattern whose recommendation is open first.
+        assert!(
+            small.contains("## trading-bot: restarting\n- **RECURRING**: `rate_limit` 2nd time"),
+            "{small}"
+        );
         assert!(small.contains("REGRESSION `deadlock`"), "{small}");
         assert!(small.contains("## chat-bot: healthy"), "{small}");
         assert!(!small.contains("### Last post-mortems"), "{small}");
-        assert!(small.contains("_Cut to fit 280 tokens:"), "{small}");
+        assert!(small.contains("_Cut to fit 330 tokens:"), "{small}");
         assert!(small.contains("2 post-mortem lines"), "{small}");
-        assert!(tokens(&small) <= 280 + 20, "{}", tokens(&small));
+        assert!(tokens(&small) <= 330 + 20, "{}", tokens(&small));
     }
 }

@@ -23,6 +23,7 @@ pub const STATES: &[&str] = &[
     "recovered",
     "restarting",
     "confirming",
+    "held",
     "escalated",
 ];
 

@@ -148,7 +148,7 @@ pub fn render(cfg: &Config, snap: &Snapshot, live_only: bool) -> Result<String, 
 fn tone(state: &str) -> &'static str {
     if healthy(state) {
         "ok"
-    } else if state == "starting" || state == "confirming" {
+    } else if matches!(state, "starting" | "confirming" | "held") {
         "wait"
     } else {
         "bad"
