@@ -251,6 +251,24 @@ fn accounting(incidents: &[Value], pid: u64, at: DateTime<Utc>) -> Vec<String> {
         .collect()
 }
 
+/// Runs `check`; when it fails, the fleet's directory (config, daemon log, state) is copied
+/// beside the temp dir and named, so the failure can be read after the run.
+fn keep_on_failure(f: &Fleet, check: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
+        let kept = std::env::temp_dir().join(format!("akashic-fault-kept-{}", std::process::id()));
+        let copied = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(f.dir.path())
+            .arg(&kept)
+            .status();
+        eprintln!(
+            "the fleet's directory is kept at {} ({copied:?})",
+            kept.display()
+        );
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// The invariants every fault run must keep.
 fn check_invariants(f: &Fleet, incidents: &[Value], most_copies: usize) {
     let froze = froze_at(f);
@@ -345,7 +363,7 @@ fn kill_9_at_random_moments_loses_nothing_and_never_starts_a_second_copy() {
         freezes(&f).len(),
         incidents.len()
     );
-    check_invariants(&f, &incidents, most);
+    keep_on_failure(&f, || check_invariants(&f, &incidents, most));
     assert_eq!(
         orphans, 0,
         "akashic's clean stop left a copy of the service"
@@ -465,7 +483,7 @@ fn a_state_dir_that_fills_and_frees_20_times_loses_nothing() {
         freezes(&f).len(),
         incidents.len()
     );
-    check_invariants(&f, &incidents, most);
+    keep_on_failure(&f, || check_invariants(&f, &incidents, most));
     assert!(
         incidents.iter().all(|i| i["restarts"].as_u64() >= Some(1)),
         "every freeze was restarted"
