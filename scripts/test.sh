@@ -30,7 +30,4 @@ log "cargo test (unit and integration, including the real-model tests)"
 cargo test --lib --bins -- --include-ignored
 # The integration tests run real daemons and measure their timing and memory (fault injection,
 # floods, fleets): one at a time, so one test's load is never another's failure.
-# Known failing on a busy CI machine, left out until fixed (see the issue notes):
-# fleet::services_failing_together_on_one_endpoint_are_one_group_without_configuration
-cargo test --test it -- --include-ignored --test-threads 1 \
-    --skip fleet::services_failing_together_on_one_endpoint_are_one_group_without_configuration
+cargo test --test it -- --include-ignored --test-threads 1
