@@ -254,6 +254,33 @@ impl Memory {
         let named = question::category(&values, &v.collect::<Vec<_>>());
         let query = Vector { model_id, values };
         let mut filter = filter;
+        // The category the question names ranks its dense neighbours once more, unless a
+        // filter already keeps that category only.
+        let rank_category = match (filter.category, named) {
+            (None, Some(c)) => Some(c),
+            _ => None,
+        };
+        let wanted = k.max(hybrid::GROUPED);
+        if let Some(mut hits) = store
+            .fused(&query, &words, rank_category, wanted, &filter)
+            .await?
+        {
+            if hits.is_empty() && filter != *caller {
+                filter = caller.clone();
+                hits = store
+                    .fused(&query, &words, rank_category, wanted, &filter)
+                    .await?
+                    .unwrap_or_default();
+            }
+            let weights = 2.0 + rank_category.map_or(0.0, |_| hybrid::CATEGORY_WEIGHT);
+            let best = weights / (hybrid::RRF_K + 1.0);
+            for h in &mut hits {
+                h.score = (h.score / best).min(1.0);
+            }
+            let pool = hits.clone();
+            hits.truncate(k);
+            return Ok(Asked { hits, pool, filter });
+        }
         let mut dense = store.search(&query, hybrid::POOL, &filter).await?;
         let mut lexical = store.lexical(&words, hybrid::POOL, &filter).await?;
         if dense.is_empty() && lexical.is_empty() && filter != *caller {
@@ -265,13 +292,13 @@ impl Memory {
         }
         let dense_ids: Vec<String> = dense.iter().map(|h| h.doc.id.clone()).collect();
         let lexical_ids: Vec<String> = lexical.into_iter().map(|(id, _)| id).collect();
-        let of_category: Vec<String> = match (filter.category, named) {
-            (None, Some(c)) => dense
+        let of_category: Vec<String> = match rank_category {
+            Some(c) => dense
                 .iter()
                 .filter(|h| h.doc.category == c)
                 .map(|h| h.doc.id.clone())
                 .collect(),
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         let rankings = [
             (dense_ids.as_slice(), 1.0),
@@ -280,7 +307,7 @@ impl Memory {
         ];
         let best = hybrid::best_score(&rankings);
         let mut hits = Vec::with_capacity(k);
-        for (id, fused) in hybrid::fuse(&rankings, k.max(hybrid::GROUPED)) {
+        for (id, fused) in hybrid::fuse(&rankings, wanted) {
             let doc = match dense.iter().find(|h| h.doc.id == id) {
                 Some(h) => Some(h.doc.clone()),
                 None => store.get(&id).await?,

@@ -40,6 +40,54 @@ pub fn stem(w: &str) -> String {
     }
 }
 
+/// A doc's fields as the index reads them: service, summary, root cause, recommendation,
+/// evidence.
+fn field_tokens(doc: &MemoryDoc) -> [Vec<String>; FIELDS] {
+    [
+        tokens(&doc.service.replace('-', " ")),
+        tokens(&doc.summary),
+        tokens(&doc.root_cause),
+        tokens(&doc.recommendation),
+        tokens(&doc.evidence.join("\n")),
+    ]
+}
+
+/// A term's dimension in a sparse vector: 32 bits of its FNV-1a.
+fn term_index(term: &str) -> u32 {
+    let h = crate::fnv::fnv1a(term.as_bytes());
+    (h >> 32) as u32 ^ h as u32
+}
+
+/// Sorted by dimension, one value per dimension (two terms sharing one are summed).
+fn sparse_from(weights: HashMap<u32, f32>) -> (Vec<u32>, Vec<f32>) {
+    let mut v: Vec<(u32, f32)> = weights.into_iter().collect();
+    v.sort_by_key(|(i, _)| *i);
+    v.into_iter().unzip()
+}
+
+/// A doc as a sparse vector for a server that scores it (Qdrant, with its IDF modifier): per
+/// term the BM25F field-weighted frequency, saturated (`k1`; a server knows no average field
+/// length, so there is no length normalization).
+pub fn sparse_doc(doc: &MemoryDoc) -> (Vec<u32>, Vec<f32>) {
+    let mut tf: HashMap<&str, f32> = HashMap::new();
+    let fields = field_tokens(doc);
+    for (f, words) in fields.iter().enumerate() {
+        for w in words {
+            *tf.entry(w.as_str()).or_default() += WEIGHT[f];
+        }
+    }
+    let mut weights: HashMap<u32, f32> = HashMap::new();
+    for (term, x) in tf {
+        *weights.entry(term_index(term)).or_default() += x * (K1 + 1.0) / (x + K1);
+    }
+    sparse_from(weights)
+}
+
+/// A question as a sparse vector: each of its terms once.
+pub fn sparse_query(words: &str) -> (Vec<u32>, Vec<f32>) {
+    sparse_from(tokens(words).iter().map(|t| (term_index(t), 1.0)).collect())
+}
+
 /// What a doc carries for filtering.
 #[derive(Debug, Clone)]
 struct Meta {
@@ -87,13 +135,7 @@ impl LexicalIndex {
     pub fn upsert(&mut self, doc: &MemoryDoc) {
         self.remove(&doc.id);
         let slot = self.docs.len();
-        let fields = [
-            tokens(&doc.service.replace('-', " ")),
-            tokens(&doc.summary),
-            tokens(&doc.root_cause),
-            tokens(&doc.recommendation),
-            tokens(&doc.evidence.join("\n")),
-        ];
+        let fields = field_tokens(doc);
         let mut tf: HashMap<&str, [u16; FIELDS]> = HashMap::new();
         let mut len = [0u16; FIELDS];
         for (f, words) in fields.iter().enumerate() {
@@ -248,6 +290,35 @@ mod tests {
             ["log_dir", "not", "set", "edgar", "scraper"]
         );
         assert_eq!(stem("class"), "class");
+    }
+
+    #[test]
+    fn sparse_vectors_weigh_repeated_and_summary_words_and_share_dimensions_with_questions() {
+        let d = doc(
+            "a",
+            "edgar-scraper",
+            "deadlock in the writer: writer stalled",
+            "lock order",
+        );
+        let (idx, val) = sparse_doc(&d);
+        assert!(
+            idx.windows(2).all(|w| w[0] < w[1]),
+            "sorted, one value each"
+        );
+        assert_eq!(idx.len(), val.len());
+        assert!(val.iter().all(|v| *v > 0.0 && *v < K1 + 1.0));
+        let at = |term: &str| {
+            let i = idx.binary_search(&term_index(term)).unwrap();
+            val[i]
+        };
+        // Twice in the summary beats once; the recommendation counts half.
+        assert!(at("writer") > at("deadlock"));
+        assert!(at("deadlock") > at("config"));
+        // A stopword has no dimension; a question's words land on the doc's.
+        assert!(idx.binary_search(&term_index("the")).is_err());
+        let (q, qv) = sparse_query("why did the writers deadlock?");
+        assert_eq!(qv, [1.0, 1.0]);
+        assert!(q.iter().all(|i| idx.binary_search(i).is_ok()));
     }
 
     #[test]

@@ -2,16 +2,19 @@
 
 use super::doc::{normalize, Filter, Hit, MemoryDoc, Record, Vector};
 use super::error::MemoryError;
+use super::lexical::{sparse_doc, sparse_query};
 use super::store::{check_batch, check_query, VectorStore};
+use crate::core::category::Category;
 use crate::fnv::fnv1a;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use qdrant_client::qdrant::{
     condition, point_id, points_selector, r#match, value, vectors_config, with_payload_selector,
     Condition, CountPoints, CreateCollection, CreateFieldIndexCollection, DeletePoints, Distance,
-    FieldCondition, FieldType, GetPoints, Match, PointId, PointStruct, PointsIdsList,
-    PointsSelector, Query, QueryPoints, Range, ScrollPoints, UpsertPoints, VectorParams,
-    VectorsConfig, WithPayloadSelector,
+    FieldCondition, FieldType, GetPoints, Match, Modifier, NamedVectors, PointId, PointStruct,
+    PointsIdsList, PointsSelector, PrefetchQuery, Query, QueryPoints, Range, Rrf, ScrollPoints,
+    SparseVectorConfig, SparseVectorParams, UpsertPoints, VectorInput, VectorParams,
+    VectorParamsMap, VectorsConfig, WithPayloadSelector,
 };
 use qdrant_client::Qdrant;
 use std::collections::HashMap;
@@ -37,12 +40,28 @@ pub const INDEXED: [(&str, FieldType); 4] = [
 
 type Payload = HashMap<String, qdrant_client::qdrant::Value>;
 
+/// The named dense vector (the embedding) of a point.
+const DENSE: &str = "dense";
+/// The named sparse vector (the doc's words, scored by the server with its IDF modifier).
+const SPARSE: &str = "lexical";
+
+/// How a collection holds its vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `dense` and `lexical` named vectors: hybrid search and fusion run in Qdrant.
+    Hybrid,
+    /// One unnamed dense vector (collections made by earlier versions): dense search in
+    /// Qdrant, the lexical ranking and the fusion in akashic.
+    DenseOnly,
+}
+
 /// A connected collection. Docs without a vector (the model was missing) cannot live in a
 /// vector-only collection, so they wait in `<state_dir>/memory-qdrant-pending.jsonl` until reindex.
 pub struct QdrantStore {
     client: Qdrant,
     spec: QdrantSpec,
     exists: bool,
+    layout: Layout,
     model: Option<(String, usize)>,
 }
 
@@ -74,12 +93,40 @@ impl QdrantStore {
             client,
             spec: spec.clone(),
             exists,
+            layout: Layout::Hybrid,
             model: None,
         };
         if exists {
+            store.layout = store.read_layout().await?;
             store.model = store.first_model().await?;
         }
         Ok(store)
+    }
+
+    /// Whether an existing collection has the named vectors of hybrid search.
+    async fn read_layout(&self) -> Result<Layout, MemoryError> {
+        let info = self
+            .client
+            .collection_info(self.spec.collection.as_str())
+            .await
+            .map_err(Self::err("collection info"))?;
+        let named = info
+            .result
+            .and_then(|i| i.config)
+            .and_then(|c| c.params)
+            .and_then(|p| p.vectors_config)
+            .and_then(|v| v.config)
+            .is_some_and(
+                |c| matches!(c, vectors_config::Config::ParamsMap(m) if m.map.contains_key(DENSE)),
+            );
+        if !named {
+            tracing::info!(collection = %self.spec.collection, "collection made by an earlier akashic (one unnamed vector): words are matched and rankings fused in akashic; `akashic memory migrate` into a new collection moves it to hybrid search in Qdrant");
+        }
+        Ok(if named {
+            Layout::Hybrid
+        } else {
+            Layout::DenseOnly
+        })
     }
 
     fn err(op: &'static str) -> impl Fn(qdrant_client::QdrantError) -> MemoryError {
@@ -87,6 +134,24 @@ impl QdrantStore {
             op,
             detail: short(&e),
         }
+    }
+
+    /// The vector name a query uses: none in a collection of one unnamed vector.
+    fn using(&self, name: &str) -> Option<String> {
+        (self.layout == Layout::Hybrid).then(|| name.to_string())
+    }
+
+    /// Docs by point, in the order Qdrant scored them.
+    fn hits(points: Vec<qdrant_client::qdrant::ScoredPoint>) -> Result<Vec<Hit>, MemoryError> {
+        points
+            .into_iter()
+            .map(|p| {
+                Ok(Hit {
+                    doc: from_payload(&p.payload)?,
+                    score: p.score,
+                })
+            })
+            .collect()
     }
 
     fn pending_path(&self) -> PathBuf {
@@ -119,16 +184,31 @@ impl QdrantStore {
             .create_collection(CreateCollection {
                 collection_name: self.spec.collection.clone(),
                 vectors_config: Some(VectorsConfig {
-                    config: Some(vectors_config::Config::Params(VectorParams {
-                        size: dim as u64,
-                        distance: Distance::Cosine as i32,
-                        ..Default::default()
+                    config: Some(vectors_config::Config::ParamsMap(VectorParamsMap {
+                        map: HashMap::from([(
+                            DENSE.to_string(),
+                            VectorParams {
+                                size: dim as u64,
+                                distance: Distance::Cosine as i32,
+                                ..Default::default()
+                            },
+                        )]),
                     })),
+                }),
+                sparse_vectors_config: Some(SparseVectorConfig {
+                    map: HashMap::from([(
+                        SPARSE.to_string(),
+                        SparseVectorParams {
+                            index: None,
+                            modifier: Some(Modifier::Idf as i32),
+                        },
+                    )]),
                 }),
                 ..Default::default()
             })
             .await
             .map_err(Self::err("create collection"))?;
+        self.layout = Layout::Hybrid;
         for (field, kind) in INDEXED {
             self.client
                 .create_field_index(CreateFieldIndexCollection {
@@ -240,11 +320,19 @@ impl VectorStore for QdrantStore {
                 .filter_map(|r| {
                     let mut v = r.vector?.values;
                     normalize(&mut v);
-                    Some(PointStruct::new(
-                        point_id(&r.doc.id),
-                        v,
-                        payload(&r.doc, &model_id, dim),
-                    ))
+                    let id = point_id(&r.doc.id);
+                    let p = payload(&r.doc, &model_id, dim);
+                    Some(match self.layout {
+                        Layout::Hybrid => {
+                            let (indices, values) = sparse_doc(&r.doc);
+                            let named = NamedVectors::default().add_vector(DENSE, v).add_vector(
+                                SPARSE,
+                                qdrant_client::qdrant::Vector::new_sparse(indices, values),
+                            );
+                            PointStruct::new(id, named, p)
+                        }
+                        Layout::DenseOnly => PointStruct::new(id, v, p),
+                    })
                 })
                 .collect::<Vec<_>>();
             self.client
@@ -282,13 +370,13 @@ impl VectorStore for QdrantStore {
         }
         check_query(self.model.as_ref().map(|(m, d)| (m.as_str(), *d)), query)?;
         // Hours and weekdays are not payload fields: fetch more and keep those that pass.
-        let clock = filter.hours.is_some() || !filter.weekdays.is_empty();
-        let limit = if clock { (k * 8).max(200) } else { k };
+        let limit = if clock(filter) { (k * 8).max(200) } else { k };
         let res = self
             .client
             .query(QueryPoints {
                 collection_name: self.spec.collection.clone(),
                 query: Some(Query::new_nearest(query.values.clone())),
+                using: self.using(DENSE),
                 filter: to_filter(filter),
                 limit: Some(limit as u64),
                 with_payload: Some(with_payload(true)),
@@ -307,6 +395,105 @@ impl VectorStore for QdrantStore {
             }
         }
         Ok(hits)
+    }
+
+    async fn lexical(
+        &self,
+        words: &str,
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<(String, f32)>, MemoryError> {
+        if self.layout == Layout::DenseOnly {
+            return super::store::lexical_by_listing(self, words, k, filter).await;
+        }
+        let (indices, values) = sparse_query(words);
+        if !self.exists || k == 0 || indices.is_empty() {
+            return Ok(Vec::new());
+        }
+        // As in `search`: hours and weekdays are kept here, from a larger fetch.
+        let limit = if clock(filter) { (k * 8).max(200) } else { k };
+        let res = self
+            .client
+            .query(QueryPoints {
+                collection_name: self.spec.collection.clone(),
+                query: Some(Query::new_nearest(VectorInput::new_sparse(indices, values))),
+                using: Some(SPARSE.to_string()),
+                filter: to_filter(filter),
+                limit: Some(limit as u64),
+                with_payload: Some(with_payload(true)),
+                ..Default::default()
+            })
+            .await
+            .map_err(Self::err("query"))?;
+        Ok(Self::hits(res.result)?
+            .into_iter()
+            .filter(|h| filter.matches(&h.doc))
+            .take(k)
+            .map(|h| (h.doc.id, h.score))
+            .collect())
+    }
+
+    async fn fused(
+        &self,
+        query: &Vector,
+        words: &str,
+        category: Option<Category>,
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Option<Vec<Hit>>, MemoryError> {
+        // Hours and weekdays are no payload fields: those questions are fused in akashic.
+        if self.layout == Layout::DenseOnly || clock(filter) {
+            return Ok(None);
+        }
+        if !self.exists || k == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        check_query(self.model.as_ref().map(|(m, d)| (m.as_str(), *d)), query)?;
+        let pool = super::hybrid::POOL.max(k) as u64;
+        let dense = |f: Option<qdrant_client::qdrant::Filter>| PrefetchQuery {
+            query: Some(Query::new_nearest(query.values.clone())),
+            using: Some(DENSE.to_string()),
+            filter: f,
+            limit: Some(pool),
+            ..Default::default()
+        };
+        let mut prefetch = vec![dense(to_filter(filter))];
+        let mut weights = vec![1.0];
+        let (indices, values) = sparse_query(words);
+        if !indices.is_empty() {
+            prefetch.push(PrefetchQuery {
+                query: Some(Query::new_nearest(VectorInput::new_sparse(indices, values))),
+                using: Some(SPARSE.to_string()),
+                filter: to_filter(filter),
+                limit: Some(pool),
+                ..Default::default()
+            });
+            weights.push(1.0);
+        }
+        if let Some(c) = category {
+            let of_category = Filter {
+                category: Some(c),
+                ..filter.clone()
+            };
+            prefetch.push(dense(to_filter(&of_category)));
+            weights.push(super::hybrid::CATEGORY_WEIGHT);
+        }
+        let res = self
+            .client
+            .query(QueryPoints {
+                collection_name: self.spec.collection.clone(),
+                prefetch,
+                query: Some(Query::new_rrf(Rrf {
+                    k: Some(super::hybrid::RRF_K as u32),
+                    weights,
+                })),
+                limit: Some(k as u64),
+                with_payload: Some(with_payload(true)),
+                ..Default::default()
+            })
+            .await
+            .map_err(Self::err("query"))?;
+        Self::hits(res.result).map(Some)
     }
 
     async fn get(&self, id: &str) -> Result<Option<MemoryDoc>, MemoryError> {
@@ -498,6 +685,11 @@ fn from_payload(p: &Payload) -> Result<MemoryDoc, MemoryError> {
             .map(|e| e.split('\n').map(str::to_string).collect())
             .unwrap_or_default(),
     })
+}
+
+/// Whether a filter asks for hours or weekdays, which no payload index knows.
+fn clock(filter: &Filter) -> bool {
+    filter.hours.is_some() || !filter.weekdays.is_empty()
 }
 
 fn keyword(key: &str, v: &str) -> Condition {

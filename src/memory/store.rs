@@ -4,6 +4,7 @@ use super::doc::{Filter, Hit, MemoryDoc, Record, Vector};
 use super::error::MemoryError;
 use super::lexical::LexicalIndex;
 use super::services::Services;
+use crate::core::category::Category;
 use async_trait::async_trait;
 
 /// A durable store of post-mortems and their vectors. A write that returns `Ok` is durable.
@@ -38,12 +39,21 @@ pub trait VectorStore: Send + Sync {
         k: usize,
         filter: &Filter,
     ) -> Result<Vec<(String, f32)>, MemoryError> {
-        let ix = LexicalIndex::from_docs(&self.list(&Filter::default()).await?);
-        Ok(ix
-            .search(words, k, filter)
-            .into_iter()
-            .map(|(id, s)| (id.to_string(), s))
-            .collect())
+        lexical_by_listing(self, words, k, filter).await
+    }
+    /// The dense ranking, the lexical one and (when `category` is given) the dense ranking of
+    /// that category, fused by the server itself with weighted reciprocal rank fusion (Qdrant's
+    /// query API): the `k` best with their fused scores. `None` where the backend cannot; the
+    /// facade then fuses the rankings it asks for one by one.
+    async fn fused(
+        &self,
+        _query: &Vector,
+        _words: &str,
+        _category: Option<Category>,
+        _k: usize,
+        _filter: &Filter,
+    ) -> Result<Option<Vec<Hit>>, MemoryError> {
+        Ok(None)
     }
     /// The services in memory and the words that point at each, for reading questions.
     async fn services(&self) -> Result<Services, MemoryError> {
@@ -55,6 +65,22 @@ pub trait VectorStore: Send + Sync {
     /// Forgets every vector (docs stay) so a different model can be indexed; refused where a
     /// backend cannot do it without losing docs.
     async fn reset_vectors(&mut self) -> Result<(), MemoryError>;
+}
+
+/// BM25F over every doc `list` returns, indexed for this one question (a backend with no
+/// lexical index of its own).
+pub async fn lexical_by_listing<S: VectorStore + ?Sized>(
+    store: &S,
+    words: &str,
+    k: usize,
+    filter: &Filter,
+) -> Result<Vec<(String, f32)>, MemoryError> {
+    let ix = LexicalIndex::from_docs(&store.list(&Filter::default()).await?);
+    Ok(ix
+        .search(words, k, filter)
+        .into_iter()
+        .map(|(id, s)| (id.to_string(), s))
+        .collect())
 }
 
 /// Checks that every vector of a batch agrees with `held` (the store's model and dimension) and

@@ -55,7 +55,11 @@ fn settled_rss_kib(pid: u32) -> u64 {
     wait_for("the daemon's memory to settle", || {
         std::thread::sleep(Duration::from_millis(500));
         let now = rss_kib(pid);
-        steady = if now.abs_diff(last) < 1024 { steady + 1 } else { 0 };
+        steady = if now.abs_diff(last) < 1024 {
+            steady + 1
+        } else {
+            0
+        };
         last = now;
         (steady >= 3).then_some(now)
     })

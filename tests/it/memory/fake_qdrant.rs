@@ -14,6 +14,9 @@ type Payload = HashMap<String, q::Value>;
 pub struct Collection {
     pub dim: u64,
     pub distance: i32,
+    /// The dense vector's name (`None`: one unnamed vector), and the sparse vectors' names.
+    pub dense_name: Option<String>,
+    pub sparse: Vec<String>,
     /// (field, field type) of every payload index created.
     pub indexes: Vec<(String, i32)>,
     /// Point id (uuid or number as text) -> unit vector and payload.
@@ -102,19 +105,31 @@ fn to_id(key: &str) -> q::PointId {
 }
 
 #[allow(deprecated)]
-fn dense(v: &Option<q::Vectors>) -> Result<Vec<f32>, Status> {
-    match v.as_ref().and_then(|v| v.vectors_options.as_ref()) {
-        Some(q::vectors::VectorsOptions::Vector(vec)) => match &vec.vector {
-            Some(q::vector::Vector::Dense(d)) => Ok(d.data.clone()),
-            None if !vec.data.is_empty() => Ok(vec.data.clone()),
-            _ => Err(Status::invalid_argument(
-                "only dense unnamed vectors are supported",
-            )),
-        },
-        _ => Err(Status::invalid_argument(
-            "only dense unnamed vectors are supported",
-        )),
+fn dense_of(vec: &q::Vector) -> Option<Vec<f32>> {
+    match &vec.vector {
+        Some(q::vector::Vector::Dense(d)) => Some(d.data.clone()),
+        None if !vec.data.is_empty() => Some(vec.data.clone()),
+        _ => None,
     }
+}
+
+/// The dense vector of a point: the unnamed one, or the one named as the collection's.
+fn dense(v: &Option<q::Vectors>, c: &Collection) -> Result<Vec<f32>, Status> {
+    let named = |m: &HashMap<String, q::Vector>| {
+        let name = c.dense_name.as_deref()?;
+        let all_known = m
+            .keys()
+            .all(|k| k == name || c.sparse.iter().any(|s| s == k));
+        all_known.then(|| m.get(name).and_then(dense_of)).flatten()
+    };
+    let found = match v.as_ref().and_then(|v| v.vectors_options.as_ref()) {
+        Some(q::vectors::VectorsOptions::Vector(vec)) if c.dense_name.is_none() => dense_of(vec),
+        Some(q::vectors::VectorsOptions::Vectors(m)) => named(&m.vectors),
+        _ => None,
+    };
+    found.ok_or_else(|| {
+        Status::invalid_argument("Wrong input: the point's vectors do not match the collection's")
+    })
 }
 
 fn unit(mut v: Vec<f32>) -> Vec<f32> {
@@ -277,19 +292,28 @@ impl Collections for FakeQdrant {
                 req.collection_name
             )));
         }
-        let Some(q::VectorsConfig {
-            config: Some(q::vectors_config::Config::Params(p)),
-        }) = req.vectors_config
-        else {
-            return Err(Status::invalid_argument(
-                "only a single unnamed vector config is served",
-            ));
+        let (dense_name, p) = match req.vectors_config.and_then(|c| c.config) {
+            Some(q::vectors_config::Config::Params(p)) => (None, p),
+            Some(q::vectors_config::Config::ParamsMap(m)) if m.map.len() == 1 => {
+                let (name, p) = m.map.into_iter().next().expect("one");
+                (Some(name), p)
+            }
+            _ => {
+                return Err(Status::invalid_argument(
+                    "one dense vector config (unnamed or named) is served",
+                ))
+            }
         };
         s.collections.insert(
             req.collection_name,
             Collection {
                 dim: p.size,
                 distance: p.distance,
+                dense_name,
+                sparse: req
+                    .sparse_vectors_config
+                    .map(|c| c.map.into_keys().collect())
+                    .unwrap_or_default(),
                 ..Default::default()
             },
         );
@@ -301,9 +325,38 @@ impl Collections for FakeQdrant {
 
     async fn get(
         &self,
-        _r: Request<q::GetCollectionInfoRequest>,
+        r: Request<q::GetCollectionInfoRequest>,
     ) -> Result<Response<q::GetCollectionInfoResponse>, Status> {
-        Err(unused("get"))
+        let s = self.enter("collection_info", &r)?;
+        let name = &r.get_ref().collection_name;
+        let c = s.collections.get(name).ok_or_else(|| missing(name))?;
+        let params = q::VectorParams {
+            size: c.dim,
+            distance: c.distance,
+            ..Default::default()
+        };
+        let config = match &c.dense_name {
+            None => q::vectors_config::Config::Params(params),
+            Some(n) => q::vectors_config::Config::ParamsMap(q::VectorParamsMap {
+                map: HashMap::from([(n.clone(), params)]),
+            }),
+        };
+        Ok(Response::new(q::GetCollectionInfoResponse {
+            result: Some(q::CollectionInfo {
+                config: Some(q::CollectionConfig {
+                    params: Some(q::CollectionParams {
+                        vectors_config: Some(q::VectorsConfig {
+                            config: Some(config),
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                points_count: Some(c.points.len() as u64),
+                ..Default::default()
+            }),
+            time: 0.0,
+        }))
     }
     async fn list(
         &self,
@@ -387,7 +440,7 @@ impl Points for FakeQdrant {
             .ok_or_else(|| missing(&req.collection_name))?;
         let mut staged = Vec::new();
         for p in req.points {
-            let v = dense(&p.vectors)?;
+            let v = dense(&p.vectors, c)?;
             if v.len() as u64 != c.dim {
                 return Err(Status::invalid_argument(format!(
                     "Wrong input: Vector dimension error: expected dim: {}, got {}",
@@ -548,6 +601,11 @@ impl Points for FakeQdrant {
             .collections
             .get(&req.collection_name)
             .ok_or_else(|| missing(&req.collection_name))?;
+        if req.using != c.dense_name || !req.prefetch.is_empty() {
+            return Err(Status::unimplemented(
+                "only nearest-dense queries of the dense vector are served by this double",
+            ));
+        }
         let v = match req.query.as_ref().and_then(|q| q.variant.as_ref()) {
             Some(q::query::Variant::Nearest(q::VectorInput {
                 variant: Some(q::vector_input::Variant::Dense(d)),

@@ -610,6 +610,11 @@ async fn qdrant_backend_matches_the_embedded_store_over_grpc() {
         (coll.dim, coll.distance),
         (384, qdrant_client::qdrant::Distance::Cosine as i32)
     );
+    // A dense vector and a sparse one for the words, each named: hybrid search in Qdrant.
+    assert_eq!(
+        (coll.dense_name.as_deref(), coll.sparse.as_slice()),
+        (Some("dense"), ["lexical".to_string()].as_slice())
+    );
     let indexed: Vec<&str> = coll.indexes.iter().map(|(f, _)| f.as_str()).collect();
     assert_eq!(indexed, ["id", "service", "category", "date_ts"]);
     assert_eq!(coll.points.len(), 300);
