@@ -14,6 +14,7 @@ pub mod errors;
 pub mod exit;
 pub mod fnv;
 pub mod forensics;
+pub mod heartbeat;
 pub mod incident;
 pub mod mcp;
 pub mod memory;

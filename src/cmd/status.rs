@@ -3,7 +3,7 @@
 
 use super::{load_config, out, out_json, CmdResult};
 use crate::daemon::control::{self, Request};
-use crate::daemon::heartbeat::{self, Heartbeat};
+use crate::heartbeat::{self, Heartbeat};
 use chrono::Utc;
 use serde::Serialize;
 use std::path::Path;

@@ -1,9 +1,9 @@
 //! What the daemon says of itself and its services: the heartbeat touched every tick,
 //! `services.json` when a state changes, and the incident store's health.
 
-use super::heartbeat::{self, Beat, CheckStatus, Heartbeat, ServiceStatus};
 use super::runtime::{Shared, Svc};
 use super::schedule::FileGroups;
+use crate::heartbeat::{self, Beat, CheckStatus, Heartbeat, ServiceStatus};
 use crate::incident::IncidentStore;
 use chrono::Utc;
 use std::cmp::Reverse;

@@ -46,7 +46,7 @@ impl DaemonLock {
             if Instant::now() >= deadline {
                 return Err(LockError::Held {
                     dir: state_dir.to_path_buf(),
-                    pid: super::heartbeat::read_pid(state_dir)
+                    pid: crate::heartbeat::read_pid(state_dir)
                         .map(|p| p.to_string())
                         .unwrap_or_else(|| "unknown".into()),
                 });

@@ -6,7 +6,6 @@ mod evidence;
 mod execute;
 mod files;
 mod fleet;
-pub mod heartbeat;
 pub mod lock;
 mod open;
 mod params;

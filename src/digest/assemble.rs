@@ -2,7 +2,7 @@
 
 use super::model::*;
 use super::recs::{rec_id, ClosedRec};
-use crate::daemon::heartbeat::Heartbeat;
+use crate::heartbeat::Heartbeat;
 use crate::incident::Incident;
 use crate::memory::MemoryDoc;
 use chrono::{DateTime, Duration, Utc};

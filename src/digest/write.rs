@@ -4,7 +4,7 @@ use super::assemble::{assemble, Sources};
 use super::recs::RecBook;
 use super::render::{render, DEFAULT_MAX_TOKENS};
 use crate::config::Config;
-use crate::daemon::heartbeat::{self, Heartbeat};
+use crate::heartbeat::{self, Heartbeat};
 use crate::incident::Incident;
 use crate::memory::MemoryDoc;
 use chrono::{DateTime, Utc};

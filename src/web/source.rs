@@ -5,7 +5,7 @@
 use crate::cmd::status::{self, StatusView};
 use crate::config::Config;
 use crate::daemon::control::{LoopAsk, LoopRequest};
-use crate::daemon::heartbeat::Heartbeat;
+use crate::heartbeat::Heartbeat;
 use crate::incident::{Incident, IncidentStore};
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,7 +3,7 @@
 
 use super::source::Snapshot;
 use crate::core::category::Category;
-use crate::daemon::heartbeat::{self, Beat, CheckStatus, Heartbeat, ServiceStatus};
+use crate::heartbeat::{self, Beat, CheckStatus, Heartbeat, ServiceStatus};
 use crate::incident::{FailedCheck, Incident, ProcessState, TimelineEvent};
 use chrono::{DateTime, Duration, Utc};
 

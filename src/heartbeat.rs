@@ -1,4 +1,6 @@
-//! The daemon's heartbeat file: its pid, when it last ticked, and each service's state.
+//! The daemon's heartbeat records and files: its pid, when it last ticked, and each service's
+//! state. Below both the daemon that writes them and the readers (`status`, the digest, the
+//! page), so a reader never depends on the daemon's module.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
