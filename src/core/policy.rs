@@ -147,6 +147,101 @@ pub fn endpoints(text: &str) -> Vec<String> {
     out
 }
 
+/// A host-name check: letters, digits, dots and dashes, with a letter, not starting with a dot
+/// or a dash; local names (`localhost`, loopback addresses) name nothing shared.
+fn host_name(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 253
+        && h.contains(|c: char| c.is_ascii_alphabetic())
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && !h.starts_with(['.', '-'])
+        && !matches!(h, "localhost" | "localhost.localdomain")
+}
+
+/// Words that follow a resolver's marker but are no host (`lookup failed`, `resolve host for`).
+const NOT_HOSTS: &[&str] = &[
+    "failed", "failure", "for", "of", "the", "error", "on", "timed", "address",
+];
+
+/// The host names a text names without a port: the hosts of URLs (`https://api.x.com/v1`)
+/// and the names a resolver failed on (`ENOTFOUND db.internal`, `Could not resolve host:
+/// api.x.com`, Go's `lookup postgres on 127.0.0.11:53: no such host`), as `host NAME`, in order
+/// of first mention. A URL with a port is a `host:port` endpoint instead.
+pub fn hosts(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |h: &str| {
+        let h = h
+            .trim_end_matches(['.', ':', ',', ';'])
+            .to_ascii_lowercase();
+        let e = format!("host {h}");
+        if host_name(&h) && !NOT_HOSTS.contains(&h.as_str()) && !out.contains(&e) {
+            out.push(e);
+        }
+    };
+    let cut = |c: char| c.is_whitespace() || "()[]{}<>,;'\"`=".contains(c);
+    for line in text.lines() {
+        let words: Vec<&str> = line.split(cut).filter(|w| !w.is_empty()).collect();
+        for (i, w) in words.iter().enumerate() {
+            if let Some((_, rest)) = w.split_once("://") {
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+                let authority = authority.rsplit('@').next().unwrap_or("");
+                if !authority.contains(':') {
+                    add(authority);
+                }
+                continue;
+            }
+            let marker = w.eq_ignore_ascii_case("ENOTFOUND")
+                || w.eq_ignore_ascii_case("lookup")
+                || (w.eq_ignore_ascii_case("host:")
+                    && i > 0
+                    && words[i - 1].eq_ignore_ascii_case("resolve"));
+            if marker {
+                if let Some(next) = words.get(i + 1) {
+                    if !next.contains(':') || next.ends_with(':') {
+                        add(next);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What a file system says when it refuses a write, as the C library and the runtimes print it.
+const STORAGE_REFUSALS: &[&str] = &[
+    "no space left on device",
+    "enospc",
+    "disk quota exceeded",
+    "edquot",
+    "read-only file system",
+    "erofs",
+];
+
+/// The absolute paths named on lines where a file system refused a write (no space left, over
+/// quota, read-only), in order of first mention: the runtime turns each into its file system.
+pub fn storage_paths(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let cut = |c: char| c.is_whitespace() || "()[]{}<>,;'\"`=".contains(c);
+    for line in text.lines() {
+        let lower = line.to_ascii_lowercase();
+        if !STORAGE_REFUSALS.iter().any(|r| lower.contains(r)) {
+            continue;
+        }
+        for w in line.split(cut) {
+            let p = w.trim_end_matches([':', '.']);
+            if p.len() > 1
+                && p.starts_with('/')
+                && !p.starts_with("//")
+                && !out.iter().any(|o| o == p)
+            {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out
+}
+
 /// An incident as correlation sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Seen {
@@ -168,7 +263,8 @@ pub struct Correlation {
 }
 
 /// Whether an incident of `service` detected at `at`, whose evidence names `mine`, belongs with
-/// other services' incidents detected within `window` before it that name the same endpoint.
+/// other services' incidents (those opened before it) detected within `window` of it that name
+/// the same endpoint: two services failing at one tick may be detected in either order.
 /// The group keeps the name one of them already has, else takes the earliest's id. Nothing is
 /// held for an inferred group: it only joins the story.
 pub fn correlate(
@@ -181,7 +277,7 @@ pub fn correlate(
     let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
     let close: Vec<&Seen> = recent
         .iter()
-        .filter(|s| s.service != service && s.at <= at && at - s.at <= window)
+        .filter(|s| s.service != service && (at - s.at).abs() <= window)
         .collect();
     let endpoint = mine
         .iter()

@@ -480,6 +480,49 @@ fn endpoints_are_host_port_names_not_times() {
     }
 }
 
+#[test]
+fn hosts_are_urls_hosts_and_names_a_resolver_failed_on() {
+    let table: &[(&str, &[&str])] = &[
+        (
+            "requests.exceptions.ConnectionError: HTTPSConnectionPool(host='api.exchange.com', port=443): Max retries exceeded with url: https://api.exchange.com/v1/orders",
+            &["host api.exchange.com"],
+        ),
+        ("Error: getaddrinfo ENOTFOUND db.internal", &["host db.internal"]),
+        (
+            "dial tcp: lookup postgres on 127.0.0.11:53: no such host",
+            &["host postgres"],
+        ),
+        ("curl: (6) Could not resolve host: Feeds.Example.org", &["host feeds.example.org"]),
+        // With a port it is an endpoint, not a bare host; local names share nothing.
+        ("GET http://db.internal:8080/health", &[]),
+        ("GET http://localhost/health and http://127.0.0.1/x", &[]),
+        ("DNS lookup failed for the feed", &[]),
+        ("user:pw@ in postgres://app:secret@pg.lan/app", &["host pg.lan"]),
+    ];
+    for (text, want) in table {
+        assert_eq!(hosts(text), *want, "{text}");
+    }
+}
+
+#[test]
+fn storage_paths_are_absolute_paths_on_lines_a_file_system_refused() {
+    let text = "INFO wrote /data/ok.json\n\
+        OSError: [Errno 28] No space left on device: '/data/ingest/out-1.json'\n\
+        write /data/thumbs/a.png: no space left on device\n\
+        could not extend file \"base/16384/2619\": No space left on device\n\
+        open /srv/app/cache.db: read-only file system\n\
+        OSError: [Errno 28] No space left on device: '/data/ingest/out-1.json'";
+    assert_eq!(
+        storage_paths(text),
+        [
+            "/data/ingest/out-1.json",
+            "/data/thumbs/a.png",
+            "/srv/app/cache.db"
+        ]
+    );
+    assert!(storage_paths("ERROR open /data/x: permission denied").is_empty());
+}
+
 fn seen(id: &str, service: &str, secs: i64, eps: &[&str], group: Option<&str>) -> Seen {
     Seen {
         id: id.into(),
@@ -534,9 +577,13 @@ fn services_failing_together_on_one_endpoint_are_one_group() {
             None,
         ),
         (
-            "after it (not yet seen when it opened)",
+            "detected a moment after it, stored first (both failed at one tick)",
             vec![seen("i-a", "orders", 101, &[db], None)],
-            None,
+            Some(Correlation {
+                group: "grp-i-a".into(),
+                endpoint: db.into(),
+                members: vec!["i-a".into()],
+            }),
         ),
     ];
     for (what, recent, want) in table {

@@ -12,8 +12,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-/// The endpoints an incident's evidence names: its failed checks, and the warnings and errors
-/// of its log tail (a service's own "listening on" line is not evidence of a failure).
+/// What an incident's evidence names that other services may share: `host:port` endpoints,
+/// host names, and the file systems of paths a write was refused on (`the file system mounted
+/// at /data`), from its failed checks and the warnings and errors of its log tail (a service's
+/// own "listening on" line is not evidence of a failure).
 pub(super) fn evidence_endpoints(inc: &Incident) -> Vec<String> {
     let mut text: Vec<&str> = inc
         .failed_checks
@@ -23,7 +25,38 @@ pub(super) fn evidence_endpoints(inc: &Incident) -> Vec<String> {
     if let Some(tail) = &inc.log_tail {
         text.extend(tail.lines().filter(|l| severity_of(l) >= Severity::Warn));
     }
-    policy::endpoints(&text.join("\n"))
+    let text = text.join("\n");
+    let mut named = policy::endpoints(&text);
+    named.extend(policy::hosts(&text));
+    for path in policy::storage_paths(&text) {
+        if let Some(mount) = file_system_of(std::path::Path::new(&path)) {
+            let e = format!("the file system mounted at {}", mount.display());
+            if !named.contains(&e) {
+                named.push(e);
+            }
+        }
+    }
+    named
+}
+
+/// The mount point of the file system a path is on (of its nearest existing ancestor: a write
+/// refused for lack of space may have left no file): the highest ancestor on the same device.
+pub(super) fn file_system_of(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut at = path;
+    let dev = loop {
+        match std::fs::metadata(at) {
+            Ok(m) => break m.dev(),
+            Err(_) => at = at.parent()?,
+        }
+    };
+    while let Some(parent) = at.parent() {
+        match std::fs::metadata(parent) {
+            Ok(m) if m.dev() == dev => at = parent,
+            _ => break,
+        }
+    }
+    Some(at.to_path_buf())
 }
 
 /// The window services must fail within to be one inferred group: ten ticks, at least 30 s.
@@ -97,4 +130,28 @@ pub(super) fn tell_dependents(svcs: &mut [Svc], shared: &Shared) -> Vec<usize> {
         told.push(si);
     }
     told
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_system_of;
+    use std::path::Path;
+
+    #[test]
+    fn a_path_is_on_the_file_system_of_its_nearest_existing_ancestor() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = dir.path().join("out/never-written.json");
+        let mount = file_system_of(&written).unwrap();
+        assert!(dir.path().starts_with(&mount), "{}", mount.display());
+        assert_eq!(file_system_of(dir.path()), Some(mount));
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            file_system_of(Path::new("/proc/self/status")).as_deref(),
+            Some(Path::new("/proc"))
+        );
+        assert_eq!(
+            file_system_of(Path::new("/")).as_deref(),
+            Some(Path::new("/"))
+        );
+    }
 }

@@ -184,6 +184,11 @@ impl OpenTask {
         }
         // Correlation without configuration: other services that failed just before, naming
         // the same endpoint, are one fleet group (nothing is held for it).
+        let opening = self
+            .shared
+            .opening
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let correlated = match &self.held {
             Some(_) => None,
             None => fleet::correlate(&self.shared.store, &inc, self.shared.correlation_window),
@@ -225,6 +230,7 @@ impl OpenTask {
             }
             Err(e) => log_store_error("writing a new incident", e),
         }
+        drop(opening);
         if let Some(block) = &self.held {
             info!(service = %self.cfg.name, incident = %id, dependency = %block.dependency, "restart held: waiting for a dependency");
             let (group, name, me) = (group_of(&block.incident), self.cfg.name.clone(), id.clone());

@@ -86,6 +86,9 @@ pub(super) struct Shared {
     pub(super) correlation_window: Duration,
     /// Where closed recommendations are kept (a recurring pattern names the open one).
     pub(super) state_dir: std::path::PathBuf,
+    /// Held from reading the incidents a new one may correlate with to writing it: two
+    /// services failing at one tick are opened one after the other, the second sees the first.
+    pub(super) opening: Arc<std::sync::Mutex<()>>,
 }
 
 impl Shared {
@@ -126,6 +129,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         signatures: Arc::new(cfg.agent.signatures.clone()),
         correlation_window: super::fleet::correlation_window(cfg.daemon.tick),
         state_dir: state_dir.clone(),
+        opening: Arc::new(std::sync::Mutex::new(())),
         // [living] Notifications: a spawned task behind a channel.
         notifier: cfg.notify.as_ref().map(|n| {
             crate::notify::Notifier::spawn(

@@ -541,3 +541,90 @@ fn services_failing_together_on_one_endpoint_are_one_group_without_configuration
     db.close();
     assert_eq!(incs.len(), 3);
 }
+
+/// Writes a batch file every 0.3 s, or, while `full` exists, says what Python says when the
+/// disk is full (and writes nothing).
+const WRITER_PY: &str = r#"
+import os, sys, time
+out, full = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+n = 0
+while True:
+    n += 1
+    path = os.path.join(out, "batch-%d.json" % n)
+    if os.path.exists(full):
+        print("ERROR OSError: [Errno 28] No space left on device: '%s'" % path, flush=True)
+    else:
+        with open(path + ".tmp", "w") as f:
+            f.write("{}\n")
+        os.replace(path + ".tmp", path)
+        print("INFO wrote %s" % path, flush=True)
+    time.sleep(0.3)
+"#;
+
+#[test]
+fn services_refused_by_one_file_system_are_one_group_without_configuration() {
+    let names = ["ingest", "thumbs"];
+    let mut toml = DAEMON.to_string();
+    for name in names {
+        toml.push_str(&format!(
+            r#"
+[[service]]
+name = "{name}"
+log = "{{DIR}}/{name}.log"
+grace = "2s"
+recovery_window = "30s"
+restart_budget = {{ max = 5, within = "1h" }}
+[service.restart]
+kind = "child"
+command = ["python3", "{{DIR}}/writer.py", "{{DIR}}/{name}", "{{DIR}}/full"]
+stdout = "{{DIR}}/{name}.log"
+stop_grace = "1s"
+[[service.check]]
+kind = "artifact"
+glob = "{{DIR}}/{name}/*.json"
+max_age = "2s"
+"#
+        ));
+    }
+    let mut f = Fleet::new(&toml);
+    std::fs::write(f.path("writer.py"), WRITER_PY).unwrap();
+    f.watch();
+    wait_for("both to be healthy", || {
+        let st = status(&f);
+        names
+            .iter()
+            .all(|n| {
+                st.iter()
+                    .any(|s| s["name"] == *n && s["state"] == "healthy")
+            })
+            .then_some(())
+    });
+    // The disk both write to is full for a while.
+    std::fs::write(f.path("full"), "").unwrap();
+    for name in names {
+        f.wait_incident(&format!("{name}'s incident"), |i| i["service"] == name);
+    }
+    std::fs::remove_file(f.path("full")).unwrap();
+    let mut groups = Vec::new();
+    for name in names {
+        let inc = f.wait_incident(&format!("{name} recovered in a group"), |i| {
+            i["service"] == name && i["recovered"] == true && !i["group"].is_null()
+        });
+        groups.push(inc["group"].as_str().unwrap().to_string());
+    }
+    assert_eq!(groups[0], groups[1], "one group: {groups:?}");
+    let lead = groups[0].trim_start_matches("grp-").to_string();
+    f.wait_incident("the group's post-mortem naming both", |i| {
+        i["id"] == lead.as_str()
+            && i["postmortem"]["services"]
+                .as_array()
+                .is_some_and(|s| s.len() == 2)
+    });
+    let md = std::fs::read_to_string(f.path(&format!("state/postmortems/{lead}.md"))).unwrap();
+    assert!(md.contains("## Shared cause"), "{md}");
+    assert!(
+        md.contains("the evidence of each names the file system mounted at /"),
+        "{md}"
+    );
+}
