@@ -17,7 +17,14 @@ fn main() {
         .unwrap_or(20);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("evals");
     let mut cases = Vec::new();
-    for dir in ["cases", "holdout", "blind/dev", "blind/test"] {
+    for dir in [
+        "cases",
+        "holdout",
+        "blind/dev",
+        "blind/test",
+        "blind2/dev",
+        "blind2/test",
+    ] {
         for f in case_files(&root.join(dir)).expect("the eval folders are there") {
             cases.push(case::load(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display())));
         }

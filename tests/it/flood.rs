@@ -156,6 +156,8 @@ fn a_flood_of_connections_touches_no_service_and_is_reported() {
         let d = degraded(&f.json(&["status", "--json"]));
         d.into_iter().find(|l| l.contains("control socket"))
     });
+    // What the flood costs, measured before the next freeze drafts a post-mortem of its own.
+    let rss_flood = settled_rss_kib(daemon);
     // A freeze during the flood is caught as a freeze, not as akashic's own shortage.
     freeze_once_more(&f, 2);
     let inc = f.wait_incident("the freeze during the flood", |i| {
@@ -180,7 +182,6 @@ fn a_flood_of_connections_touches_no_service_and_is_reported() {
     let latency = (detected - chrono::DateTime::<chrono::Utc>::from(froze))
         .to_std()
         .unwrap_or_default();
-    let rss_flood = rss_kib(daemon);
     stop.store(true, Ordering::Relaxed);
     flooder.join().unwrap();
     let connections = made.load(Ordering::Relaxed);
@@ -200,7 +201,12 @@ fn a_flood_of_connections_touches_no_service_and_is_reported() {
         (!d.iter().any(|l| l.contains("control socket"))).then_some(())
     });
     let recovered_in = started.elapsed();
-    let rss_after = rss_kib(daemon);
+    let second = inc["id"].as_str().unwrap().to_string();
+    wait_for("the second freeze's post-mortem", || {
+        let i = f.show(&second);
+        (i["recovered"] == true && !i["postmortem"].is_null()).then_some(())
+    });
+    let rss_after = settled_rss_kib(daemon);
 
     // A 100 MB request without a newline: answered with an error, memory unchanged.
     let mut s = UnixStream::connect(f.path("state/akashic.sock")).unwrap();
