@@ -150,11 +150,14 @@ fn phase(f: &Fleet) -> String {
 const SETTLE: Duration = Duration::from_secs(180);
 
 /// Turns freezing off and lets the last daemon settle: every freeze has met its incident and
-/// every incident is recovered.
-fn settle(f: &Fleet) -> Vec<Value> {
+/// every incident is recovered. Returns the incidents and the daemon's log as it was just
+/// before they were listed: an incident logged as opened after the list (a freeze caught
+/// while the harness was listing) is not missing from it.
+fn settle(f: &Fleet) -> (Vec<Value>, String) {
     std::fs::remove_file(f.path("freezing")).unwrap();
     let start = Instant::now();
     loop {
+        let log = std::fs::read_to_string(f.path("daemon.log")).unwrap_or_default();
         // One list per round (`show` of each only once it is settled): on a loaded machine
         // 70 `show` processes a round would take longer than the daemon needs.
         let incidents = f.incidents();
@@ -168,7 +171,7 @@ fn settle(f: &Fleet) -> Vec<Value> {
                 .iter()
                 .all(|(p, at)| !accounting(&shown, *p as u64, *at).is_empty())
             {
-                return shown;
+                return (shown, log);
             }
         }
         if start.elapsed() > SETTLE {
@@ -270,7 +273,7 @@ fn keep_on_failure(f: &Fleet, check: impl FnOnce()) {
 }
 
 /// The invariants every fault run must keep.
-fn check_invariants(f: &Fleet, incidents: &[Value], most_copies: usize) {
+fn check_invariants(f: &Fleet, incidents: &[Value], log: &str, most_copies: usize) {
     let froze = froze_at(f);
     let mut lost = Vec::new();
     let mut twice = Vec::new();
@@ -295,8 +298,7 @@ fn check_invariants(f: &Fleet, incidents: &[Value], most_copies: usize) {
         idle.is_empty(),
         "incidents without a freeze (duplicates): {idle:?}"
     );
-    // Every incident the daemon's log named as opened is in the store.
-    let log = std::fs::read_to_string(f.path("daemon.log")).unwrap_or_default();
+    // Every incident the daemon's log named as opened before the list was taken is in it.
     let ids: BTreeSet<&str> = incidents.iter().filter_map(|i| i["id"].as_str()).collect();
     for line in log.lines().filter(|l| l.contains("incident opened")) {
         let named = line
@@ -354,7 +356,7 @@ fn kill_9_at_random_moments_loses_nothing_and_never_starts_a_second_copy() {
         }
     }
     f.watch();
-    let incidents = settle(&f);
+    let (incidents, log_then) = settle(&f);
     let orphans = stop_and_count_orphans(&mut f);
     let most = watch.most();
     eprintln!(
@@ -363,7 +365,7 @@ fn kill_9_at_random_moments_loses_nothing_and_never_starts_a_second_copy() {
         freezes(&f).len(),
         incidents.len()
     );
-    keep_on_failure(&f, || check_invariants(&f, &incidents, most));
+    keep_on_failure(&f, || check_invariants(&f, &incidents, &log_then, most));
     assert_eq!(
         orphans, 0,
         "akashic's clean stop left a copy of the service"
@@ -468,7 +470,7 @@ fn a_state_dir_that_fills_and_frees_20_times_loses_nothing() {
         }
         std::fs::remove_file(state.join("filler")).unwrap();
     }
-    let incidents = settle(&f);
+    let (incidents, log_then) = settle(&f);
     let most = watch.most();
     let log = std::fs::read_to_string(f.path("daemon.log")).unwrap_or_default();
     let refused = log
@@ -483,7 +485,7 @@ fn a_state_dir_that_fills_and_frees_20_times_loses_nothing() {
         freezes(&f).len(),
         incidents.len()
     );
-    keep_on_failure(&f, || check_invariants(&f, &incidents, most));
+    keep_on_failure(&f, || check_invariants(&f, &incidents, &log_then, most));
     assert!(
         incidents.iter().all(|i| i["restarts"].as_u64() >= Some(1)),
         "every freeze was restarted"
