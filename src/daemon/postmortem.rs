@@ -26,6 +26,7 @@ pub async fn worker(
             None
         }
     };
+    let mut retry = RETRY_FIRST;
     loop {
         let pending = match store.pending_postmortems() {
             Ok(p) => p,
@@ -34,6 +35,7 @@ pub async fn worker(
                 Vec::new()
             }
         };
+        let mut failed = false;
         for id in pending {
             if stop_requested(&stop) {
                 return;
@@ -43,19 +45,29 @@ pub async fn worker(
                 .instrument(span)
                 .await
             {
-                error!(incident = %id, error = %format!("{e:#}"), "post-mortem failed; it stays queued");
+                failed = true;
+                error!(incident = %id, error = %format!("{e:#}"), retry_in_s = retry.as_secs(), "post-mortem failed; it stays queued");
             }
         }
-        // Woken by a new incident, or after a while to retry what is still queued.
+        // Woken by a new incident, or after a while to retry what is still queued: soon after
+        // a failure (memory on a server that is back in seconds), less often while it lasts.
+        let wait = if failed { retry } else { RETRY_EVERY };
+        retry = if failed {
+            (retry * 2).min(RETRY_EVERY)
+        } else {
+            RETRY_FIRST
+        };
         tokio::select! {
             _ = stop.notified() => return,
-            _ = tokio::time::timeout(RETRY_EVERY, notify.notified()) => {}
+            _ = tokio::time::timeout(wait, notify.notified()) => {}
         }
     }
 }
 
 /// How often queued post-mortems (e.g. memory briefly locked by `akashic ask`) are retried.
 const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// The first retry after a failure; it doubles up to [`RETRY_EVERY`] while failures last.
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether a stop was asked for, without waiting.
 fn stop_requested(stop: &Notify) -> bool {

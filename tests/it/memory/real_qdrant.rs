@@ -468,3 +468,59 @@ fn a_config_error_under_memory_migrate_is_printed_once() {
     );
     assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
 }
+
+#[test]
+fn a_postmortem_written_while_qdrant_is_down_is_filed_once_it_is_back() {
+    use crate::util::{demo_service, free_port as service_port, wait_for, Fleet, DAEMON};
+    let Some(mut q) = RealQdrant::start("a_postmortem_written_while_qdrant_is_down", None) else {
+        return;
+    };
+    q.kill();
+    let toml = format!(
+        "{DAEMON}[memory]\nbackend = \"qdrant\"\nurl = \"{}\"\ncollection = \"fleet\"\n{}",
+        q.url(),
+        demo_service(
+            "bot",
+            service_port(),
+            r#", "--freeze-after", "2s", "--freeze-once", "{DIR}/froze""#,
+            r#"{ max = 3, within = "1h" }"#,
+            "20s"
+        )
+    );
+    let mut f = Fleet::new(&toml);
+    f.watch();
+    // Qdrant is down: the post-mortem is still drafted, stored with its incident and written
+    // as Markdown; filing it into memory fails and it stays queued.
+    let inc = f.wait_incident("the post-mortem written while Qdrant is down", |i| {
+        i["service"] == "bot" && !i["postmortem"].is_null()
+    });
+    let id = inc["id"].as_str().unwrap().to_string();
+    assert!(f.path(&format!("state/postmortems/{id}.md")).is_file());
+    wait_for("the daemon to say filing it failed", || {
+        let log = std::fs::read_to_string(f.path("daemon.log")).unwrap_or_default();
+        log.lines()
+            .any(|l| {
+                l.contains("post-mortem failed; it stays queued")
+                    && l.contains(&format!("qdrant at {} is unreachable", q.url()))
+            })
+            .then_some(())
+    });
+    // Back: the queued post-mortem is filed without a restart of akashic.
+    q.spawn();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let spec = q.spec(&f.path("state"), None);
+    let filed = wait_for("the post-mortem to be filed into Qdrant", || {
+        rt.block_on(async {
+            let store = QdrantStore::connect(&spec).await.ok()?;
+            store.get(&id).await.ok().flatten()
+        })
+    });
+    assert_eq!(filed.service, "bot");
+    assert_eq!(
+        filed.summary,
+        inc["postmortem"]["summary"].as_str().unwrap()
+    );
+}
