@@ -582,6 +582,43 @@ pub async fn gather(
 mod tests {
     use super::*;
 
+    mod any_log {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// The log readers take whatever a service wrote: no panic, bounded output, and
+            /// every group's line is one of the log's own lines.
+            #[test]
+            fn any_log_text_is_read_without_panic_and_within_bounds(
+                lines in proptest::collection::vec(
+                    prop_oneof![
+                        any::<String>(),
+                        "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2} (ERROR|WARN|INFO) [ -~]{0,80}",
+                        "[A-Z][a-z]{2} +[0-9]{1,2} [0-9]{2}:[0-9]{2}:[0-9]{2} [ -~]{0,60}",
+                    ],
+                    0..60,
+                ),
+            ) {
+                let text = lines.join("\n");
+                let bounded = bound_log(&text);
+                prop_assert!(bounded.lines().count() <= MAX_LOG_LINES);
+                let table = Signatures::default();
+                let groups = collapse(&bounded, &table);
+                prop_assert!(groups.len() <= bounded.lines().count().max(1));
+                for g in &groups {
+                    prop_assert!(g.count >= 1);
+                    prop_assert!(bounded.lines().any(|l| l == g.text), "{:?}", g.text);
+                }
+                for l in text.lines() {
+                    let _ = (severity_of(l), stamp(l), normalize(l));
+                }
+            }
+        }
+    }
+
     #[test]
     fn repeated_lines_collapse_with_counts_and_keep_a_verbatim_line() {
         let log = "2026-03-14 00:11:02,101 WARN upstream returned 429; retrying in 0s (attempt 1)\n\

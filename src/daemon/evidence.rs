@@ -121,4 +121,32 @@ mod tests {
         assert!(t.starts_with("0123"), "{:?}", &t[..10]);
         assert!(log_tail(&dir.path().join("missing.log")).is_none());
     }
+
+    mod any_file {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// Any bytes, any size around the limit: the tail is bounded, starts on a line of
+            /// the file, and reading never panics.
+            #[test]
+            fn any_log_file_has_a_bounded_tail(
+                bytes in proptest::collection::vec(any::<u8>(), 0..256),
+                repeat in 0usize..700,
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let p = dir.path().join("x.log");
+                let body = bytes.repeat(repeat);
+                std::fs::write(&p, &body).unwrap();
+                let t = log_tail(&p).unwrap();
+                // Lossy UTF-8 may widen a byte to three; the read itself is bounded.
+                prop_assert!(t.len() as u64 <= 3 * LOG_TAIL_BYTES);
+                if (body.len() as u64) <= LOG_TAIL_BYTES {
+                    prop_assert_eq!(t, String::from_utf8_lossy(&body).into_owned());
+                }
+            }
+        }
+    }
 }
