@@ -329,6 +329,17 @@ impl IncidentStore {
         )
     }
 
+    /// The incidents held in memory while the disk refuses writes (newest version of each).
+    pub fn held_incidents(&self) -> Vec<Incident> {
+        self.held
+            .lock()
+            .unwrap()
+            .incidents
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// Why writes are being held (`None` when everything is on disk), and how many incidents are.
     pub fn degraded(&self) -> Option<(String, usize)> {
         let held = self.held.lock().unwrap();

@@ -139,9 +139,26 @@ impl Source {
         Ok(snap)
     }
 
-    /// Every incident, newest first, through the snapshot's own connection; listed again only
-    /// when the store changed since.
+    /// Every incident, newest first, through the snapshot's own connection (listed again only
+    /// when the store changed since), with those the daemon holds in memory while the disk
+    /// refuses writes.
     async fn listed(&self) -> Result<Arc<Vec<Incident>>, SourceError> {
+        let on_disk = self.on_disk().await?;
+        let held = self.store.held_incidents();
+        if held.is_empty() {
+            return Ok(on_disk);
+        }
+        let mut all: Vec<Incident> = on_disk
+            .iter()
+            .filter(|i| !held.iter().any(|h| h.id == i.id))
+            .cloned()
+            .collect();
+        all.extend(held);
+        all.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(Arc::new(all))
+    }
+
+    async fn on_disk(&self) -> Result<Arc<Vec<Incident>>, SourceError> {
         let me = self.cfg.daemon.state_dir.clone();
         let reader = self.reader.clone();
         // Off the async threads: a `data_version` query, and a listing only after a write.

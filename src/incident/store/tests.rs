@@ -129,10 +129,14 @@ fn a_full_database_holds_writes_serves_them_and_writes_them_when_space_returns()
         std::slice::from_ref(&opened.id)
     );
     assert!(s.flush_held().is_err(), "still full");
+    // What a reader of the file alone (the page's own connection) adds to its list.
+    let held: Vec<String> = s.held_incidents().into_iter().map(|i| i.id).collect();
+    assert_eq!(held, std::slice::from_ref(&opened.id));
 
     s.cap_pages(None);
     assert_eq!(s.flush_held().unwrap(), 1);
     assert!(s.degraded().is_none());
+    assert!(s.held_incidents().is_empty());
     drop(s);
     let s = IncidentStore::open(dir.path()).unwrap();
     assert_eq!(s.get(&opened.id).unwrap().unwrap().restarts, 1);
