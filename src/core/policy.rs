@@ -113,7 +113,6 @@ pub fn blocking<'a>(
 /// of first mention, without repeats. Times (`03:14:00`) and URLs' schemes are not endpoints.
 pub fn endpoints(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let cut = |c: char| c.is_whitespace() || "()[]{}<>,;'\"`=".contains(c);
     for raw in text.split(cut) {
         let token = raw
             .trim_start_matches("http://")
@@ -179,11 +178,16 @@ pub fn hosts(text: &str) -> Vec<String> {
             out.push(e);
         }
     };
-    let cut = |c: char| c.is_whitespace() || "()[]{}<>,;'\"`=".contains(c);
     for line in text.lines() {
         let words: Vec<&str> = line.split(cut).filter(|w| !w.is_empty()).collect();
+        let lower = line.to_ascii_lowercase();
+        let failing = CONNECTION_FAILURES.iter().any(|f| lower.contains(f));
         for (i, w) in words.iter().enumerate() {
             if let Some((_, rest)) = w.split_once("://") {
+                // A URL in a line that says a connection failed (not a link in a warning).
+                if !failing {
+                    continue;
+                }
                 let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
                 let authority = authority.rsplit('@').next().unwrap_or("");
                 if !authority.contains(':') {
@@ -191,21 +195,44 @@ pub fn hosts(text: &str) -> Vec<String> {
                 }
                 continue;
             }
+            let next = words.get(i + 1).copied().unwrap_or("");
+            // Go's resolver: `lookup NAME on SERVER: no such host` or `lookup NAME: ...`.
+            let go_lookup = w.eq_ignore_ascii_case("lookup")
+                && (next.ends_with(':') || words.get(i + 2).is_some_and(|w| *w == "on"));
             let marker = w.eq_ignore_ascii_case("ENOTFOUND")
-                || w.eq_ignore_ascii_case("lookup")
+                || go_lookup
                 || (w.eq_ignore_ascii_case("host:")
                     && i > 0
                     && words[i - 1].eq_ignore_ascii_case("resolve"));
-            if marker {
-                if let Some(next) = words.get(i + 1) {
-                    if !next.contains(':') || next.ends_with(':') {
-                        add(next);
-                    }
-                }
+            if marker && (!next.contains(':') || next.ends_with(':')) {
+                add(next);
             }
         }
     }
     out
+}
+
+/// What a line says when a connection to a host failed; a URL elsewhere (a link in a warning)
+/// names nothing that failed.
+const CONNECTION_FAILURES: &[&str] = &[
+    "connect",
+    "refused",
+    "timed out",
+    "timeout",
+    "unreachable",
+    "resolv",
+    "enotfound",
+    "no such host",
+    "reset by peer",
+    "max retries",
+    "unavailable",
+    "failed",
+    "error",
+];
+
+/// Where words end in the texts evidence is read from.
+fn cut(c: char) -> bool {
+    c.is_whitespace() || "()[]{}<>,;'\"`=".contains(c)
 }
 
 /// What a file system says when it refuses a write, as the C library and the runtimes print it.
@@ -222,7 +249,6 @@ const STORAGE_REFUSALS: &[&str] = &[
 /// quota, read-only), in order of first mention: the runtime turns each into its file system.
 pub fn storage_paths(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let cut = |c: char| c.is_whitespace() || "()[]{}<>,;'\"`=".contains(c);
     for line in text.lines() {
         let lower = line.to_ascii_lowercase();
         if !STORAGE_REFUSALS.iter().any(|r| lower.contains(r)) {
@@ -265,8 +291,8 @@ pub struct Correlation {
 /// Whether an incident of `service` detected at `at`, whose evidence names `mine`, belongs with
 /// other services' incidents (those opened before it) detected within `window` of it that name
 /// the same endpoint: two services failing at one tick may be detected in either order.
-/// The group keeps the name one of them already has, else takes the earliest's id. Nothing is
-/// held for an inferred group: it only joins the story.
+/// The group keeps the name one of them already has, else takes the id of the earliest of
+/// those others. Nothing is held for an inferred group: it only joins the story.
 pub fn correlate(
     service: &str,
     at: DateTime<Utc>,

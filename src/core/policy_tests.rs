@@ -497,7 +497,15 @@ fn hosts_are_urls_hosts_and_names_a_resolver_failed_on() {
         ("GET http://db.internal:8080/health", &[]),
         ("GET http://localhost/health and http://127.0.0.1/x", &[]),
         ("DNS lookup failed for the feed", &[]),
-        ("user:pw@ in postgres://app:secret@pg.lan/app", &["host pg.lan"]),
+        ("cache lookup miss for user 42; lookup took 3s", &[]),
+        (
+            "WARN InsecureRequestWarning: Unverified HTTPS request. See: https://urllib3.readthedocs.io/en/latest/advanced-usage.html",
+            &[],
+        ),
+        (
+            "connection refused: postgres://app:secret@pg.lan/app",
+            &["host pg.lan"],
+        ),
     ];
     for (text, want) in table {
         assert_eq!(hosts(text), *want, "{text}");

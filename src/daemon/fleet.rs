@@ -3,20 +3,23 @@
 //! correlation without configuration is decided on (the endpoints incidents' evidence names).
 
 use super::execute::execute;
+use super::mounts::{mount_of, mount_points};
 use super::runtime::{Shared, Svc};
 use crate::agent::evidence::{severity_of, Severity};
 use crate::core::machine::Observation;
 use crate::core::policy::{self, Correlation, Seen};
 use crate::incident::{Incident, IncidentStore};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 /// What an incident's evidence names that other services may share: `host:port` endpoints,
 /// host names, and the file systems of paths a write was refused on (`the file system mounted
-/// at /data`), from its failed checks and the warnings and errors of its log tail (a service's
-/// own "listening on" line is not evidence of a failure).
-pub(super) fn evidence_endpoints(inc: &Incident) -> Vec<String> {
+/// at /data`, by the mount table `mounts`, never by touching the file system), from its failed
+/// checks and the warnings and errors of its log tail (a service's own "listening on" line is
+/// not evidence of a failure).
+pub(super) fn evidence_endpoints(inc: &Incident, mounts: &[PathBuf]) -> Vec<String> {
     let mut text: Vec<&str> = inc
         .failed_checks
         .iter()
@@ -29,34 +32,13 @@ pub(super) fn evidence_endpoints(inc: &Incident) -> Vec<String> {
     let mut named = policy::endpoints(&text);
     named.extend(policy::hosts(&text));
     for path in policy::storage_paths(&text) {
-        if let Some(mount) = file_system_of(std::path::Path::new(&path)) {
-            let e = format!("the file system mounted at {}", mount.display());
-            if !named.contains(&e) {
-                named.push(e);
-            }
+        let mount = mount_of(Path::new(&path), mounts);
+        let e = format!("the file system mounted at {}", mount.display());
+        if !named.contains(&e) {
+            named.push(e);
         }
     }
     named
-}
-
-/// The mount point of the file system a path is on (of its nearest existing ancestor: a write
-/// refused for lack of space may have left no file): the highest ancestor on the same device.
-pub(super) fn file_system_of(path: &std::path::Path) -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let mut at = path;
-    let dev = loop {
-        match std::fs::metadata(at) {
-            Ok(m) => break m.dev(),
-            Err(_) => at = at.parent()?,
-        }
-    };
-    while let Some(parent) = at.parent() {
-        match std::fs::metadata(parent) {
-            Ok(m) if m.dev() == dev => at = parent,
-            _ => break,
-        }
-    }
-    Some(at.to_path_buf())
 }
 
 /// The window services must fail within to be one inferred group: ten ticks, at least 30 s.
@@ -70,7 +52,8 @@ pub(super) fn correlate(
     inc: &Incident,
     window: Duration,
 ) -> Option<Correlation> {
-    let mine = evidence_endpoints(inc);
+    let mounts = mount_points();
+    let mine = evidence_endpoints(inc, &mounts);
     if mine.is_empty() {
         return None;
     }
@@ -80,7 +63,7 @@ pub(super) fn correlate(
             .into_iter()
             .filter(|i| i.detected_at >= since && i.service != inc.service)
             .map(|i| Seen {
-                endpoints: evidence_endpoints(&i),
+                endpoints: evidence_endpoints(&i, &mounts),
                 id: i.id,
                 service: i.service,
                 at: i.detected_at,
@@ -130,28 +113,4 @@ pub(super) fn tell_dependents(svcs: &mut [Svc], shared: &Shared) -> Vec<usize> {
         told.push(si);
     }
     told
-}
-
-#[cfg(test)]
-mod tests {
-    use super::file_system_of;
-    use std::path::Path;
-
-    #[test]
-    fn a_path_is_on_the_file_system_of_its_nearest_existing_ancestor() {
-        let dir = tempfile::tempdir().unwrap();
-        let written = dir.path().join("out/never-written.json");
-        let mount = file_system_of(&written).unwrap();
-        assert!(dir.path().starts_with(&mount), "{}", mount.display());
-        assert_eq!(file_system_of(dir.path()), Some(mount));
-        #[cfg(target_os = "linux")]
-        assert_eq!(
-            file_system_of(Path::new("/proc/self/status")).as_deref(),
-            Some(Path::new("/proc"))
-        );
-        assert_eq!(
-            file_system_of(Path::new("/")).as_deref(),
-            Some(Path::new("/"))
-        );
-    }
 }

@@ -7,6 +7,7 @@ mod execute;
 mod files;
 mod fleet;
 pub mod lock;
+mod mounts;
 mod open;
 mod params;
 pub mod postmortem;

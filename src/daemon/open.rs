@@ -138,7 +138,7 @@ impl OpenTask {
             &reading.pattern,
         )
         .map(|r| {
-            crate::digest::render::recurring_open_line(&r, crate::digest::assemble::WINDOW_DAYS)
+            crate::digest::render::recurring_open_line(&r, i64::from(reading.pattern.within_days))
         });
         if let Some(line) = &open_rec {
             inc.timeline

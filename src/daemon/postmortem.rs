@@ -196,11 +196,12 @@ fn group_services(
     let endpoint = if members.iter().any(|i| i.caused_by.is_some()) {
         None
     } else {
+        let mounts = crate::daemon::mounts::mount_points();
         let all: Vec<Vec<String>> = members
             .iter()
-            .map(crate::daemon::fleet::evidence_endpoints)
+            .map(|m| crate::daemon::fleet::evidence_endpoints(m, &mounts))
             .collect();
-        crate::daemon::fleet::evidence_endpoints(inc)
+        crate::daemon::fleet::evidence_endpoints(inc, &mounts)
             .into_iter()
             .find(|e| all.iter().all(|m| m.contains(e)))
     };

@@ -269,7 +269,7 @@ impl IncidentStore {
         id: &str,
         f: impl FnOnce(&mut Incident),
     ) -> Result<Option<Incident>, StoreError> {
-        let _one_at_a_time = self.rmw.lock().unwrap();
+        let _one_at_a_time = self.rmw.lock().unwrap_or_else(|p| p.into_inner());
         let Some(mut inc) = self.get(id)? else {
             return Ok(None);
         };
@@ -285,7 +285,7 @@ impl IncidentStore {
         id: &str,
         f: impl FnOnce(&mut Incident),
     ) -> Result<Option<Incident>, StoreError> {
-        let _one_at_a_time = self.rmw.lock().unwrap();
+        let _one_at_a_time = self.rmw.lock().unwrap_or_else(|p| p.into_inner());
         let Some(mut inc) = self.get(id)? else {
             return Ok(None);
         };

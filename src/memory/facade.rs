@@ -272,7 +272,14 @@ impl Memory {
                     .await?
                     .unwrap_or_default();
             }
-            let weights = 2.0 + rank_category.map_or(0.0, |_| hybrid::CATEGORY_WEIGHT);
+            // The rankings the server fused: dense, lexical (when the question has words the
+            // index knows), the named category's.
+            let lexical = if super::lexical::tokens(&words).is_empty() {
+                0.0
+            } else {
+                1.0
+            };
+            let weights = 1.0 + lexical + rank_category.map_or(0.0, |_| hybrid::CATEGORY_WEIGHT);
             let best = weights / (hybrid::RRF_K + 1.0);
             for h in &mut hits {
                 h.score = (h.score / best).min(1.0);

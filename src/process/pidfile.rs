@@ -137,9 +137,10 @@ impl PidFile {
                 return false;
             }
             match (command_line(self.pid).await, &self.print) {
+                (None, _) => return false,
+                (Some(live), _) if live.is_empty() => tokio::time::sleep(CMDLINE_RETRY).await,
                 (Some(live), Some(print)) => return print.matches(&live),
                 (Some(live), None) => return command_matches(&live, &self.command),
-                (None, _) => tokio::time::sleep(CMDLINE_RETRY).await,
             }
         }
         false
@@ -157,7 +158,8 @@ pub fn command_matches(live: &str, argv: &[String]) -> bool {
     live == want || live.ends_with(&format!(" {want}")) || live.ends_with(&resolved)
 }
 
-/// The command line of a live process, argv joined by spaces.
+/// The command line of a live process, argv joined by spaces; empty while it is in the middle
+/// of an `exec`; `None` when it cannot be read (gone, not ours, too slow).
 pub async fn command_line(pid: u32) -> Option<String> {
     let read = read_command_line(pid);
     tokio::time::timeout(CMDLINE_TIMEOUT, read)
@@ -177,7 +179,7 @@ async fn read_command_line(pid: u32) -> Option<String> {
         .filter(|w| !w.is_empty())
         .map(|w| String::from_utf8_lossy(w).into_owned())
         .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+    Some(words.join(" "))
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -191,7 +193,7 @@ async fn read_command_line(pid: u32) -> Option<String> {
         .await
         .ok()?;
     let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !line.is_empty()).then_some(line)
+    out.status.success().then_some(line)
 }
 
 #[cfg(test)]

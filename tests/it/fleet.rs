@@ -623,8 +623,29 @@ max_age = "2s"
     });
     let md = std::fs::read_to_string(f.path(&format!("state/postmortems/{lead}.md"))).unwrap();
     assert!(md.contains("## Shared cause"), "{md}");
-    assert!(
-        md.contains("the evidence of each names the file system mounted at /"),
-        "{md}"
-    );
+    // The file system both directories are on, by the mount table: a prefix of both.
+    let mount = md
+        .split("the evidence of each names the file system mounted at ")
+        .nth(1)
+        .and_then(|rest| rest.split(": one shared cause").next())
+        .unwrap_or_else(|| panic!("no shared file system named in {md}"));
+    for name in names {
+        assert!(
+            f.path(name).starts_with(mount),
+            "{mount} is not the file system of {}",
+            f.path(name).display()
+        );
+    }
+    let deepest = std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|t| {
+            t.lines()
+                .filter_map(|l| l.split(' ').nth(4).map(std::path::PathBuf::from))
+                .filter(|m| f.path("ingest").starts_with(m))
+                .max_by_key(|m| m.components().count())
+        })
+        .ok()
+        .flatten();
+    if let Some(deepest) = deepest {
+        assert_eq!(std::path::Path::new(mount), deepest, "{md}");
+    }
 }
