@@ -101,13 +101,13 @@ async fn live(State(src): Src) -> Response {
 }
 
 async fn metrics(State(src): Src) -> Response {
-    match src.snapshot().await {
-        Ok(snap) => (
+    match src.metrics().await {
+        Ok(text) => (
             [(
                 header::CONTENT_TYPE,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
             )],
-            super::metrics::render(&src.cfg, &snap),
+            text.as_str().to_owned(),
         )
             .into_response(),
         Err(e) => failed(e),

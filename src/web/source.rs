@@ -30,6 +30,9 @@ pub struct Snapshot {
     pub status: StatusView,
     pub incidents: Arc<Vec<Incident>>,
     pub memory_docs: Option<usize>,
+    /// `/metrics` of this snapshot, rendered once: by the refresh that took it when a scraper
+    /// asked lately, else by the first request.
+    pub metrics: std::sync::OnceLock<Arc<String>>,
 }
 
 /// See [`Source::reader`].
@@ -56,6 +59,8 @@ pub struct Source {
     reader: Arc<std::sync::Mutex<Reader>>,
     /// One question answered at a time (it loads the embedding model).
     pub asks: Semaphore,
+    /// `/metrics` was asked for: refreshes render it ahead, off the request's path.
+    scraped: AtomicBool,
 }
 
 /// A failure to read what a route shows.
@@ -83,6 +88,7 @@ impl Source {
             memory_docs: Mutex::new(None),
             reader: Arc::new(std::sync::Mutex::new(Reader::default())),
             asks: Semaphore::new(1),
+            scraped: AtomicBool::new(false),
         }
     }
 
@@ -133,10 +139,38 @@ impl Source {
             status,
             incidents,
             memory_docs: self.memory_docs().await,
+            metrics: std::sync::OnceLock::new(),
         });
+        if self.scraped.load(Ordering::Acquire) {
+            let (cfg, ahead) = (self.cfg.clone(), snap.clone());
+            tokio::task::spawn_blocking(move || {
+                ahead
+                    .metrics
+                    .get_or_init(|| Arc::new(super::metrics::render(&cfg, &ahead)));
+            })
+            .await?;
+        }
         *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((Instant::now(), snap.clone()));
         Ok(snap)
+    }
+
+    /// `/metrics` of the current snapshot: rendered ahead by the refresh that took it once a
+    /// scraper has asked, so a scrape is served from memory (rendered here, off the async
+    /// threads, only by the first).
+    pub async fn metrics(self: &Arc<Self>) -> Result<Arc<String>, SourceError> {
+        self.scraped.store(true, Ordering::Release);
+        let snap = self.snapshot().await?;
+        if let Some(text) = snap.metrics.get() {
+            return Ok(text.clone());
+        }
+        let cfg = self.cfg.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            snap.metrics
+                .get_or_init(|| Arc::new(super::metrics::render(&cfg, &snap)))
+                .clone()
+        })
+        .await?)
     }
 
     /// Every incident, newest first, through the snapshot's own connection (listed again only

@@ -144,6 +144,7 @@ fn snapshot() -> Snapshot {
         status,
         incidents: std::sync::Arc::new(vec![first, second]),
         memory_docs: Some(7),
+        metrics: std::sync::OnceLock::new(),
     }
 }
 
