@@ -192,9 +192,7 @@ pub(super) async fn run_remedy(run: &[String], cwd: Option<&PathBuf>, timeout: D
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::model::PostMortem;
     use crate::digest::recs::{rec_id, ClosedRec, RecBook};
-    use crate::incident::ProcessState;
     use chrono::{DateTime, TimeZone, Utc};
 
     fn at(day: u32) -> DateTime<Utc> {
@@ -202,50 +200,8 @@ mod tests {
     }
 
     fn inc(id: &str, day: u32, drafted: Option<(Category, &str)>) -> Incident {
-        Incident {
-            id: id.into(),
-            service: "bot".into(),
-            detected_at: at(day),
-            failed_checks: vec![],
-            process: ProcessState::default(),
-            forensics: None,
-            log_tail: None,
-            action: "restart".into(),
-            restarts: 1,
-            restarted_at: None,
-            recovered: true,
-            recovery_confirmed_at: None,
-            recovery_evidence: None,
-            escalated_at: None,
-            escalation_reason: None,
-            timeline: vec![],
-            postmortem: drafted.map(|(category, rec)| PostMortem {
-                confirmed_by: None,
-                incident_id: id.into(),
-                service: "bot".into(),
-                detected_at: at(day),
-                detection: String::new(),
-                process_state: String::new(),
-                recovery_action: String::new(),
-                recovery: String::new(),
-                category,
-                summary: String::new(),
-                root_cause: String::new(),
-                evidence: vec![],
-                recommendations: vec![rec.into()],
-                prior_incidents: vec![],
-                same_pattern_90d: 0,
-                services: Vec::new(),
-                shared_endpoint: None,
-                recurrence: None,
-                author: "template".into(),
-                provenance: vec![],
-                drafted_at: at(day),
-            }),
-            pattern: None,
-            caused_by: None,
-            group: None,
-        }
+        let (category, rec) = drafted.unzip();
+        crate::digest::assemble::tests::inc(id, at(day), category, rec.unwrap_or_default())
     }
 
     #[test]

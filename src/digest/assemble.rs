@@ -265,7 +265,7 @@ pub fn assemble(src: &Sources, only: Option<&str>, now: DateTime<Utc>) -> Digest
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::agent::model::PostMortem;
     use crate::core::category::Category;
@@ -276,7 +276,8 @@ mod tests {
         Utc.with_ymd_and_hms(2025, 3, d, 12, 0, 0).unwrap()
     }
 
-    fn inc(id: &str, at: DateTime<Utc>, cat: Option<Category>, rec: &str) -> Incident {
+    /// A recovered incident of `bot`, with a post-mortem of `cat` recommending `rec` if any.
+    pub(crate) fn inc(id: &str, at: DateTime<Utc>, cat: Option<Category>, rec: &str) -> Incident {
         Incident {
             id: id.into(),
             service: "bot".into(),
