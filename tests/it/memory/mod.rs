@@ -110,6 +110,28 @@ fn strip_ansi(s: &str) -> String {
     out
 }
 
+/// Runs `akashic memory migrate --to qdrant` with `cfg`; it must succeed; returns what it printed.
+fn migrate_to_qdrant(cfg: &Path) -> String {
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "memory",
+            "migrate",
+            "--to",
+            "qdrant",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn config(dir: &Path, extra: &str) -> PathBuf {
     let p = dir.join("akashic.toml");
     std::fs::write(
@@ -711,27 +733,9 @@ async fn memory_migrate_copies_the_embedded_memory_into_qdrant() {
     let docs: Vec<MemoryDoc> = (0..130).map(synthetic).collect();
     emem.remember(docs.clone()).await.unwrap();
     let cfg2 = cfg.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .args([
-                "--config",
-                cfg2.to_str().unwrap(),
-                "memory",
-                "migrate",
-                "--to",
-                "qdrant",
-            ])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = tokio::task::spawn_blocking(move || migrate_to_qdrant(&cfg2))
+        .await
+        .unwrap();
     assert!(
         stdout.starts_with("copied 130 post-mortems (130 with vectors) from "),
         "{stdout}"

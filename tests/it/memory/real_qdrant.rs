@@ -2,7 +2,7 @@
 //! (`../shared/tools/build-qdrant.sh` builds it), started per test on free ports with a temp
 //! storage dir. Without the binary each test says so in one line and passes.
 
-use super::{config, real_memory, BIN};
+use super::{config, migrate_to_qdrant, real_memory, BIN};
 use akashic::memory::import::{import_docs, ParsedLine};
 use akashic::memory::{
     Embedder, Filter, HashEmbedder, Memory, MemoryDoc, MemoryError, QdrantSpec, QdrantStore,
@@ -181,23 +181,7 @@ async fn real_qdrant_answers_like_the_embedded_store_and_migrate_is_idempotent()
         ),
     );
     for _ in 0..2 {
-        let out = Command::new(BIN)
-            .args([
-                "--config",
-                cfg.to_str().unwrap(),
-                "memory",
-                "migrate",
-                "--to",
-                "qdrant",
-            ])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = migrate_to_qdrant(&cfg);
         assert!(
             stdout.starts_with("copied 300 post-mortems (300 with vectors) from "),
             "{stdout}"
