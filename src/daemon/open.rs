@@ -116,7 +116,8 @@ impl OpenTask {
             .forensics_budget
             .saturating_sub(started.elapsed());
         let category = recur::category_at_detection(&inc, &self.shared.signatures, left).await;
-        let past = recur::history(&self.shared.store, &self.cfg.name, &id);
+        let stored = recur::stored(&self.shared.store, &self.cfg.name);
+        let past = recur::history(&stored, &id);
         let reading = recur::read(category, &inc, &past, &self.cfg.on_recurrence);
         if reading.pattern.count > 1 {
             inc.timeline.push(event(
@@ -131,15 +132,14 @@ impl OpenTask {
         }
         // A pattern that keeps coming back while its recommendation is still open is said
         // first, in the timeline and in the news of this incident.
-        let open_rec = recur::open_recommendation(
-            &self.shared.store,
-            &self.shared.state_dir,
-            &inc,
-            &reading.pattern,
-        )
-        .map(|r| {
-            crate::digest::render::recurring_open_line(&r, i64::from(reading.pattern.within_days))
-        });
+        let open_rec =
+            recur::open_recommendation(&stored, &self.shared.state_dir, &inc, &reading.pattern)
+                .map(|r| {
+                    crate::digest::render::recurring_open_line(
+                        &r,
+                        i64::from(reading.pattern.within_days),
+                    )
+                });
         if let Some(line) = &open_rec {
             inc.timeline
                 .push(event("open_recommendation", line.clone()));

@@ -36,17 +36,20 @@ pub(super) async fn category_at_detection(
         .unwrap_or(Category::Unknown)
 }
 
+/// The service's stored incidents, read once for the pattern and its open recommendation;
+/// none when the store cannot be read (the pattern then counts the new incident only).
+pub(super) fn stored(store: &IncidentStore, service: &str) -> Vec<Incident> {
+    store.list(Some(service)).unwrap_or_else(|e| {
+        warn!(%service, error = %crate::errors::chain(&e), "cannot read earlier incidents; the pattern counts this one only");
+        Vec::new()
+    })
+}
+
 /// The service's earlier incidents as pattern counting sees them: the category its
 /// post-mortem (or a person's label) settled on, else the one read at its detection.
-pub(super) fn history(store: &IncidentStore, service: &str, this: &str) -> Vec<Past> {
-    let list = match store.list(Some(service)) {
-        Ok(l) => l,
-        Err(e) => {
-            warn!(%service, error = %crate::errors::chain(&e), "cannot read earlier incidents; the pattern counts this one only");
-            return Vec::new();
-        }
-    };
-    list.into_iter()
+pub(super) fn history(stored: &[Incident], this: &str) -> Vec<Past> {
+    stored
+        .iter()
         .filter(|i| i.id != this)
         .filter_map(|i| {
             let category = i
@@ -55,7 +58,7 @@ pub(super) fn history(store: &IncidentStore, service: &str, this: &str) -> Vec<P
                 .map(|p| p.category)
                 .or(i.pattern.as_ref().map(|p| p.category))?;
             Some(Past {
-                id: i.id,
+                id: i.id.clone(),
                 at: i.detected_at,
                 category,
             })
@@ -92,7 +95,7 @@ pub(super) fn ordinal(n: u32) -> String {
 /// (the one open the longest; closed ones, in `recommendations.json`, excluded), as the
 /// digest names it first.
 pub(super) fn open_recommendation(
-    store: &IncidentStore,
+    stored: &[Incident],
     state_dir: &std::path::Path,
     inc: &Incident,
     pattern: &Pattern,
@@ -100,7 +103,6 @@ pub(super) fn open_recommendation(
     if pattern.count < 2 {
         return None;
     }
-    let incidents = store.list(Some(&inc.service)).ok()?;
     let closed = match crate::digest::recs::RecBook::load(state_dir) {
         Ok(book) => book.closed,
         Err(e) => {
@@ -110,7 +112,7 @@ pub(super) fn open_recommendation(
     };
     let src = crate::digest::assemble::Sources {
         services: vec![inc.service.clone()],
-        incidents,
+        incidents: stored.to_vec(),
         closed,
         ..Default::default()
     };
@@ -217,9 +219,10 @@ mod tests {
             store.put(&i).unwrap();
         }
         let now = inc("i4", 20, None);
-        let third = |category| policy::pattern(category, at(20), &history(&store, "bot", "i4"));
+        let stored = stored(&store, "bot");
+        let third = |category| policy::pattern(category, at(20), &history(&stored, "i4"));
 
-        let open = open_recommendation(&store, dir.path(), &now, &third(Category::Deadlock))
+        let open = open_recommendation(&stored, dir.path(), &now, &third(Category::Deadlock))
             .expect("deadlock recurs with an open recommendation");
         assert_eq!(open.count, 3);
         assert_eq!(open.rec_id, rec_id("bot", "deadlock", timer));
@@ -229,7 +232,7 @@ mod tests {
             format!("`deadlock` 3rd time in 90 days; recommendation {} open since 2 Nov 2026: \"{timer}\"", open.rec_id)
         );
         // A first occurrence is no recurrence.
-        assert!(open_recommendation(&store, dir.path(), &now, &third(Category::Crash)).is_none());
+        assert!(open_recommendation(&stored, dir.path(), &now, &third(Category::Crash)).is_none());
 
         // Closed: the next open one of the pattern is named.
         RecBook {
@@ -244,7 +247,7 @@ mod tests {
         .save(dir.path())
         .unwrap();
         let next =
-            open_recommendation(&store, dir.path(), &now, &third(Category::Deadlock)).unwrap();
+            open_recommendation(&stored, dir.path(), &now, &third(Category::Deadlock)).unwrap();
         assert_eq!(next.text, "Log the lock holder");
         assert_eq!(next.open_since, at(9));
     }
