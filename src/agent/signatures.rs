@@ -76,19 +76,16 @@ pub struct Table {
 }
 
 /// A shared, cheap-to-clone handle on a table; `Default` is the built-in table.
-#[derive(Debug, Clone)]
-pub struct Signatures(pub Arc<Table>);
-
-impl Default for Signatures {
-    fn default() -> Self {
-        Signatures(BUILTIN_TABLE.clone())
-    }
-}
+///
+/// The built-in table's regexes (a few MB of automata) are compiled on first use, when a
+/// post-mortem is drafted, not when a config is loaded: an idle daemon never holds them.
+#[derive(Debug, Clone, Default)]
+pub struct Signatures(Option<Arc<Table>>);
 
 impl std::ops::Deref for Signatures {
     type Target = Table;
     fn deref(&self) -> &Table {
-        &self.0
+        self.0.as_deref().unwrap_or(&BUILTIN_TABLE)
     }
 }
 
@@ -355,14 +352,14 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
     Ok(table)
 }
 
-static BUILTIN_TABLE: LazyLock<Arc<Table>> = LazyLock::new(|| {
+static BUILTIN_TABLE: LazyLock<Table> = LazyLock::new(|| {
     let mut all = Table::default();
     for (name, text) in BUILTIN {
         let t = parse(Path::new(name), text, false)
             .unwrap_or_else(|e| panic!("built-in signatures are valid: {e}"));
         all.extend(t);
     }
-    Arc::new(all)
+    all
 });
 
 impl Table {
@@ -427,8 +424,8 @@ impl Signatures {
     /// The built-in table with a user's signatures (given as text) in front of it.
     pub fn with_user_text(path: &Path, text: &str) -> Result<Signatures, SignatureError> {
         let mut user = parse(path, text, true)?;
-        user.extend((*BUILTIN_TABLE).as_ref().clone());
-        Ok(Signatures(Arc::new(user)))
+        user.extend(BUILTIN_TABLE.clone());
+        Ok(Signatures(Some(Arc::new(user))))
     }
 }
 
