@@ -322,8 +322,8 @@ fn main() {
         );
         println!(
             "store search top-10 ({}): p50 {}; filtered (1 service of 5) p50 {}",
-            if n >= akashic::memory::index::QUANTIZED_FROM {
-                "i8 scan + exact f32 re-score"
+            if n >= akashic::memory::index::BINARY_FROM {
+                "sign-bit scan + exact f32 re-score"
             } else {
                 "f32 scan"
             },

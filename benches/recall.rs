@@ -5,7 +5,11 @@
 //! dev half only (for tuning: the test half is scored only once tuning is over).
 
 use akashic::memory::import::{import_docs, ParsedLine};
-use akashic::memory::{embedder_factory_for, locate, Filter, Memory, MemoryDoc, StoreSpec};
+use akashic::memory::index::CANDIDATES_PER_HIT;
+use akashic::memory::{
+    embedder_factory_for, locate, normalize, EmbeddedStore, Embedder, FastEmbedder, Filter, Memory,
+    MemoryDoc, StoreSpec,
+};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -90,11 +94,13 @@ fn main() {
         "{n} post-mortems in memory after {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let mut asked: Vec<String> = Vec::new();
     for half in halves {
         let questions: Vec<Question> = serde_json::from_str(
             &std::fs::read_to_string(data(&format!("questions.{half}.json"))).unwrap(),
         )
         .unwrap();
+        asked.extend(questions.iter().map(|q| q.question.clone()));
         let (mut recall, mut mrr) = (0.0, 0.0);
         let started = Instant::now();
         for q in &questions {
@@ -122,6 +128,44 @@ fn main() {
             recall / n,
             mrr / n,
             started.elapsed().as_secs_f64() * 1000.0 / n
+        );
+    }
+    drop(memory);
+    bit_scan(&rt, &state_dir, &paths, &asked);
+}
+
+/// How much of the exact dense top-k the sign-bit scan keeps on these real MiniLM vectors, with
+/// the pool the store gives it per hit (`CANDIDATES_PER_HIT`; large stores also get at least
+/// `MIN_CANDIDATES`, so at 100k a top-10 has 5x this pool).
+fn bit_scan(
+    rt: &tokio::runtime::Runtime,
+    state_dir: &Path,
+    paths: &locate::ModelPaths,
+    questions: &[String],
+) {
+    let store = rt
+        .block_on(EmbeddedStore::open(
+            state_dir,
+            std::time::Duration::from_secs(10),
+        ))
+        .unwrap();
+    let index = store.index().unwrap();
+    let mut model = FastEmbedder::load(paths).unwrap();
+    for k in [5, 10] {
+        let pool = k * CANDIDATES_PER_HIT;
+        let (mut kept, mut total) = (0, 0);
+        for q in questions {
+            let mut v = model.embed(std::slice::from_ref(q)).unwrap().remove(0);
+            normalize(&mut v);
+            let exact = index.search_exact(&v, k, &Filter::default());
+            let got = index.search_binary(&v, k, &Filter::default(), pool);
+            kept += got.iter().filter(|g| exact.contains(g)).count();
+            total += exact.len();
+        }
+        println!(
+            "sign-bit scan, top-{k} from a pool of {pool} of {} rows: keeps {kept} of {total} exact hits ({:.3})",
+            index.len(),
+            kept as f64 / total as f64
         );
     }
 }
