@@ -38,10 +38,26 @@ pub enum LoopAsk {
     Status,
 }
 
+/// What the main loop answers: the live heartbeat as a value (turned into JSON, if at all, by
+/// whoever asked, off the loop), or a message.
+pub enum LoopAnswer {
+    Status(Box<crate::heartbeat::Heartbeat>),
+    Message(String),
+}
+
+impl LoopAnswer {
+    pub fn into_json(self) -> serde_json::Value {
+        match self {
+            LoopAnswer::Status(hb) => serde_json::to_value(hb).expect("heartbeat serializes"),
+            LoopAnswer::Message(m) => m.into(),
+        }
+    }
+}
+
 /// A request the main loop must answer.
 pub struct LoopRequest {
     pub ask: LoopAsk,
-    pub reply: oneshot::Sender<Result<serde_json::Value, String>>,
+    pub reply: oneshot::Sender<Result<LoopAnswer, String>>,
 }
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
@@ -412,7 +428,7 @@ async fn ask_loop(
         .await
         .map_err(|_| "the daemon is stopping".to_string())?;
     match rx.await {
-        Ok(answer) => answer,
+        Ok(answer) => answer.map(LoopAnswer::into_json),
         Err(_) => Err("the daemon is stopping".to_string()),
     }
 }

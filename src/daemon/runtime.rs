@@ -397,7 +397,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                         if !blind.is_empty() {
                             hb.degraded.push(format!("{} checks could not look ({})", blind.len(), blind.join("; ")));
                         }
-                        Ok(serde_json::to_value(hb).expect("heartbeat serializes"))
+                        Ok(control::LoopAnswer::Status(Box::new(hb)))
                     }
                     LoopAsk::Resume { service } => match svcs.iter().position(|s| s.cfg.name == service) {
                         None => Err(format!("no service named {service:?} in the config")),
@@ -410,7 +410,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                                 execute(&mut svcs[si], si, actions, &shared);
                                 settle(&mut deadlines, &gate, &mut beats, &svcs[si], si);
                                 let budget = if svcs[si].cfg.restart.is_some() { " with a fresh restart budget" } else { "" };
-                                Ok(format!("{service} resumed: watching again{budget}").into())
+                                Ok(control::LoopAnswer::Message(format!("{service} resumed: watching again{budget}")))
                             }
                         }
                     },

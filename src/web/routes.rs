@@ -184,7 +184,8 @@ async fn resume(State(src): Src, Path(name): Path<String>) -> Response {
         })
         .await
     {
-        Ok(v) => Json(json!({ "service": name, "resumed": true, "message": v })).into_response(),
+        Ok(v) => Json(json!({ "service": name, "resumed": true, "message": v.into_json() }))
+            .into_response(),
         Err(e) => error(StatusCode::CONFLICT, e),
     }
 }

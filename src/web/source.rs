@@ -4,8 +4,7 @@
 
 use crate::cmd::status::{self, StatusView};
 use crate::config::Config;
-use crate::daemon::control::{LoopAsk, LoopRequest};
-use crate::heartbeat::Heartbeat;
+use crate::daemon::control::{LoopAnswer, LoopAsk, LoopRequest};
 use crate::incident::{Incident, IncidentStore};
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -126,11 +125,10 @@ impl Source {
         if let Some(s) = self.cached(FRESH) {
             return Ok(s);
         }
-        let live = self
-            .ask_loop(LoopAsk::Status)
-            .await
-            .ok()
-            .and_then(|v| serde_json::from_value::<Heartbeat>(v).ok());
+        let live = match self.ask_loop(LoopAsk::Status).await {
+            Ok(LoopAnswer::Status(hb)) => Some(*hb),
+            _ => None,
+        };
         let state_dir = self.cfg.daemon.state_dir.clone();
         let status = tokio::task::spawn_blocking(move || status::view(&state_dir, || live)).await?;
         let incidents = self.listed().await?;
@@ -146,7 +144,7 @@ impl Source {
             tokio::task::spawn_blocking(move || {
                 ahead
                     .metrics
-                    .get_or_init(|| Arc::new(super::metrics::render(&cfg, &ahead)));
+                    .get_or_init(|| Arc::new(super::metrics::render(cfg, ahead.clone())));
             })
             .await?;
         }
@@ -167,7 +165,7 @@ impl Source {
         let cfg = self.cfg.clone();
         Ok(tokio::task::spawn_blocking(move || {
             snap.metrics
-                .get_or_init(|| Arc::new(super::metrics::render(&cfg, &snap)))
+                .get_or_init(|| Arc::new(super::metrics::render(cfg, snap.clone())))
                 .clone()
         })
         .await?)
@@ -233,7 +231,7 @@ impl Source {
     }
 
     /// Asks the watchdog's loop, waiting at most [`LOOP_WAIT`] (a stalled loop is not waited on).
-    pub async fn ask_loop(&self, ask: LoopAsk) -> Result<serde_json::Value, String> {
+    pub async fn ask_loop(&self, ask: LoopAsk) -> Result<LoopAnswer, String> {
         let (reply, rx) = oneshot::channel();
         let busy = || "the watchdog did not answer within 2 s".to_string();
         self.to_loop
