@@ -90,18 +90,11 @@ impl EmbeddedStore {
         store_err(&self.path, e)
     }
 
-    /// Reads every vector into the in-memory index, through a read-only connection of its own:
-    /// the lexical index can be built through the store's connection at the same time.
+    /// Reads every vector into the in-memory index.
     fn load_index(&self) -> Result<VectorIndex, MemoryError> {
         let model = &self.model;
         let mut index = VectorIndex::new(model.as_ref().map_or(0, |m| m.1));
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_NOFOLLOW,
-        )
-        .map_err(|e| self.io(e))?;
+        let conn = self.conn.lock().unwrap();
         let mut stmt = conn
             .prepare("SELECT id, row FROM vectors")
             .map_err(|e| self.io(e))?;
@@ -465,20 +458,6 @@ impl VectorStore for EmbeddedStore {
     async fn services(&self) -> Result<Services, MemoryError> {
         let ix = self.lexical_index()?;
         Ok(Services::new(&ix.services(), &ix.word_services()))
-    }
-
-    /// Loads the vector index and builds the lexical one on two threads.
-    fn preload(&self) -> Result<(), MemoryError> {
-        std::thread::scope(|s| {
-            let vectors = s.spawn(|| self.index().map(|_| ()));
-            let words = self.lexical_index().map(|_| ());
-            vectors.join().unwrap_or_else(|_| {
-                Err(MemoryError::Task(
-                    "loading the vector index panicked".into(),
-                ))
-            })?;
-            words
-        })
     }
 
     async fn docs_without_vector(&self) -> Result<Vec<MemoryDoc>, MemoryError> {

@@ -228,15 +228,7 @@ impl Memory {
         k: usize,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Asked, MemoryError> {
-        // The model loads while the store's indexes load (on their own threads): a cold ask
-        // waits for the slower of them, not for their sum.
-        let store = async {
-            let store = self.open_store().await?;
-            tokio::task::spawn_blocking(move || store.preload().map(|()| store))
-                .await
-                .map_err(|e| MemoryError::Task(e.to_string()))?
-        };
-        let (embedder, store) = tokio::join!(self.load_embedder(), store);
+        let (embedder, store) = tokio::join!(self.load_embedder(), self.open_store());
         let (embedder, store) = (embedder?, store?);
         let services = store.services().await?;
         let reading = question::read(question, now, &services);

@@ -60,11 +60,6 @@ pub trait VectorStore: Send + Sync {
         let ix = LexicalIndex::from_docs(&self.list(&Filter::default()).await?);
         Ok(Services::new(&ix.services(), &ix.word_services()))
     }
-    /// Loads, on the calling (blocking) thread, what a question will read from indexes this
-    /// process holds in memory, so that it overlaps loading the model. Nothing by default.
-    fn preload(&self) -> Result<(), MemoryError> {
-        Ok(())
-    }
     /// The model id and dimension of the stored vectors, when any are stored.
     async fn vector_model(&self) -> Result<Option<(String, usize)>, MemoryError>;
     /// Forgets every vector (docs stay) so a different model can be indexed; refused where a
