@@ -4,7 +4,7 @@
 
 use super::source::Snapshot;
 use crate::config::Config;
-use crate::heartbeat::ServiceStatus;
+use crate::heartbeat::{CheckStatus, ServiceStatus};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
@@ -130,29 +130,36 @@ impl Collector for Exposition {
                     .encode_gauge(&i64::from(*st == state))?;
             }
         }
-        // Check indexes as label values, written once.
+        // Every check as (service, its index as a label value, the check), for both check families.
         let most = services
             .iter()
             .filter_map(|(_, s)| s.map(|s| s.checks.len()))
             .max()
             .unwrap_or(0);
         let index: Vec<String> = (0..most).map(|i| i.to_string()).collect();
+        let checks: Vec<(&str, &str, &CheckStatus)> = services
+            .iter()
+            .flat_map(|(name, s)| {
+                s.iter()
+                    .flat_map(|s| s.checks.iter())
+                    .zip(&index)
+                    .map(move |(c, ix)| (*name, ix.as_str(), c))
+            })
+            .collect();
         let mut m = enc.encode_descriptor(
             "check_ok",
             "1 when the check's last answer passed.",
             None,
             MetricType::Gauge,
         )?;
-        for (name, s) in &services {
-            for (c, ix) in s.iter().flat_map(|s| s.checks.iter()).zip(&index) {
-                if let Some(ok) = c.ok {
-                    m.encode_family(&[
-                        ("service", *name),
-                        ("check", ix.as_str()),
-                        ("kind", c.kind.as_str()),
-                    ])?
-                    .encode_gauge(&i64::from(ok))?;
-                }
+        for (name, ix, c) in &checks {
+            if let Some(ok) = c.ok {
+                m.encode_family(&[
+                    ("service", *name),
+                    ("check", *ix),
+                    ("kind", c.kind.as_str()),
+                ])?
+                .encode_gauge(&i64::from(ok))?;
             }
         }
         let mut m = enc.encode_descriptor(
@@ -161,12 +168,10 @@ impl Collector for Exposition {
             None,
             MetricType::Gauge,
         )?;
-        for (name, s) in &services {
-            for (c, ix) in s.iter().flat_map(|s| s.checks.iter()).zip(&index) {
-                if let Some(t) = c.output_at {
-                    m.encode_family(&[("service", *name), ("check", ix.as_str())])?
-                        .encode_gauge(&secs(snap.at - t))?;
-                }
+        for (name, ix, c) in &checks {
+            if let Some(t) = c.output_at {
+                m.encode_family(&[("service", *name), ("check", *ix)])?
+                    .encode_gauge(&secs(snap.at - t))?;
             }
         }
 
