@@ -110,9 +110,9 @@ fn strip_ansi(s: &str) -> String {
     out
 }
 
-/// Runs `akashic memory migrate --to qdrant` with `cfg`; it must succeed; returns what it printed.
-fn migrate_to_qdrant(cfg: &Path) -> String {
-    let out = Command::new(BIN)
+/// Runs `akashic memory migrate --to qdrant` with `cfg`, whatever it answers.
+fn run_migrate_to_qdrant(cfg: &Path) -> std::process::Output {
+    Command::new(BIN)
         .args([
             "--config",
             cfg.to_str().unwrap(),
@@ -122,7 +122,12 @@ fn migrate_to_qdrant(cfg: &Path) -> String {
             "qdrant",
         ])
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `akashic memory migrate --to qdrant` with `cfg`; it must succeed; returns what it printed.
+fn migrate_to_qdrant(cfg: &Path) -> String {
+    let out = run_migrate_to_qdrant(cfg);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),

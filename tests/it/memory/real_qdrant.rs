@@ -2,7 +2,7 @@
 //! (`../shared/tools/build-qdrant.sh` builds it), started per test on free ports with a temp
 //! storage dir. Without the binary each test says so in one line and passes.
 
-use super::{config, migrate_to_qdrant, real_memory, BIN};
+use super::{config, migrate_to_qdrant, real_memory, run_migrate_to_qdrant};
 use akashic::memory::import::{import_docs, ParsedLine};
 use akashic::memory::{
     Embedder, Filter, HashEmbedder, Memory, MemoryDoc, MemoryError, QdrantSpec, QdrantStore,
@@ -430,17 +430,7 @@ fn a_config_error_under_memory_migrate_is_printed_once() {
         tmp.path(),
         "[memory]\nbackend = \"qdrant\"\nurl = \"ftp://x\"\n",
     );
-    let out = Command::new(BIN)
-        .args([
-            "--config",
-            cfg.to_str().unwrap(),
-            "memory",
-            "migrate",
-            "--to",
-            "qdrant",
-        ])
-        .output()
-        .unwrap();
+    let out = run_migrate_to_qdrant(&cfg);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{stderr}");
     assert_eq!(
