@@ -1,4 +1,8 @@
 //! Memory benchmark: import throughput, `ask` latency cold and warm at 1k/10k/100k, RSS, scan vs memory bandwidth, store vs brute force.
+//!
+//! Run with `cargo bench --bench memory`. Knobs (environment): `BENCH_SCALES` (comma-separated
+//! store sizes, `1000,10000,100000`); `BENCH_KEEP=1` keeps the stores and prints where, with a
+//! config to `ask` them by hand (for profiling a cold ask).
 
 use akashic::core::category::Category;
 use akashic::memory::import::{import_docs, ParsedLine};
@@ -14,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const DIM: usize = 384;
-const SCALES: [usize; 3] = [1_000, 10_000, 100_000];
+const SCALES: &str = "1000,10000,100000";
 
 fn doc(i: usize) -> MemoryDoc {
     let services = [
@@ -232,7 +236,12 @@ fn main() {
         model_id: paths.model_id.clone(),
         values: qv.clone(),
     };
-    for n in SCALES {
+    let scales: Vec<usize> = std::env::var("BENCH_SCALES")
+        .unwrap_or_else(|_| SCALES.into())
+        .split(',')
+        .map(|n| n.trim().parse().expect("BENCH_SCALES: sizes such as 1000,10000"))
+        .collect();
+    for n in scales {
         println!("\n## {n} stored post-mortems");
         let state = tmp.path().join(format!("s{n}"));
         let mut rng = Rng(0x9e3779b97f4a7c15 ^ n as u64);
@@ -274,36 +283,64 @@ fn main() {
         let t = Instant::now();
         let index: &VectorIndex = store.index().unwrap();
         let load = t.elapsed();
+        let rss_loaded = rss_mb() - rss_before;
+        // A second handle finds the index file current and maps it.
+        let t = Instant::now();
+        let from_file = rt
+            .block_on(EmbeddedStore::open(&state, Duration::from_secs(10)))
+            .unwrap();
+        let file_index: &VectorIndex = from_file.index().unwrap();
+        let map_load = t.elapsed();
         println!(
-            "open {} (lazy: what `remember` pays); first search loads {n} vectors in {}; RSS +{:.0} MB",
+            "open {} (lazy: what `remember` pays); the first search rebuilds the vector and lexical indexes from {n} rows and writes the index file in {} (RSS +{rss_loaded:.0} MB); a new handle reads the current file in {} (its f32 rows stay in the file)",
             ms(open),
             ms(load),
-            rss_mb() - rss_before
+            ms(map_load),
         );
 
         let mut qn = qv.clone();
         normalize(&mut qn);
         let scan = time_runs(50, || {
-            black_box(index.search(black_box(&qn), 10, &Filter::default()));
+            black_box(
+                index
+                    .search(black_box(&qn), 10, &Filter::default())
+                    .unwrap(),
+            );
         });
         let exact = time_runs(50, || {
-            black_box(index.search_exact(black_box(&qn), 10, &Filter::default()));
+            black_box(
+                index
+                    .search_exact(black_box(&qn), 10, &Filter::default())
+                    .unwrap(),
+            );
         });
         let filtered = time_runs(50, || {
-            black_box(index.search(
-                black_box(&qn),
-                10,
-                &Filter {
-                    service: Some("orders-api".into()),
-                    ..Default::default()
-                },
-            ));
+            black_box(
+                index
+                    .search(
+                        black_box(&qn),
+                        10,
+                        &Filter {
+                            service: Some("orders-api".into()),
+                            ..Default::default()
+                        },
+                    )
+                    .unwrap(),
+            );
+        });
+        let scan_file = time_runs(50, || {
+            black_box(
+                file_index
+                    .search(black_box(&qn), 10, &Filter::default())
+                    .unwrap(),
+            );
         });
         let brute = time_runs(if n >= 100_000 { 10 } else { 30 }, || {
             black_box(brute_force(black_box(&baseline), &qn, 10));
         });
         let exact_same = index
             .search(&qn, 10, &Filter::default())
+            .unwrap()
             .iter()
             .map(|x| x.0.to_string())
             .collect::<Vec<_>>()
@@ -331,6 +368,11 @@ fn main() {
             ms(pct(&filtered, 0.5))
         );
         println!(
+            "the same search on the index read from the file (rows read from it as scored): p50 {}, p99 {}",
+            ms(pct(&scan_file, 0.5)),
+            ms(pct(&scan_file, 0.99))
+        );
+        println!(
             "brute-force baseline (Vec per doc, sequential sum, full sort): p50 {} -> store is {:.1}x faster; same top-10: {exact_same}",
             ms(pct(&brute, 0.5)),
             pct(&brute, 0.5).as_secs_f64() / pct(&scan, 0.5).as_secs_f64()
@@ -347,27 +389,28 @@ fn main() {
                 values: v,
             };
             black_box(
-                rt.block_on(store.search(&q, 5, &Filter::default()))
+                rt.block_on(from_file.search(&q, 5, &Filter::default()))
                     .unwrap(),
             );
         });
         println!(
-            "warm ask (embed question + search + fetch 5 docs): p50 {}, p99 {}",
+            "warm ask on the index read from the file (embed question + search + fetch 5 docs): p50 {}, p99 {}",
             ms(pct(&warm, 0.5)),
             ms(pct(&warm, 0.99))
         );
         let search_only = time_runs(40, || {
             black_box(
-                rt.block_on(store.search(&query, 5, &Filter::default()))
+                rt.block_on(from_file.search(&query, 5, &Filter::default()))
                     .unwrap(),
             );
         });
         println!(
-            "warm search only: p50 {}, p99 {}",
+            "warm search only (index read from the file, top-5): p50 {}, p99 {}",
             ms(pct(&search_only, 0.5)),
             ms(pct(&search_only, 0.99))
         );
         drop(store);
+        drop(from_file);
 
         // Cold ask: a new process, from exec to answer (loads the model and the store).
         let cfg = tmp.path().join(format!("c{n}.toml"));
@@ -376,10 +419,11 @@ fn main() {
             format!("[daemon]\nstate_dir = {:?}\n", state.display().to_string()),
         )
         .unwrap();
-        let mut peak = 0.0f64;
-        let cold = time_runs(5, || {
+        // One ask process: its time from exec to answer and its peak RSS in MB.
+        let ask = || {
             // Through /usr/bin/time: a child forked from this large process would inherit its
             // RSS high-water mark, so getrusage here would over-report.
+            let t = Instant::now();
             let out = std::process::Command::new("/usr/bin/time")
                 .args([
                     "-f",
@@ -395,6 +439,7 @@ fn main() {
                 .stdout(std::process::Stdio::null())
                 .output()
                 .unwrap();
+            let took = t.elapsed();
             assert!(
                 out.status.success(),
                 "{}",
@@ -405,13 +450,29 @@ fn main() {
                 .last()
                 .and_then(|l| l.trim().parse().ok())
                 .unwrap_or(0.0);
-            peak = peak.max(kb / 1e3);
-        });
+            (took, kb / 1e3)
+        };
+        // The first ask after a write finds the file stale: it rebuilds and rewrites it.
+        std::fs::remove_file(akashic::memory::index_file::path_in(&state)).unwrap();
+        let (rebuild, rebuild_peak) = ask();
+        let mut peak = 0.0f64;
+        let mut cold: Vec<Duration> = (0..5)
+            .map(|_| {
+                let (took, mb) = ask();
+                peak = peak.max(mb);
+                took
+            })
+            .collect();
+        cold.sort();
         println!(
-            "cold ask (process start to answer): p50 {}, max {}; peak RSS of one ask process {:.0} MB",
+            "cold ask (process start to answer, index file current): p50 {}, max {}; peak RSS of one ask process {:.0} MB",
             ms(pct(&cold, 0.5)),
             ms(pct(&cold, 1.0)),
             peak
+        );
+        println!(
+            "cold ask after a write (rebuilds the indexes from the store and rewrites the file): {}; peak RSS {rebuild_peak:.0} MB",
+            ms(rebuild)
         );
         // What the daemon does per post-mortem: load the model, embed, upsert (no index load), drop.
         let daemon = Memory::with_parts(
@@ -436,5 +497,13 @@ fn main() {
             );
         }
         let _ = Path::new(&state);
+    }
+    if std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1") {
+        let kept = tmp.keep();
+        println!(
+            "\nkept the stores under {}: ask one with `akashic --config {}/c<size>.toml ask ...`",
+            kept.display(),
+            kept.display()
+        );
     }
 }

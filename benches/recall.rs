@@ -157,8 +157,10 @@ fn bit_scan(
         for q in questions {
             let mut v = model.embed(std::slice::from_ref(q)).unwrap().remove(0);
             normalize(&mut v);
-            let exact = index.search_exact(&v, k, &Filter::default());
-            let got = index.search_binary(&v, k, &Filter::default(), pool);
+            let exact = index.search_exact(&v, k, &Filter::default()).unwrap();
+            let got = index
+                .search_binary(&v, k, &Filter::default(), pool)
+                .unwrap();
             kept += got.iter().filter(|g| exact.contains(g)).count();
             total += exact.len();
         }

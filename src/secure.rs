@@ -21,6 +21,7 @@ const OWNED: &[&str] = &[
     "memory.db",
     "memory.db-wal",
     "memory.db-shm",
+    "memory.idx",
     "heartbeat.json",
     "services.json",
     "recommendations.json",

@@ -2,7 +2,9 @@
 
 use super::doc::{normalize, Filter, Hit, MemoryDoc, Record, Vector};
 use super::error::MemoryError;
-use super::index::{RowMeta, VectorIndex};
+use super::flat::Reader;
+use super::index::{category_code, RowMeta, VectorIndex};
+use super::index_file::{self, Indexes, Miss, Stamp};
 use super::lexical::LexicalIndex;
 use super::services::Services;
 use super::store::{check_batch, check_query, VectorStore};
@@ -17,19 +19,27 @@ use std::time::Duration;
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 const MODEL_KEY: &str = "model";
+/// The store's own id, made once, so an index file of another store is never taken for its own.
+const STORE_KEY: &str = "store_id";
+/// How many write transactions the store has committed: the state an index file was built at.
+const GENERATION_KEY: &str = "generation";
 
 /// Tables `docs` (id -> JSON), `vectors` (id -> encoded row) and `meta` (model id and dim), in
 /// SQLite with `journal_mode = WAL` and `synchronous = FULL`: a write is on disk when it
 /// returns, a crash or a full disk leaves the last committed state, and `akashic ask` reads
-/// while the daemon writes.
+/// while the daemon writes. The indexes searches need are read from `memory.idx` when it
+/// holds the store's current state, else rebuilt from the tables and written there.
 pub struct EmbeddedStore {
     path: PathBuf,
     conn: std::sync::Mutex<Connection>,
     model: Option<(String, usize)>,
-    /// Loaded on the first search only: remembering a post-mortem never pays for the whole matrix.
+    /// The three are loaded together on the first search, lexical search or question read:
+    /// remembering a post-mortem never pays for them. The vector index.
     index: OnceLock<VectorIndex>,
-    /// The words of every doc, loaded on the first lexical search or question read.
+    /// The words of every doc.
     lexical: OnceLock<LexicalIndex>,
+    /// The service names and the words that point at each, for reading questions.
+    services: OnceLock<Services>,
 }
 
 impl EmbeddedStore {
@@ -69,10 +79,66 @@ impl EmbeddedStore {
             model: None,
             index: OnceLock::new(),
             lexical: OnceLock::new(),
+            services: OnceLock::new(),
         };
         store.import_legacy(state_dir)?;
         store.model = store.read_model()?;
+        store.ensure_store_id()?;
         Ok(store)
+    }
+
+    /// Gives a store made by an earlier version (or just created) its id.
+    fn ensure_store_id(&mut self) -> Result<(), MemoryError> {
+        let has: bool = self
+            .conn
+            .get_mut()
+            .unwrap()
+            .query_row("SELECT count(*) FROM meta WHERE k = ?1", [STORE_KEY], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+            .map_err(|e| self.io(e))?;
+        if has {
+            return Ok(());
+        }
+        let id = ulid::Ulid::new().to_string();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO meta (k, v) VALUES (?1, ?2)",
+                params![STORE_KEY, id],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The state the store is at, read inside the caller's transaction; `None` for a store
+    /// without an id.
+    fn stamp(&self, conn: &Connection) -> Result<Option<Stamp>, MemoryError> {
+        let get = |k: &str| {
+            conn.query_row("SELECT v FROM meta WHERE k = ?1", [k], |r| {
+                r.get::<_, rusqlite::types::Value>(0)
+            })
+            .optional()
+            .map_err(|e| self.io(e))
+        };
+        use rusqlite::types::Value;
+        let Some(Value::Text(store)) = get(STORE_KEY)? else {
+            return Ok(None);
+        };
+        let generation = match get(GENERATION_KEY)? {
+            Some(Value::Integer(g)) => g,
+            _ => 0,
+        };
+        let (model, dim) = match get(MODEL_KEY)? {
+            Some(Value::Blob(b)) => decode_model(&b)?,
+            _ => (String::new(), 0),
+        };
+        Ok(Some(Stamp {
+            store,
+            generation,
+            model,
+            dim,
+        }))
     }
 
     fn read_model(&self) -> Result<Option<(String, usize)>, MemoryError> {
@@ -90,11 +156,90 @@ impl EmbeddedStore {
         store_err(&self.path, e)
     }
 
-    /// Reads every vector into the in-memory index.
-    fn load_index(&self) -> Result<VectorIndex, MemoryError> {
-        let model = &self.model;
-        let mut index = VectorIndex::new(model.as_ref().map_or(0, |m| m.1));
+    /// Loads the vector index, the lexical index and the service cues: read from the index
+    /// file when it holds the store's current state, else rebuilt from one consistent read of
+    /// the tables and written to the file for the next process. Indexes already loaded (and
+    /// kept current by this store's own writes) stay as they are.
+    fn load(&self) -> Result<(), MemoryError> {
+        if self.index.get().is_some() && self.lexical.get().is_some() {
+            return Ok(());
+        }
+        let file = index_file::path_in(self.path.parent().unwrap_or(Path::new(".")));
         let conn = self.conn.lock().unwrap();
+        // One read transaction: the stamp and the rows are of the same committed state.
+        let tx = conn.unchecked_transaction().map_err(|e| self.io(e))?;
+        let stamp = self.stamp(&tx)?;
+        if let Some(stamp) = &stamp {
+            match index_file::read(&file, stamp) {
+                Ok(ix) => {
+                    drop(tx);
+                    self.fill(ix);
+                    return Ok(());
+                }
+                Err(Miss::Unreadable(why)) => {
+                    tracing::info!(file = %file.display(), %why, "the index file is not readable; rebuilding it from the store")
+                }
+                Err(Miss::Missing | Miss::Stale) => {}
+            }
+        }
+        let vectors = self.read_vectors(&tx, stamp.as_ref())?;
+        let mut lexical = LexicalIndex::new();
+        {
+            let mut stmt = tx
+                .prepare("SELECT id, body FROM docs")
+                .map_err(|e| self.io(e))?;
+            let mut rows = stmt.query([]).map_err(|e| self.io(e))?;
+            while let Some(r) = rows.next().map_err(|e| self.io(e))? {
+                let id = r.get_ref(0).and_then(|v| Ok(v.as_str()?.to_string()));
+                let body = r
+                    .get_ref(1)
+                    .map(|v| v.as_bytes().unwrap_or_default().to_vec());
+                let (id, body) = (id.map_err(|e| self.io(e))?, body.map_err(|e| self.io(e))?);
+                lexical.upsert(&decode_doc(&id, &body)?)?;
+            }
+        }
+        drop(tx);
+        drop(conn);
+        let services = Services::new(&lexical.services(), &lexical.word_services()?);
+        let ix = Indexes {
+            vectors,
+            lexical,
+            services,
+        };
+        if let Some(stamp) = &stamp {
+            if let Err(e) = index_file::write(&file, stamp, &ix) {
+                tracing::warn!(file = %file.display(), error = %e, "could not write the index file; the next process rebuilds the indexes from the store");
+            }
+        }
+        self.fill(ix);
+        Ok(())
+    }
+
+    /// Forgets the loaded indexes (after a write they could not follow).
+    fn unload(&mut self) {
+        self.index = OnceLock::new();
+        self.lexical = OnceLock::new();
+        self.services = OnceLock::new();
+    }
+
+    fn fill(&self, ix: Indexes) {
+        let _ = self.index.set(ix.vectors);
+        let _ = self.lexical.set(ix.lexical);
+        let _ = self.services.set(ix.services);
+    }
+
+    /// Reads every vector row, checking each is of the state's model.
+    fn read_vectors(
+        &self,
+        conn: &Connection,
+        stamp: Option<&Stamp>,
+    ) -> Result<VectorIndex, MemoryError> {
+        let model = match stamp {
+            Some(s) if s.dim > 0 => Some((s.model.clone(), s.dim)),
+            Some(_) => None,
+            None => self.model.clone(),
+        };
+        let mut index = VectorIndex::new(model.as_ref().map_or(0, |m| m.1));
         let mut stmt = conn
             .prepare("SELECT id, row FROM vectors")
             .map_err(|e| self.io(e))?;
@@ -112,27 +257,26 @@ impl EmbeddedStore {
                     detail: "vector model differs from the store's model".into(),
                 });
             }
-            index.upsert(&id, &row.meta, &row.values);
+            index
+                .upsert(&id, &row.meta, &row.values)
+                .map_err(|e| MemoryError::Io {
+                    path: self.path.clone(),
+                    detail: e.to_string(),
+                })?;
         }
         Ok(index)
     }
 
-    /// The in-memory index, loading it on first use.
+    /// The in-memory vector index, loading the indexes on first use.
     pub fn index(&self) -> Result<&VectorIndex, MemoryError> {
-        if let Some(ix) = self.index.get() {
-            return Ok(ix);
-        }
-        let loaded = self.load_index()?;
-        Ok(self.index.get_or_init(|| loaded))
+        self.load()?;
+        Ok(self.index.get().expect("loaded"))
     }
 
-    /// The lexical index of every doc, building it on first use.
+    /// The lexical index of every doc, loading the indexes on first use.
     pub fn lexical_index(&self) -> Result<&LexicalIndex, MemoryError> {
-        if let Some(ix) = self.lexical.get() {
-            return Ok(ix);
-        }
-        let built = LexicalIndex::from_docs(&self.docs_where("SELECT id, body FROM docs")?);
-        Ok(self.lexical.get_or_init(|| built))
+        self.load()?;
+        Ok(self.lexical.get().expect("loaded"))
     }
 
     /// How many docs have a vector.
@@ -242,6 +386,7 @@ impl EmbeddedStore {
             )
             .map_err(|e| store_err(&path, e))?;
         }
+        bump_generation(&tx).map_err(|e| store_err(&path, e))?;
         tx.commit().map_err(|e| store_err(&path, e))?;
         drop(db);
         std::fs::rename(&legacy, state_dir.join("memory.sled.imported"))
@@ -263,8 +408,18 @@ impl EmbeddedStore {
             .transaction()
             .map_err(|e| store_err(&path, e))?;
         f(&tx).map_err(|e| store_err(&path, e))?;
+        bump_generation(&tx).map_err(|e| store_err(&path, e))?;
         tx.commit().map_err(|e| store_err(&path, e))
     }
+}
+
+/// Counts a write transaction, inside it: an index file built before it is then stale.
+fn bump_generation(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO meta (k, v) VALUES (?1, 1) ON CONFLICT (k) DO UPDATE SET v = v + 1",
+        [GENERATION_KEY],
+    )
+    .map(|_| ())
 }
 
 fn connect(path: &Path, lock_wait: Duration) -> rusqlite::Result<Connection> {
@@ -358,18 +513,21 @@ impl VectorStore for EmbeddedStore {
         if new_model.is_some() {
             self.model = new_model;
         }
-        if let Some(ix) = self.lexical.get_mut() {
-            for r in &records {
-                ix.upsert(&r.doc);
-            }
-        }
-        if let Some(ix) = self.index.get_mut() {
-            for r in &records {
-                match &r.vector {
-                    Some(v) => ix.upsert(&r.doc.id, &row_meta(&r.doc), &v.values),
-                    None => ix.remove(&r.doc.id),
-                }
-            }
+        self.services = OnceLock::new();
+        let lexical = match self.lexical.get_mut() {
+            Some(ix) => records.iter().try_for_each(|r| ix.upsert(&r.doc)),
+            None => Ok(()),
+        };
+        let vectors = match self.index.get_mut() {
+            Some(ix) => records.iter().try_for_each(|r| match &r.vector {
+                Some(v) => ix.upsert(&r.doc.id, &row_meta(&r.doc), &v.values),
+                None => ix.remove(&r.doc.id),
+            }),
+            None => Ok(()),
+        };
+        if lexical.is_err() || vectors.is_err() {
+            // The write is committed; the next search loads the indexes again.
+            self.unload();
         }
         Ok(())
     }
@@ -387,7 +545,8 @@ impl VectorStore for EmbeddedStore {
         let mut q = query.values.clone();
         normalize(&mut q);
         let mut hits = Vec::with_capacity(k);
-        for (id, score) in self.index()?.search(&q, k, filter) {
+        let found = self.index()?.search(&q, k, filter)?;
+        for (id, score) in found {
             if let Some(doc) = self.get(id).await? {
                 hits.push(Hit { doc, score });
             }
@@ -413,11 +572,16 @@ impl VectorStore for EmbeddedStore {
             existed = tx.execute("DELETE FROM docs WHERE id = ?1", [id])? > 0;
             Ok(())
         })?;
-        if let Some(ix) = self.index.get_mut() {
-            ix.remove(id);
-        }
         if let Some(ix) = self.lexical.get_mut() {
             ix.remove(id);
+        }
+        self.services = OnceLock::new();
+        if self
+            .index
+            .get_mut()
+            .is_some_and(|ix| ix.remove(id).is_err())
+        {
+            self.unload();
         }
         Ok(existed)
     }
@@ -449,15 +613,19 @@ impl VectorStore for EmbeddedStore {
     ) -> Result<Vec<(String, f32)>, MemoryError> {
         Ok(self
             .lexical_index()?
-            .search(words, k, filter)
+            .search(words, k, filter)?
             .into_iter()
             .map(|(id, s)| (id.to_string(), s))
             .collect())
     }
 
     async fn services(&self) -> Result<Services, MemoryError> {
+        if let Some(s) = self.services.get() {
+            return Ok(s.clone());
+        }
         let ix = self.lexical_index()?;
-        Ok(Services::new(&ix.services(), &ix.word_services()))
+        let built = Services::new(&ix.services(), &ix.word_services()?);
+        Ok(self.services.get_or_init(|| built).clone())
     }
 
     async fn docs_without_vector(&self) -> Result<Vec<MemoryDoc>, MemoryError> {
@@ -539,12 +707,7 @@ fn encode_row(doc: &MemoryDoc, v: &Vector) -> Vec<u8> {
     out.extend_from_slice(model);
     out.extend_from_slice(&(v.values.len() as u32).to_le_bytes());
     out.extend_from_slice(&doc.date.timestamp().to_le_bytes());
-    out.push(
-        Category::ALL
-            .iter()
-            .position(|c| *c == doc.category)
-            .unwrap_or(0) as u8,
-    );
+    out.push(category_code(doc.category));
     out.extend_from_slice(&(service.len() as u16).to_le_bytes());
     out.extend_from_slice(service);
     for x in &v.values {
@@ -558,21 +721,22 @@ fn decode_row(id: &str, b: &[u8]) -> Result<Row, MemoryError> {
         id: id.to_string(),
         detail: format!("bad vector record ({what})"),
     };
-    let mut r = Reader { b, at: 0 };
-    if r.take(1).ok_or_else(|| corrupt("version"))?[0] != 1 {
+    let mut r = Reader::new(std::io::Cursor::new(b), b.len() as u64);
+    if r.u8() != Some(1) {
         return Err(corrupt("version"));
     }
-    let mlen = r.take(1).ok_or_else(|| corrupt("model"))?[0] as usize;
-    let model_id =
-        String::from_utf8_lossy(r.take(mlen).ok_or_else(|| corrupt("model"))?).into_owned();
-    let dim = u32::from_le_bytes(r.array().ok_or_else(|| corrupt("dim"))?) as usize;
-    let date = i64::from_le_bytes(r.array().ok_or_else(|| corrupt("date"))?);
-    let cat = r.take(1).ok_or_else(|| corrupt("category"))?[0] as usize;
+    let model = r.u8().and_then(|n| r.bytes(n as usize));
+    let model_id = String::from_utf8_lossy(&model.ok_or_else(|| corrupt("model"))?).into_owned();
+    let dim = r.u32().ok_or_else(|| corrupt("dim"))? as usize;
+    let date = r.i64().ok_or_else(|| corrupt("date"))?;
+    let cat = r.u8().ok_or_else(|| corrupt("category"))? as usize;
     let category = *Category::ALL.get(cat).ok_or_else(|| corrupt("category"))?;
-    let slen = u16::from_le_bytes(r.array().ok_or_else(|| corrupt("service"))?) as usize;
-    let service =
-        String::from_utf8_lossy(r.take(slen).ok_or_else(|| corrupt("service"))?).into_owned();
-    let raw = r.take(dim * 4).ok_or_else(|| corrupt("values"))?;
+    let service = r.u16().and_then(|n| r.bytes(n as usize));
+    let service = String::from_utf8_lossy(&service.ok_or_else(|| corrupt("service"))?).into_owned();
+    let raw = dim
+        .checked_mul(4)
+        .and_then(|n| r.bytes(n))
+        .ok_or_else(|| corrupt("values"))?;
     let values = raw
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -586,22 +750,6 @@ fn decode_row(id: &str, b: &[u8]) -> Result<Row, MemoryError> {
         },
         values,
     })
-}
-
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(s)
-    }
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
 }
 
 #[cfg(test)]
@@ -719,6 +867,50 @@ mod tests {
             s.search(&q(2), 5, &Filter::default()).await.unwrap().len(),
             1
         );
+    }
+
+    #[tokio::test]
+    async fn the_index_file_is_read_while_current_and_rebuilt_after_any_write() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let file = index_file::path_in(tmp.path());
+        let ino = || std::fs::metadata(&file).map(|m| m.ino()).ok();
+        let q = |hot: usize| Vector {
+            model_id: "m".into(),
+            values: (0..8).map(|i| if i == hot { 1.0 } else { 0.0 }).collect(),
+        };
+        let top = |s: EmbeddedStore, hot: usize| async move {
+            let hits = s.search(&q(hot), 1, &Filter::default()).await.unwrap();
+            let lexical = s.lexical("summary", 50, &Filter::default()).await.unwrap();
+            (hits[0].doc.id.clone(), lexical.len())
+        };
+        let open = || EmbeddedStore::open(tmp.path(), LOCK_WAIT);
+        let mut writer = open().await.unwrap();
+        writer
+            .upsert((0..6).map(|i| rec(i, i, "m")).collect())
+            .await
+            .unwrap();
+        assert_eq!(ino(), None, "remembering builds no index");
+        // The first reader builds the indexes and writes the file; the next reads it as is.
+        assert_eq!(top(open().await.unwrap(), 3).await, ("pm-3".into(), 6));
+        let built = ino().expect("the file is written");
+        assert_eq!(top(open().await.unwrap(), 4).await, ("pm-4".into(), 6));
+        assert_eq!(ino(), Some(built), "a current file is not rewritten");
+        // Another handle writes: the file is stale, a reader sees the write and rewrites it.
+        writer.upsert(vec![rec(7, 7, "m")]).await.unwrap();
+        assert_eq!(top(open().await.unwrap(), 7).await, ("pm-7".into(), 7));
+        let rebuilt = ino().unwrap();
+        assert_ne!(rebuilt, built);
+        writer.delete("pm-7").await.unwrap();
+        assert_eq!(top(open().await.unwrap(), 7).await.1, 6);
+        // A damaged file is rebuilt, not trusted.
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes.truncate(bytes.len() - 3);
+        std::fs::write(&file, bytes).unwrap();
+        assert_eq!(top(open().await.unwrap(), 2).await, ("pm-2".into(), 6));
+        let s = open().await.unwrap();
+        let stamp = s.stamp(&s.conn.lock().unwrap()).unwrap().unwrap();
+        assert!(index_file::read(&file, &stamp).is_ok());
     }
 
     #[tokio::test]

@@ -53,6 +53,8 @@ pub enum MemoryError {
     ApiKeyMissing(String),
     #[error("cannot use {path}: {detail}")]
     Io { path: PathBuf, detail: String },
+    #[error("cannot read the search index file (memory.idx in the state_dir): {0}; remove it and the next search rebuilds it from the store")]
+    IndexFile(#[from] std::io::Error),
     #[error("answering model failed: {0}")]
     Llm(String),
     #[error("background task failed: {0}")]

@@ -1,8 +1,12 @@
 //! The in-memory vector index behind the embedded store: exact cosine top-k over one contiguous matrix.
 
 use super::doc::Filter;
+use super::flat::{read_f32s_at, Reader, Writer};
 use crate::core::category::Category;
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, Seek};
+use std::sync::Arc;
 
 /// What a row carries besides its vector, for filtering without touching the stored docs.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +23,8 @@ pub struct VectorIndex {
     dim: usize,
     ids: Vec<String>,
     slots: HashMap<String, usize>,
-    data: Vec<f32>,
+    /// The rows, in memory or left in the index file.
+    data: Rows,
     service: Vec<u32>,
     services: Vec<String>,
     service_ix: HashMap<String, u32>,
@@ -30,6 +35,55 @@ pub struct VectorIndex {
     bits: Vec<u64>,
     words: usize,
 }
+
+/// The f32 rows of an index: in memory, or left in the index file and read row by row as a
+/// search scores them. (A memory map would page in 64 KB around every row touched: the
+/// 2,000 rows of one ask at 100k touch most of the file.)
+#[derive(Debug)]
+enum Rows {
+    Owned(Vec<f32>),
+    File {
+        file: Arc<File>,
+        at: u64,
+        len: usize,
+    },
+}
+
+impl Default for Rows {
+    fn default() -> Self {
+        Rows::Owned(Vec::new())
+    }
+}
+
+impl Rows {
+    /// The rows in memory, read out of the file first if they are left there.
+    fn to_mut(&mut self) -> std::io::Result<&mut Vec<f32>> {
+        if let Rows::File { file, at, len } = self {
+            let mut v = vec![0f32; *len];
+            read_f32s_at(file, *at, &mut v)?;
+            *self = Rows::Owned(v);
+        }
+        match self {
+            Rows::Owned(v) => Ok(v),
+            Rows::File { .. } => unreachable!("just read"),
+        }
+    }
+
+    /// Row `row` of `dim` values: borrowed when in memory, else read into `buf`.
+    fn row<'a>(&'a self, row: usize, dim: usize, buf: &'a mut [f32]) -> std::io::Result<&'a [f32]> {
+        match self {
+            Rows::Owned(v) => Ok(&v[row * dim..(row + 1) * dim]),
+            Rows::File { file, at, .. } => {
+                read_f32s_at(file, at + (row * dim * 4) as u64, &mut buf[..dim])?;
+                Ok(&buf[..dim])
+            }
+        }
+    }
+}
+
+/// A search's hits, best first, as (id, score); the error is a failed read of rows left in the
+/// index file.
+pub type Hits<'a> = std::io::Result<Vec<(&'a str, f32)>>;
 
 /// From this many rows on, search scans the sign bits first and scores only the best candidates.
 pub const BINARY_FROM: usize = 4096;
@@ -86,20 +140,11 @@ impl VectorIndex {
         self.slots.contains_key(id)
     }
 
-    /// The stored (unit) vector of a row.
-    pub fn vector(&self, id: &str) -> Option<&[f32]> {
-        let row = *self.slots.get(id)?;
-        Some(&self.data[row * self.dim..(row + 1) * self.dim])
-    }
-
-    /// The whole matrix, row-major (for benchmarks).
-    pub fn matrix(&self) -> &[f32] {
-        &self.data
-    }
-
     /// Adds or replaces a row. The caller guarantees `values.len() == dim` and unit length.
-    pub fn upsert(&mut self, id: &str, meta: &RowMeta, values: &[f32]) {
+    /// Rows left in the index file are read into memory first (the one error).
+    pub fn upsert(&mut self, id: &str, meta: &RowMeta, values: &[f32]) -> std::io::Result<()> {
         debug_assert_eq!(values.len(), self.dim);
+        let data = self.data.to_mut()?;
         let service = match self.service_ix.get(&meta.service) {
             Some(&s) => s,
             None => {
@@ -114,7 +159,7 @@ impl VectorIndex {
         let w = self.words;
         match self.slots.get(id) {
             Some(&row) => {
-                self.data[row * self.dim..(row + 1) * self.dim].copy_from_slice(values);
+                data[row * self.dim..(row + 1) * self.dim].copy_from_slice(values);
                 self.bits[row * w..(row + 1) * w].copy_from_slice(&bits);
                 self.service[row] = service;
                 self.category[row] = category;
@@ -123,23 +168,27 @@ impl VectorIndex {
             None => {
                 self.slots.insert(id.to_string(), self.ids.len());
                 self.ids.push(id.to_string());
-                self.data.extend_from_slice(values);
+                data.extend_from_slice(values);
                 self.bits.extend_from_slice(&bits);
                 self.service.push(service);
                 self.category.push(category);
                 self.date.push(meta.date);
             }
         }
+        Ok(())
     }
 
-    /// Removes a row if present (the last row moves into its place).
-    pub fn remove(&mut self, id: &str) {
-        let Some(row) = self.slots.remove(id) else {
-            return;
-        };
+    /// Removes a row if present (the last row moves into its place). Rows left in the index
+    /// file are read into memory first (the one error).
+    pub fn remove(&mut self, id: &str) -> std::io::Result<()> {
+        if !self.slots.contains_key(id) {
+            return Ok(());
+        }
+        let data = self.data.to_mut()?;
+        let row = self.slots.remove(id).expect("present");
         let last = self.ids.len() - 1;
         if row != last {
-            let (head, tail) = self.data.split_at_mut(last * self.dim);
+            let (head, tail) = data.split_at_mut(last * self.dim);
             head[row * self.dim..(row + 1) * self.dim].copy_from_slice(&tail[..self.dim]);
             let w = self.words;
             let (bhead, btail) = self.bits.split_at_mut(last * w);
@@ -151,17 +200,88 @@ impl VectorIndex {
             self.slots.insert(self.ids[row].clone(), row);
         }
         self.ids.pop();
-        self.data.truncate(last * self.dim);
+        data.truncate(last * self.dim);
         self.bits.truncate(last * self.words);
         self.service.pop();
         self.category.pop();
         self.date.pop();
+        Ok(())
+    }
+
+    /// Writes the index for the index file, the f32 rows last: a reader leaves them there.
+    pub fn encode<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
+        w.len(self.dim)?;
+        w.len(self.services.len())?;
+        for s in &self.services {
+            w.str(s)?;
+        }
+        w.len(self.ids.len())?;
+        for (row, id) in self.ids.iter().enumerate() {
+            w.str(id)?;
+            w.u32(self.service[row])?;
+            w.u8(self.category[row])?;
+            w.i64(self.date[row])?;
+        }
+        w.u64s(&self.bits)?;
+        match &self.data {
+            Rows::Owned(v) => w.f32s(v),
+            Rows::File { file, at, len } => {
+                w.len(*len)?;
+                let mut buf = vec![0f32; 1 << 16];
+                let mut done = 0;
+                while done < *len {
+                    let n = buf.len().min(len - done);
+                    read_f32s_at(file, at + done as u64 * 4, &mut buf[..n])?;
+                    w.f32_values(&buf[..n])?;
+                    done += n;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads an index written by `encode` from `file` (which `r` reads), leaving its f32 rows
+    /// in the file. `None` when the file does not hold a whole index there.
+    pub fn decode<R: BufRead + Seek>(r: &mut Reader<R>, file: &Arc<File>) -> Option<VectorIndex> {
+        let mut ix = VectorIndex::new(r.len()?);
+        for s in 0..r.count(8)? {
+            let name = r.str()?;
+            ix.service_ix.insert(name.clone(), s as u32);
+            ix.services.push(name);
+        }
+        // Each row takes at least 21 bytes: an id's length, a service, a category, a date.
+        let rows = r.count(21)?;
+        ix.ids.reserve(rows);
+        ix.slots.reserve(rows);
+        ix.service.reserve(rows);
+        ix.category.reserve(rows);
+        ix.date.reserve(rows);
+        for row in 0..rows {
+            let id = r.str()?;
+            ix.slots.insert(id.clone(), row);
+            ix.ids.push(id);
+            let service = r.u32()?;
+            ix.service
+                .push((service < ix.services.len() as u32).then_some(service)?);
+            ix.category.push(r.u8()?);
+            ix.date.push(r.i64()?);
+        }
+        ix.bits = r.u64s()?;
+        let len = r.count(4)?;
+        ix.data = Rows::File {
+            file: file.clone(),
+            at: r.offset(),
+            len,
+        };
+        r.skip(len as u64 * 4)?;
+        (ix.slots.len() == rows && ix.bits.len() == rows * ix.words && len == rows * ix.dim)
+            .then_some(ix)
     }
 
     /// The `k` rows most similar to a unit `query` that pass `filter`, best first, as (id, score).
     /// Scores are exact; from `BINARY_FROM` rows on, the rows scored are the best candidates of
     /// the bit scan, so a true top-k row can be missed (rarely: see `search_binary`).
-    pub fn search(&self, query: &[f32], k: usize, filter: &Filter) -> Vec<(&str, f32)> {
+    pub fn search(&self, query: &[f32], k: usize, filter: &Filter) -> Hits<'_> {
         if self.len() >= BINARY_FROM {
             self.search_binary(query, k, filter, candidates(k))
         } else {
@@ -172,15 +292,9 @@ impl VectorIndex {
     /// Scans the sign bits for the `pool` passing rows nearest the query's signs by Hamming
     /// distance (a counting sort over distances 0..=dim), then scores those rows exactly.
     /// At 100k random unit vectors this streams 4.8 MB instead of 154 MB of f32.
-    pub fn search_binary(
-        &self,
-        query: &[f32],
-        k: usize,
-        filter: &Filter,
-        pool: usize,
-    ) -> Vec<(&str, f32)> {
+    pub fn search_binary(&self, query: &[f32], k: usize, filter: &Filter, pool: usize) -> Hits<'_> {
         let Some(rf) = self.start(query, k, filter) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let unfiltered = rf.is_all();
         let q = signs(query);
@@ -196,6 +310,7 @@ impl VectorIndex {
         }
         let mut room_at_cut = pool - taken;
         let mut top = TopK::new(k);
+        let mut buf = vec![0f32; self.dim];
         for (row, &d) in dist.iter().enumerate() {
             let d = d as usize;
             if d < cut || (d == cut && room_at_cut > 0) {
@@ -203,11 +318,15 @@ impl VectorIndex {
                     room_at_cut -= 1;
                 }
                 top.push(
-                    dot(query, &self.data[row * self.dim..(row + 1) * self.dim]),
+                    dot(query, self.data.row(row, self.dim, &mut buf)?),
                     row as u32,
                 );
             }
         }
+        Ok(self.named(top))
+    }
+
+    fn named(&self, top: TopK) -> Vec<(&str, f32)> {
         top.into_sorted()
             .into_iter()
             .map(|(score, row)| (self.ids[row as usize].as_str(), score))
@@ -258,22 +377,33 @@ impl VectorIndex {
     }
 
     /// The plain exact scan over the f32 rows.
-    pub fn search_exact(&self, query: &[f32], k: usize, filter: &Filter) -> Vec<(&str, f32)> {
+    pub fn search_exact(&self, query: &[f32], k: usize, filter: &Filter) -> Hits<'_> {
         let Some(rf) = self.start(query, k, filter) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let unfiltered = rf.is_all();
         let mut top = TopK::new(k);
-        for (row, v) in self.data.chunks_exact(self.dim).enumerate() {
-            if !unfiltered && !self.passes(row, &rf) {
-                continue;
+        let mut score = |first: usize, rows: &[f32]| {
+            for (i, v) in rows.chunks_exact(self.dim).enumerate() {
+                let row = first + i;
+                if unfiltered || self.passes(row, &rf) {
+                    top.push(dot(query, v), row as u32);
+                }
             }
-            top.push(dot(query, v), row as u32);
+        };
+        match &self.data {
+            Rows::Owned(v) => score(0, v),
+            Rows::File { file, at, .. } => {
+                // In blocks of 64 rows, so the file is streamed and never held whole.
+                let mut buf = vec![0f32; 64 * self.dim];
+                for first in (0..self.len()).step_by(64) {
+                    let n = 64.min(self.len() - first) * self.dim;
+                    read_f32s_at(file, at + (first * self.dim * 4) as u64, &mut buf[..n])?;
+                    score(first, &buf[..n]);
+                }
+            }
         }
-        top.into_sorted()
-            .into_iter()
-            .map(|(score, row)| (self.ids[row as usize].as_str(), score))
-            .collect()
+        Ok(self.named(top))
     }
 
     /// The resolved filter of a search, or `None` when no row can answer it
@@ -310,7 +440,8 @@ impl VectorIndex {
     }
 }
 
-fn category_code(c: Category) -> u8 {
+/// A category as one byte: its place in `Category::ALL`.
+pub(super) fn category_code(c: Category) -> u8 {
     Category::ALL.iter().position(|x| *x == c).unwrap_or(0) as u8
 }
 
@@ -383,6 +514,14 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    fn vector_of(idx: &VectorIndex, id: &str) -> Vec<f32> {
+        let mut buf = vec![0.0; idx.dim];
+        idx.data
+            .row(idx.slots[id], idx.dim, &mut buf)
+            .unwrap()
+            .to_vec()
+    }
+
     fn meta(service: &str, category: Category, date: i64) -> RowMeta {
         RowMeta {
             service: service.into(),
@@ -439,7 +578,7 @@ mod tests {
                 Category::ALL[i % 4],
                 1_000 + i as i64,
             );
-            idx.upsert(&format!("d{i}"), &m, &v);
+            idx.upsert(&format!("d{i}"), &m, &v).unwrap();
             rows.push((format!("d{i}"), m, v));
         }
         let mut q: Vec<f32> = (0..dim).map(|_| rnd()).collect();
@@ -460,6 +599,7 @@ mod tests {
         for f in &filters {
             let got: Vec<(String, f32)> = idx
                 .search(&q, 10, f)
+                .unwrap()
                 .into_iter()
                 .map(|(i, s)| (i.to_string(), s))
                 .collect();
@@ -493,7 +633,8 @@ mod tests {
                 &format!("d{i}"),
                 &meta(["a", "b"][i % 2], Category::ALL[i % 3], i as i64),
                 &v,
-            );
+            )
+            .unwrap();
         }
         let queries = (0..40)
             .map(|t| {
@@ -521,8 +662,8 @@ mod tests {
             ] {
                 for k in [1, 10, 50] {
                     assert_eq!(
-                        idx.search_binary(q, k, &f, idx.len()),
-                        idx.search_exact(q, k, &f)
+                        idx.search_binary(q, k, &f, idx.len()).unwrap(),
+                        idx.search_exact(q, k, &f).unwrap()
                     );
                 }
             }
@@ -535,11 +676,11 @@ mod tests {
         let f = Filter::default();
         let (mut kept, mut total) = (0, 0);
         for q in &queries {
-            let exact = idx.search_exact(q, 10, &f);
-            let got = idx.search(q, 10, &f);
+            let exact = idx.search_exact(q, 10, &f).unwrap();
+            let got = idx.search(q, 10, &f).unwrap();
             // Whatever it returns is scored exactly, best first.
             for (id, score) in &got {
-                assert!((dot(q, idx.vector(id).unwrap()) - score).abs() < 1e-6);
+                assert!((dot(q, &vector_of(&idx, id)) - score).abs() < 1e-6);
             }
             assert!(got.windows(2).all(|w| w[0].1 >= w[1].1));
             kept += got.iter().filter(|g| exact.contains(g)).count();
@@ -551,8 +692,9 @@ mod tests {
         let small: usize = queries
             .iter()
             .map(|q| {
-                let exact = idx.search_exact(q, 10, &f);
+                let exact = idx.search_exact(q, 10, &f).unwrap();
                 idx.search_binary(q, 10, &f, 10)
+                    .unwrap()
                     .iter()
                     .filter(|g| exact.contains(g))
                     .count()
@@ -587,35 +729,38 @@ mod tests {
     #[test]
     fn unknown_service_matches_nothing() {
         let mut idx = VectorIndex::new(4);
-        idx.upsert("x", &meta("a", Category::Crash, 0), &unit(4, 0));
+        idx.upsert("x", &meta("a", Category::Crash, 0), &unit(4, 0))
+            .unwrap();
         let f = Filter {
             service: Some("nope".into()),
             ..Default::default()
         };
-        assert!(idx.search(&unit(4, 0), 5, &f).is_empty());
+        assert!(idx.search(&unit(4, 0), 5, &f).unwrap().is_empty());
     }
 
     #[test]
     fn upsert_replaces_and_remove_keeps_rows_consistent() {
         let mut idx = VectorIndex::new(4);
         for (i, id) in ["a", "b", "c"].iter().enumerate() {
-            idx.upsert(id, &meta("s", Category::Crash, 0), &unit(4, i));
+            idx.upsert(id, &meta("s", Category::Crash, 0), &unit(4, i))
+                .unwrap();
         }
-        idx.upsert("a", &meta("s", Category::Crash, 0), &unit(4, 3));
+        idx.upsert("a", &meta("s", Category::Crash, 0), &unit(4, 3))
+            .unwrap();
         assert_eq!(idx.len(), 3);
         assert_eq!(
-            idx.search(&unit(4, 3), 1, &Filter::default())[0],
+            idx.search(&unit(4, 3), 1, &Filter::default()).unwrap()[0],
             ("a", 1.0)
         );
-        idx.remove("a");
+        idx.remove("a").unwrap();
         assert_eq!(idx.len(), 2);
         assert!(!idx.contains("a"));
         assert_eq!(
-            idx.search(&unit(4, 2), 1, &Filter::default())[0],
+            idx.search(&unit(4, 2), 1, &Filter::default()).unwrap()[0],
             ("c", 1.0)
         );
         assert_eq!(
-            idx.search(&unit(4, 1), 1, &Filter::default())[0],
+            idx.search(&unit(4, 1), 1, &Filter::default()).unwrap()[0],
             ("b", 1.0)
         );
     }

@@ -1,9 +1,14 @@
 //! The lexical half of hybrid search: a compact in-memory BM25F index over a doc's fields.
 
 use super::doc::{Filter, MemoryDoc};
+use super::flat::{Reader, Writer};
+use super::index::category_code;
 use super::services::WordServices;
 use crate::core::category::Category;
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fs::File;
+use std::sync::Arc;
 
 /// The fields a doc is indexed by, each scored on its own and weighted (BM25F).
 const FIELDS: usize = 5;
@@ -88,6 +93,31 @@ pub fn sparse_query(words: &str) -> (Vec<u32>, Vec<f32>) {
     sparse_from(tokens(words).iter().map(|t| (term_index(t), 1.0)).collect())
 }
 
+/// Reads `n` postings at byte `at` of the index file; a slot past `docs` is damage.
+fn read_list(file: &File, at: u64, n: u32, docs: usize) -> std::io::Result<Postings> {
+    use std::os::unix::fs::FileExt;
+    let mut bytes = vec![0u8; n as usize * POSTING_BYTES as usize];
+    file.read_exact_at(&mut bytes, at)?;
+    bytes
+        .chunks_exact(POSTING_BYTES as usize)
+        .map(|p| {
+            let slot = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+            let mut tf = [0u16; FIELDS];
+            for (f, b) in tf.iter_mut().zip(p[4..].chunks_exact(2)) {
+                *f = u16::from_le_bytes([b[0], b[1]]);
+            }
+            if (slot as usize) < docs {
+                Ok((slot, tf))
+            } else {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "a posting names a doc the index file does not hold",
+                ))
+            }
+        })
+        .collect()
+}
+
 /// What a doc carries for filtering.
 #[derive(Debug, Clone)]
 struct Meta {
@@ -98,12 +128,38 @@ struct Meta {
     len: [u16; FIELDS],
 }
 
-/// Postings per term: (doc slot, term frequency per field).
+/// One term's postings: (doc slot, term frequency per field).
+type Postings = Vec<(u32, [u16; FIELDS])>;
+
+/// The bytes of one posting in the index file: a slot and the field frequencies.
+const POSTING_BYTES: u64 = 4 + 2 * FIELDS as u64;
+
+/// Where the postings are: in memory, or left in the index file with where each term's list
+/// starts and how long it is (a question reads the lists of its own words only).
+#[derive(Debug)]
+enum Terms {
+    Memory(HashMap<String, Postings>),
+    File {
+        file: Arc<File>,
+        /// Where the lists start in the file.
+        at: u64,
+        /// Per term: offset from `at`, and how many postings.
+        dict: HashMap<String, (u64, u32)>,
+    },
+}
+
+impl Default for Terms {
+    fn default() -> Self {
+        Terms::Memory(HashMap::new())
+    }
+}
+
+/// Postings per term.
 #[derive(Debug, Default)]
 pub struct LexicalIndex {
     docs: Vec<Option<Meta>>,
     slots: HashMap<String, usize>,
-    postings: HashMap<String, Vec<(u32, [u16; FIELDS])>>,
+    terms: Terms,
     /// Total field lengths over live docs, for the average.
     total_len: [u64; FIELDS],
     live: usize,
@@ -118,7 +174,7 @@ impl LexicalIndex {
     pub fn from_docs(docs: &[MemoryDoc]) -> Self {
         let mut ix = Self::new();
         for d in docs {
-            ix.upsert(d);
+            ix.insert(d);
         }
         ix
     }
@@ -131,8 +187,23 @@ impl LexicalIndex {
         self.live == 0
     }
 
-    /// Adds or replaces a doc.
-    pub fn upsert(&mut self, doc: &MemoryDoc) {
+    /// Adds or replaces a doc. Postings left in the index file are read into memory first
+    /// (the one error).
+    pub fn upsert(&mut self, doc: &MemoryDoc) -> std::io::Result<()> {
+        if let Terms::File { .. } = self.terms {
+            let mut all = HashMap::new();
+            self.each_list(|term, list| {
+                all.insert(term.to_string(), list.into_owned());
+                Ok(())
+            })?;
+            self.terms = Terms::Memory(all);
+        }
+        self.insert(doc);
+        Ok(())
+    }
+
+    /// `upsert` on postings in memory.
+    fn insert(&mut self, doc: &MemoryDoc) {
         self.remove(&doc.id);
         let slot = self.docs.len();
         let fields = field_tokens(doc);
@@ -145,8 +216,11 @@ impl LexicalIndex {
                 e[f] = e[f].saturating_add(1);
             }
         }
+        let Terms::Memory(postings) = &mut self.terms else {
+            unreachable!("upsert reads the postings into memory first")
+        };
         for (term, counts) in tf {
-            self.postings
+            postings
                 .entry(term.to_string())
                 .or_default()
                 .push((slot as u32, counts));
@@ -165,6 +239,38 @@ impl LexicalIndex {
         self.live += 1;
     }
 
+    /// One term's postings, from memory or read from the index file.
+    fn list(&self, term: &str) -> std::io::Result<Option<Cow<'_, Postings>>> {
+        match &self.terms {
+            Terms::Memory(m) => Ok(m.get(term).map(Cow::Borrowed)),
+            Terms::File { file, at, dict } => match dict.get(term) {
+                Some(&(off, n)) => Ok(Some(Cow::Owned(read_list(
+                    file,
+                    at + off,
+                    n,
+                    self.docs.len(),
+                )?))),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Every term with its postings, in one order for as long as the index is not changed.
+    fn each_list(
+        &self,
+        mut f: impl FnMut(&str, Cow<'_, Postings>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        match &self.terms {
+            Terms::Memory(m) => m.iter().try_for_each(|(t, l)| f(t, Cow::Borrowed(l))),
+            Terms::File { file, at, dict } => dict.iter().try_for_each(|(t, &(off, n))| {
+                f(
+                    t,
+                    Cow::Owned(read_list(file, at + off, n, self.docs.len())?),
+                )
+            }),
+        }
+    }
+
     /// Removes a doc if present; its postings are dropped lazily at search time.
     pub fn remove(&mut self, id: &str) {
         let Some(slot) = self.slots.remove(id) else {
@@ -176,6 +282,113 @@ impl LexicalIndex {
             }
             self.live -= 1;
         }
+    }
+
+    /// Writes the live docs and their postings for the index file (removed docs are dropped
+    /// and the slots renumbered).
+    pub fn encode<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
+        let mut renumber = vec![u32::MAX; self.docs.len()];
+        w.len(self.live)?;
+        let mut next = 0u32;
+        for (slot, m) in self.docs.iter().enumerate() {
+            let Some(m) = m else { continue };
+            renumber[slot] = next;
+            next += 1;
+            w.str(&m.id)?;
+            w.str(&m.service)?;
+            w.u8(category_code(m.category))?;
+            w.i64(m.date.timestamp())?;
+            w.u32(m.date.timestamp_subsec_nanos())?;
+            for l in m.len {
+                w.u16(l)?;
+            }
+        }
+        // The dictionary (each term's offset and count of live postings), then the lists in
+        // its order.
+        let live = |s: &u32| renumber[*s as usize] != u32::MAX;
+        let mut counts: Vec<(String, u32)> = Vec::new();
+        self.each_list(|term, list| {
+            let n = list.iter().filter(|(s, _)| live(s)).count();
+            if n > 0 {
+                counts.push((term.to_string(), n as u32));
+            }
+            Ok(())
+        })?;
+        w.len(counts.len())?;
+        let mut off = 0u64;
+        for (term, n) in &counts {
+            w.str(term)?;
+            w.u32(*n)?;
+            w.u64(off)?;
+            off += u64::from(*n) * POSTING_BYTES;
+        }
+        w.u64(off)?;
+        self.each_list(|_, list| {
+            for (slot, tf) in list.iter().filter(|(s, _)| live(s)) {
+                w.u32(renumber[*slot as usize])?;
+                for f in tf {
+                    w.u16(*f)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads an index written by `encode`; `None` when the bytes do not hold a whole index.
+    /// The postings stay in `file` (which `r` reads), read term by term as questions ask.
+    pub fn decode<R: std::io::BufRead + std::io::Seek>(
+        r: &mut Reader<R>,
+        file: &Arc<File>,
+    ) -> Option<LexicalIndex> {
+        let mut ix = LexicalIndex::new();
+        // Each doc takes at least 39 bytes: two lengths, a category, a date and field lengths.
+        let docs = r.count(39)?;
+        ix.docs.reserve(docs);
+        ix.slots.reserve(docs);
+        for slot in 0..docs {
+            let id = r.str()?;
+            let service = r.str()?;
+            let category = *Category::ALL.get(r.u8()? as usize)?;
+            let date = chrono::DateTime::from_timestamp(r.i64()?, r.u32()?)?;
+            let mut len = [0u16; FIELDS];
+            for l in &mut len {
+                *l = r.u16()?;
+            }
+            for (t, l) in ix.total_len.iter_mut().zip(len) {
+                *t += u64::from(l);
+            }
+            ix.slots.insert(id.clone(), slot);
+            ix.docs.push(Some(Meta {
+                id,
+                service,
+                category,
+                date,
+                len,
+            }));
+        }
+        ix.live = docs;
+        // A dictionary entry is a term's length, a count and an offset.
+        let terms = r.count(20)?;
+        let mut dict = HashMap::with_capacity(terms);
+        let mut ends = Vec::with_capacity(terms);
+        for _ in 0..terms {
+            let term = r.str()?;
+            let (n, off) = (r.u32()?, r.u64()?);
+            ends.push(off.checked_add(u64::from(n) * POSTING_BYTES)?);
+            dict.insert(term, (off, n));
+        }
+        let blob = r.u64()?;
+        if ends.iter().any(|e| *e > blob) {
+            return None;
+        }
+        let at = r.offset();
+        r.skip(blob)?;
+        ix.terms = Terms::File {
+            file: file.clone(),
+            at,
+            dict,
+        };
+        (ix.slots.len() == docs).then_some(ix)
     }
 
     /// The services of the live docs.
@@ -192,26 +405,32 @@ impl LexicalIndex {
     }
 
     /// Per word, how many live docs of each service use it (for reading service names).
-    pub fn word_services(&self) -> WordServices {
+    pub fn word_services(&self) -> std::io::Result<WordServices> {
         let mut out = WordServices::new();
-        for (term, list) in &self.postings {
-            let mut per: std::collections::HashMap<String, u32> = Default::default();
-            for (slot, _) in list {
+        self.each_list(|term, list| {
+            let mut per: HashMap<String, u32> = HashMap::new();
+            for (slot, _) in list.iter() {
                 if let Some(m) = &self.docs[*slot as usize] {
                     *per.entry(m.service.clone()).or_default() += 1;
                 }
             }
             if !per.is_empty() {
-                out.insert(term.clone(), per);
+                out.insert(term.to_string(), per);
             }
-        }
-        out
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// The `k` docs passing `filter` that score highest for the words of `query`, best first.
-    pub fn search(&self, query: &str, k: usize, filter: &Filter) -> Vec<(&str, f32)> {
+    pub fn search(
+        &self,
+        query: &str,
+        k: usize,
+        filter: &Filter,
+    ) -> std::io::Result<Vec<(&str, f32)>> {
         if self.live == 0 || k == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let n = self.live as f32;
         let avg: Vec<f32> = self
@@ -224,7 +443,7 @@ impl LexicalIndex {
         terms.dedup();
         let mut scores: HashMap<u32, f32> = HashMap::new();
         for term in &terms {
-            let Some(list) = self.postings.get(term) else {
+            let Some(list) = self.list(term)? else {
                 continue;
             };
             let live: Vec<&(u32, [u16; FIELDS])> = list
@@ -260,7 +479,7 @@ impl LexicalIndex {
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         out.truncate(k);
-        out
+        Ok(out)
     }
 }
 
@@ -329,49 +548,58 @@ mod tests {
             "feed-ingester",
             "LOG_DIR was not set",
             "env var missing",
-        ));
+        ))
+        .unwrap();
         ix.upsert(&doc(
             "b",
             "feed-ingester",
             "the job was not started",
             "the job crashed",
-        ));
+        ))
+        .unwrap();
         ix.upsert(&doc(
             "c",
             "sec-filings-scraper",
             "job stalled",
             "job lock held",
-        ));
-        let hits = ix.search("when was LOG_DIR not set", 5, &Filter::default());
+        ))
+        .unwrap();
+        let hits = ix
+            .search("when was LOG_DIR not set", 5, &Filter::default())
+            .unwrap();
         assert_eq!(hits[0].0, "a");
-        let hits = ix.search("the sec scraper", 5, &Filter::default());
+        let hits = ix.search("the sec scraper", 5, &Filter::default()).unwrap();
         assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), ["c"]);
     }
 
     #[test]
     fn replaced_and_removed_docs_leave_no_trace() {
         let mut ix = LexicalIndex::new();
-        ix.upsert(&doc("a", "s", "pandoc not found", "PATH"));
-        ix.upsert(&doc("a", "s", "disk full", "logs"));
-        assert!(ix.search("pandoc", 5, &Filter::default()).is_empty());
-        assert_eq!(ix.search("disk", 5, &Filter::default())[0].0, "a");
+        ix.upsert(&doc("a", "s", "pandoc not found", "PATH"))
+            .unwrap();
+        ix.upsert(&doc("a", "s", "disk full", "logs")).unwrap();
+        assert!(ix
+            .search("pandoc", 5, &Filter::default())
+            .unwrap()
+            .is_empty());
+        assert_eq!(ix.search("disk", 5, &Filter::default()).unwrap()[0].0, "a");
         ix.remove("a");
-        assert!(ix.search("disk", 5, &Filter::default()).is_empty());
+        assert!(ix.search("disk", 5, &Filter::default()).unwrap().is_empty());
         assert!(ix.is_empty());
     }
 
     #[test]
     fn the_filter_applies() {
         let mut ix = LexicalIndex::new();
-        ix.upsert(&doc("a", "s1", "disk full", "logs"));
-        ix.upsert(&doc("b", "s2", "disk full", "logs"));
+        ix.upsert(&doc("a", "s1", "disk full", "logs")).unwrap();
+        ix.upsert(&doc("b", "s2", "disk full", "logs")).unwrap();
         let f = Filter {
             service: Some("s2".into()),
             ..Default::default()
         };
         assert_eq!(
-            ix.search("disk", 5, &f),
-            [("b", ix.search("disk", 5, &f)[0].1)]
+            ix.search("disk", 5, &f).unwrap(),
+            [("b", ix.search("disk", 5, &f).unwrap()[0].1)]
         );
     }
 }

@@ -2,6 +2,7 @@
 //! craigslist scraper"): cues derived from the names in memory and the words of their own
 //! post-mortems, never from a hand-made list.
 
+use super::flat::{Reader, Writer};
 use super::lexical::{stem, tokens};
 use std::collections::HashMap;
 
@@ -99,6 +100,45 @@ impl Services {
             }
         }
         Services { names, cues }
+    }
+
+    /// Writes the names and cues for the index file.
+    pub fn encode<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
+        w.len(self.names.len())?;
+        for n in &self.names {
+            w.str(n)?;
+        }
+        w.len(self.cues.len())?;
+        for (word, cues) in &self.cues {
+            w.str(word)?;
+            w.len(cues.len())?;
+            for c in cues {
+                w.u32(c.service as u32)?;
+                w.u32(c.weight.to_bits())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what `encode` wrote; `None` when the bytes do not hold it whole.
+    pub fn decode<R: std::io::BufRead + std::io::Seek>(r: &mut Reader<R>) -> Option<Services> {
+        let names = (0..r.count(8)?)
+            .map(|_| r.str())
+            .collect::<Option<Vec<String>>>()?;
+        let mut cues = HashMap::new();
+        for _ in 0..r.count(16)? {
+            let word = r.str()?;
+            let list = (0..r.count(8)?)
+                .map(|_| {
+                    let service = r.u32()? as usize;
+                    let service = (service < names.len()).then_some(service)?;
+                    let weight = f32::from_bits(r.u32()?);
+                    Some(Cue { service, weight })
+                })
+                .collect::<Option<Vec<Cue>>>()?;
+            cues.insert(word, list);
+        }
+        Some(Services { names, cues })
     }
 
     pub fn names(&self) -> &[String] {

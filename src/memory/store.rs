@@ -58,7 +58,7 @@ pub trait VectorStore: Send + Sync {
     /// The services in memory and the words that point at each, for reading questions.
     async fn services(&self) -> Result<Services, MemoryError> {
         let ix = LexicalIndex::from_docs(&self.list(&Filter::default()).await?);
-        Ok(Services::new(&ix.services(), &ix.word_services()))
+        Ok(Services::new(&ix.services(), &ix.word_services()?))
     }
     /// The model id and dimension of the stored vectors, when any are stored.
     async fn vector_model(&self) -> Result<Option<(String, usize)>, MemoryError>;
@@ -77,7 +77,7 @@ pub async fn lexical_by_listing<S: VectorStore + ?Sized>(
 ) -> Result<Vec<(String, f32)>, MemoryError> {
     let ix = LexicalIndex::from_docs(&store.list(&Filter::default()).await?);
     Ok(ix
-        .search(words, k, filter)
+        .search(words, k, filter)?
         .into_iter()
         .map(|(id, s)| (id.to_string(), s))
         .collect())
