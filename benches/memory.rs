@@ -239,7 +239,11 @@ fn main() {
     let scales: Vec<usize> = std::env::var("BENCH_SCALES")
         .unwrap_or_else(|_| SCALES.into())
         .split(',')
-        .map(|n| n.trim().parse().expect("BENCH_SCALES: sizes such as 1000,10000"))
+        .map(|n| {
+            n.trim()
+                .parse()
+                .expect("BENCH_SCALES: sizes such as 1000,10000")
+        })
         .collect();
     for n in scales {
         println!("\n## {n} stored post-mortems");

@@ -620,10 +620,11 @@ impl VectorStore for EmbeddedStore {
     }
 
     async fn services(&self) -> Result<Services, MemoryError> {
+        // Loading the indexes from the file loads the cues too; after a write they are rebuilt.
+        let ix = self.lexical_index()?;
         if let Some(s) = self.services.get() {
             return Ok(s.clone());
         }
-        let ix = self.lexical_index()?;
         let built = Services::new(&ix.services(), &ix.word_services()?);
         Ok(self.services.get_or_init(|| built).clone())
     }
@@ -911,6 +912,21 @@ mod tests {
         let s = open().await.unwrap();
         let stamp = s.stamp(&s.conn.lock().unwrap()).unwrap().unwrap();
         assert!(index_file::read(&file, &stamp).is_ok());
+        // The service cues come from the file with the indexes: reading a question's service
+        // names reads no postings (here they can no longer be read), a lexical search does.
+        s.index().unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_len(64)
+            .unwrap();
+        assert_eq!(s.services().await.unwrap().names(), ["a", "b"]);
+        let err = s
+            .lexical("summary", 5, &Filter::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("memory.idx"), "{err}");
     }
 
     #[tokio::test]
