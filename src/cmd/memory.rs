@@ -68,6 +68,7 @@ async fn import_file(cfg: &Config, a: &ImportArgs) -> anyhow::Result<i32> {
     let memory = Memory::open(cfg)?;
     let total = docs.len();
     let report = import::import_docs(&memory, docs, progress(total, "importing")).await?;
+    prepare_search(&memory).await;
     out(format!(
         "imported {} post-mortems from {}",
         report.imported,
@@ -89,10 +90,23 @@ async fn import_file(cfg: &Config, a: &ImportArgs) -> anyhow::Result<i32> {
     Ok(crate::exit::OK)
 }
 
+/// Builds the search index after a bulk write, so the next `ask` does not; what is stored is
+/// stored either way, so a failure here is only said.
+async fn prepare_search(memory: &Memory) {
+    let prepared = match memory.open_store().await {
+        Ok(store) => store.prepare_search().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = prepared {
+        tracing::warn!(error = %crate::errors::chain(&e), "the search index was not prepared; the next question builds it");
+    }
+}
+
 async fn reindex(cfg: &Config) -> anyhow::Result<i32> {
     let memory = Memory::open(cfg)?;
     let total = memory.open_store().await?.count().await?;
     let n = import::reindex(&memory, progress(total, "reindexing")).await?;
+    prepare_search(&memory).await;
     out(format!("reindexed {n} post-mortems"));
     Ok(crate::exit::OK)
 }

@@ -19,10 +19,10 @@ use std::time::Duration;
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 const MODEL_KEY: &str = "model";
-/// The store's own id, made once, so an index file of another store is never taken for its own.
-const STORE_KEY: &str = "store_id";
-/// How many write transactions the store has committed: the state an index file was built at.
-const GENERATION_KEY: &str = "generation";
+/// A random token that SQLite triggers replace on every row written to or deleted from `docs`
+/// or `vectors` (by this build or any other: the triggers are in the database), so an index
+/// file built before a write, or from a restored copy of the store, never matches.
+const STATE_KEY: &str = "state";
 
 /// Tables `docs` (id -> JSON), `vectors` (id -> encoded row) and `meta` (model id and dim), in
 /// SQLite with `journal_mode = WAL` and `synchronous = FULL`: a write is on disk when it
@@ -83,17 +83,18 @@ impl EmbeddedStore {
         };
         store.import_legacy(state_dir)?;
         store.model = store.read_model()?;
-        store.ensure_store_id()?;
+        store.ensure_state()?;
         Ok(store)
     }
 
-    /// Gives a store made by an earlier version (or just created) its id.
-    fn ensure_store_id(&mut self) -> Result<(), MemoryError> {
+    /// Gives a store made by an earlier version (or just created) its state token; a store
+    /// that has one is only read, so an `ask` does not wait for the daemon's write lock.
+    fn ensure_state(&mut self) -> Result<(), MemoryError> {
         let has: bool = self
             .conn
             .get_mut()
             .unwrap()
-            .query_row("SELECT count(*) FROM meta WHERE k = ?1", [STORE_KEY], |r| {
+            .query_row("SELECT count(*) FROM meta WHERE k = ?1", [STATE_KEY], |r| {
                 r.get::<_, i64>(0)
             })
             .map(|n| n > 0)
@@ -101,18 +102,17 @@ impl EmbeddedStore {
         if has {
             return Ok(());
         }
-        let id = ulid::Ulid::new().to_string();
         self.write(|tx| {
             tx.execute(
-                "INSERT OR IGNORE INTO meta (k, v) VALUES (?1, ?2)",
-                params![STORE_KEY, id],
+                "INSERT OR IGNORE INTO meta (k, v) VALUES (?1, randomblob(16))",
+                [STATE_KEY],
             )
             .map(|_| ())
         })
     }
 
     /// The state the store is at, read inside the caller's transaction; `None` for a store
-    /// without an id.
+    /// without a state token.
     fn stamp(&self, conn: &Connection) -> Result<Option<Stamp>, MemoryError> {
         let get = |k: &str| {
             conn.query_row("SELECT v FROM meta WHERE k = ?1", [k], |r| {
@@ -122,23 +122,14 @@ impl EmbeddedStore {
             .map_err(|e| self.io(e))
         };
         use rusqlite::types::Value;
-        let Some(Value::Text(store)) = get(STORE_KEY)? else {
+        let Some(Value::Blob(state)) = get(STATE_KEY)? else {
             return Ok(None);
-        };
-        let generation = match get(GENERATION_KEY)? {
-            Some(Value::Integer(g)) => g,
-            _ => 0,
         };
         let (model, dim) = match get(MODEL_KEY)? {
             Some(Value::Blob(b)) => decode_model(&b)?,
             _ => (String::new(), 0),
         };
-        Ok(Some(Stamp {
-            store,
-            generation,
-            model,
-            dim,
-        }))
+        Ok(Some(Stamp { state, model, dim }))
     }
 
     fn read_model(&self) -> Result<Option<(String, usize)>, MemoryError> {
@@ -386,7 +377,6 @@ impl EmbeddedStore {
             )
             .map_err(|e| store_err(&path, e))?;
         }
-        bump_generation(&tx).map_err(|e| store_err(&path, e))?;
         tx.commit().map_err(|e| store_err(&path, e))?;
         drop(db);
         std::fs::rename(&legacy, state_dir.join("memory.sled.imported"))
@@ -408,18 +398,8 @@ impl EmbeddedStore {
             .transaction()
             .map_err(|e| store_err(&path, e))?;
         f(&tx).map_err(|e| store_err(&path, e))?;
-        bump_generation(&tx).map_err(|e| store_err(&path, e))?;
         tx.commit().map_err(|e| store_err(&path, e))
     }
-}
-
-/// Counts a write transaction, inside it: an index file built before it is then stale.
-fn bump_generation(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO meta (k, v) VALUES (?1, 1) ON CONFLICT (k) DO UPDATE SET v = v + 1",
-        [GENERATION_KEY],
-    )
-    .map(|_| ())
 }
 
 fn connect(path: &Path, lock_wait: Duration) -> rusqlite::Result<Connection> {
@@ -442,7 +422,13 @@ fn connect(path: &Path, lock_wait: Duration) -> rusqlite::Result<Connection> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
          CREATE TABLE IF NOT EXISTS vectors (id TEXT PRIMARY KEY NOT NULL, row BLOB NOT NULL) WITHOUT ROWID;
-         CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID;",
+         CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID;
+         CREATE TRIGGER IF NOT EXISTS state_docs_insert AFTER INSERT ON docs BEGIN INSERT OR REPLACE INTO meta (k, v) VALUES ('state', randomblob(16)); END;
+         CREATE TRIGGER IF NOT EXISTS state_docs_update AFTER UPDATE ON docs BEGIN INSERT OR REPLACE INTO meta (k, v) VALUES ('state', randomblob(16)); END;
+         CREATE TRIGGER IF NOT EXISTS state_docs_delete AFTER DELETE ON docs BEGIN INSERT OR REPLACE INTO meta (k, v) VALUES ('state', randomblob(16)); END;
+         CREATE TRIGGER IF NOT EXISTS state_vectors_insert AFTER INSERT ON vectors BEGIN INSERT OR REPLACE INTO meta (k, v) VALUES ('state', randomblob(16)); END;
+         CREATE TRIGGER IF NOT EXISTS state_vectors_update AFTER UPDATE ON vectors BEGIN INSERT OR REPLACE INTO meta (k, v) VALUES ('state', randomblob(16)); END;
+         CREATE TRIGGER IF NOT EXISTS state_vectors_delete AFTER DELETE ON vectors BEGIN INSERT OR REPLACE INTO meta (k, v) VALUES ('state', randomblob(16)); END;",
     )?;
     Ok(conn)
 }
@@ -633,6 +619,10 @@ impl VectorStore for EmbeddedStore {
         self.docs_where(
             "SELECT d.id, d.body FROM docs d WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.id = d.id) ORDER BY d.id",
         )
+    }
+
+    async fn prepare_search(&self) -> Result<(), MemoryError> {
+        self.load()
     }
 
     async fn vector_model(&self) -> Result<Option<(String, usize)>, MemoryError> {
@@ -904,6 +894,19 @@ mod tests {
         assert_ne!(rebuilt, built);
         writer.delete("pm-7").await.unwrap();
         assert_eq!(top(open().await.unwrap(), 7).await.1, 6);
+        // A write by any other program (an older akashic, the sqlite3 shell) makes it stale
+        // too: the triggers that change the state are in the database.
+        let raw = Connection::open(EmbeddedStore::path_in(tmp.path())).unwrap();
+        raw.execute("DELETE FROM docs WHERE id = 'pm-5'", [])
+            .unwrap();
+        raw.execute("DELETE FROM vectors WHERE id = 'pm-5'", [])
+            .unwrap();
+        drop(raw);
+        assert_eq!(top(open().await.unwrap(), 2).await, ("pm-2".into(), 5));
+        let hits = open().await.unwrap();
+        let hits = hits.search(&q(5), 6, &Filter::default()).await.unwrap();
+        assert!(hits.iter().all(|h| h.doc.id != "pm-5"), "{hits:?}");
+        writer.upsert(vec![rec(5, 5, "m")]).await.unwrap();
         // A damaged file is rebuilt, not trusted.
         let mut bytes = std::fs::read(&file).unwrap();
         bytes.truncate(bytes.len() - 3);

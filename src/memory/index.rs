@@ -274,8 +274,10 @@ impl VectorIndex {
             len,
         };
         r.skip(len as u64 * 4)?;
-        (ix.slots.len() == rows && ix.bits.len() == rows * ix.words && len == rows * ix.dim)
-            .then_some(ix)
+        (ix.slots.len() == rows
+            && Some(ix.bits.len()) == rows.checked_mul(ix.words)
+            && Some(len) == rows.checked_mul(ix.dim))
+        .then_some(ix)
     }
 
     /// The `k` rows most similar to a unit `query` that pass `filter`, best first, as (id, score).

@@ -3,9 +3,9 @@
 //! `ask`) reads them in place of rebuilding them from every row, and leaves the f32 rows in the
 //! file until a search scores them.
 //!
-//! SQLite stays the only truth. Every write transaction of the store bumps a generation in
-//! its `meta` table; the file carries the store's id and the generation it was built at, and
-//! a file that names another store or generation is never read: the indexes are rebuilt from
+//! SQLite stays the only truth. Triggers in the store replace a random state token in its
+//! `meta` table on every row written or deleted; the file carries the token (and the model) it
+//! was built at, and a file of another state is never read: the indexes are rebuilt from
 //! SQLite and the file written anew (a private temp file, synced, then renamed over the old
 //! one, so a file a reader holds open is never changed under it, and a crash leaves the old
 //! file or none).
@@ -17,18 +17,20 @@ use super::services::Services;
 use crate::secure::{self, Open};
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 const MAGIC: &[u8; 8] = b"AKASHIX1";
 const END: &[u8; 8] = b"AKIXEND.";
+/// The build that wrote a file: postings depend on the tokenizer and the cues on their rules,
+/// so a file written by another version is rebuilt rather than read.
+const BUILDER: &str = concat!("akashic ", env!("CARGO_PKG_VERSION"));
 
-/// Which state of which store a file holds.
+/// Which state of the store a file holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stamp {
-    /// The store's own id (a ULID made when the store was created).
-    pub store: String,
-    /// The store's write count when the indexes were built.
-    pub generation: i64,
+    /// The store's state token when the indexes were built.
+    pub state: Vec<u8>,
     /// The vectors' model id and dimension ("" and 0 before any vector).
     pub model: String,
     pub dim: usize,
@@ -46,7 +48,7 @@ pub struct Indexes {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Miss {
     Missing,
-    /// Built at another state of the store (or for another store).
+    /// Built at another state of the store, or by another version.
     Stale,
     /// Not a whole index file of this version.
     Unreadable(String),
@@ -74,16 +76,18 @@ pub fn read(path: &Path, want: &Stamp) -> Result<Indexes, Miss> {
     if r.array::<8>().as_ref() != Some(MAGIC) {
         return Err(bad("header"));
     }
-    let stamp = (|| {
-        Some(Stamp {
-            store: r.str()?,
-            generation: r.i64()?,
+    let (builder, stamp) = (|| {
+        let builder = r.str()?;
+        let state = r.len().and_then(|n| r.bytes(n))?;
+        let stamp = Stamp {
+            state,
             model: r.str()?,
             dim: r.len()?,
-        })
+        };
+        Some((builder, stamp))
     })()
     .ok_or_else(|| bad("header"))?;
-    if stamp != *want {
+    if builder != BUILDER || stamp != *want {
         return Err(Miss::Stale);
     }
     let vectors = VectorIndex::decode(&mut r, &file).ok_or_else(|| bad("vector index"))?;
@@ -106,14 +110,22 @@ pub fn write(path: &Path, stamp: &Stamp, ix: &Indexes) -> std::io::Result<()> {
         .file_name()
         .map_or("memory.idx".into(), |n| n.to_string_lossy());
     remove_abandoned(dir, &name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let file = secure::open(&tmp, Open::CreateNew)?;
+    // A name of its own per write: two threads of one process may rebuild at once.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let (tmp, file) = loop {
+        let n = WRITES.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+        match secure::open(&tmp, Open::CreateNew) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            other => break (tmp, other?),
+        }
+    };
     let written = (|| {
         let mut w = Writer::new(BufWriter::with_capacity(1 << 20, file));
         w.bytes(MAGIC)?;
-        w.str(&stamp.store)?;
-        w.i64(stamp.generation)?;
+        w.str(BUILDER)?;
+        w.len(stamp.state.len())?;
+        w.bytes(&stamp.state)?;
         w.str(&stamp.model)?;
         w.len(stamp.dim)?;
         ix.vectors.encode(&mut w)?;
@@ -142,6 +154,7 @@ fn remove_abandoned(dir: &Path, name: &str) {
             .to_str()
             .and_then(|f| f.strip_prefix(&prefix))
             .and_then(|f| f.strip_suffix(".tmp"))
+            .and_then(|f| f.split('.').next())
             .and_then(|p| p.parse::<i32>().ok())
         else {
             continue;
@@ -207,10 +220,9 @@ mod tests {
         }
     }
 
-    fn stamp(generation: i64) -> Stamp {
+    fn stamp(state: u8) -> Stamp {
         Stamp {
-            store: "01JSTORE".into(),
-            generation,
+            state: vec![state; 16],
             model: "m".into(),
             dim: 70,
         }
@@ -303,7 +315,7 @@ mod tests {
         write(&path, &stamp(1), &built(10, 70)).unwrap();
         assert_eq!(read(&path, &stamp(2)).unwrap_err(), Miss::Stale);
         let other = Stamp {
-            store: "01JOTHER".into(),
+            model: "other".into(),
             ..stamp(1)
         };
         assert_eq!(read(&path, &other).unwrap_err(), Miss::Stale);
@@ -320,6 +332,27 @@ mod tests {
         *bad.last_mut().unwrap() ^= 1;
         std::fs::write(&path, &bad).unwrap();
         assert!(matches!(read(&path, &stamp(1)), Err(Miss::Unreadable(_))));
+    }
+
+    #[test]
+    fn threads_writing_at_once_each_write_a_whole_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = path_in(tmp.path());
+        let ix = built(30, 70);
+        std::thread::scope(|s| {
+            for t in 0..4u8 {
+                let (path, ix) = (&path, &ix);
+                s.spawn(move || {
+                    for _ in 0..10 {
+                        write(path, &stamp(t), ix).unwrap();
+                    }
+                });
+            }
+        });
+        let back = (0..4u8).filter(|t| read(&path, &stamp(*t)).is_ok()).count();
+        assert_eq!(back, 1, "the last rename left one whole file");
+        let names = std::fs::read_dir(tmp.path()).unwrap().count();
+        assert_eq!(names, 1, "no temp file is left");
     }
 
     #[test]

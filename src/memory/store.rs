@@ -60,6 +60,12 @@ pub trait VectorStore: Send + Sync {
         let ix = LexicalIndex::from_docs(&self.list(&Filter::default()).await?);
         Ok(Services::new(&ix.services(), &ix.word_services()?))
     }
+    /// Builds what searches read, so the first question after a bulk write does not pay for
+    /// it (the embedded store's index file). Nothing to do where the backend indexes as it
+    /// writes.
+    async fn prepare_search(&self) -> Result<(), MemoryError> {
+        Ok(())
+    }
     /// The model id and dimension of the stored vectors, when any are stored.
     async fn vector_model(&self) -> Result<Option<(String, usize)>, MemoryError>;
     /// Forgets every vector (docs stay) so a different model can be indexed; refused where a

@@ -336,6 +336,15 @@ fn kill_dash_9_mid_import_keeps_every_acknowledged_doc_and_no_duplicates() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The import prepared the search index: the file is there, and current (the search below
+    // reads it instead of rewriting it).
+    let idx = tmp.path().join("state/memory.idx");
+    let ino = || {
+        std::fs::metadata(&idx)
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .ok()
+    };
+    let prepared = ino().expect("memory import leaves the search index file");
     rt.block_on(async {
         let store = EmbeddedStore::open(&tmp.path().join("state"), Duration::from_secs(10))
             .await
@@ -359,6 +368,11 @@ fn kill_dash_9_mid_import_keeps_every_acknowledged_doc_and_no_duplicates() {
         assert_eq!(hits.iter().filter(|h| h.doc.id == probe.id).count(), 1);
         assert_eq!(hits[0].doc.id, probe.id);
     });
+    assert_eq!(
+        ino(),
+        Some(prepared),
+        "the search rebuilt a current index file"
+    );
 }
 
 #[test]
