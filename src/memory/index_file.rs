@@ -308,6 +308,30 @@ mod tests {
     }
 
     #[test]
+    fn rows_read_from_the_file_by_two_threads_score_as_rows_in_memory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = path_in(tmp.path());
+        let ix = built(600, 70);
+        write(&path, &stamp(1), &ix).unwrap();
+        let back = read(&path, &stamp(1)).unwrap();
+        let f = Filter::default();
+        for i in [0, 17, 301] {
+            let q = unit(70, i);
+            // A pool of 100 is read on one thread, 599 (every row) on two.
+            for pool in [100, 599] {
+                assert_eq!(
+                    back.vectors.search_binary(&q, 20, &f, pool).unwrap(),
+                    ix.vectors.search_binary(&q, 20, &f, pool).unwrap()
+                );
+            }
+            assert_eq!(
+                back.vectors.search_binary(&q, 20, &f, 599).unwrap(),
+                ix.vectors.search_exact(&q, 20, &f).unwrap()
+            );
+        }
+    }
+
+    #[test]
     fn a_file_of_another_state_or_a_damaged_file_is_not_read() {
         let tmp = tempfile::tempdir().unwrap();
         let path = path_in(tmp.path());
