@@ -9,8 +9,10 @@ use super::ProcessError;
 
 /// How long reading a live process's command line may take.
 const CMDLINE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How often an empty command line of a live pid is read again, and how far apart.
-const CMDLINE_TRIES: usize = 5;
+/// How often an empty command line of a live pid (a process in the middle of an `exec`, such
+/// as a child leaving its start gate) is read again, and how far apart: up to a second, since
+/// an `exec` on a loaded machine can take longer than 100 ms.
+const CMDLINE_TRIES: usize = 50;
 const CMDLINE_RETRY: Duration = Duration::from_millis(20);
 
 /// What akashic records about a child it spawned, so a later akashic can find it.
