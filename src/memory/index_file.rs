@@ -308,7 +308,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_read_from_the_file_by_two_threads_score_as_rows_in_memory() {
+    fn rows_read_from_the_file_score_as_rows_in_memory_ties_included() {
         let tmp = tempfile::tempdir().unwrap();
         let path = path_in(tmp.path());
         let ix = built(600, 70);
@@ -317,7 +317,7 @@ mod tests {
         let f = Filter::default();
         for i in [0, 17, 301] {
             let q = unit(70, i);
-            // A pool of 100 is read on one thread, 599 (every row) on two.
+            // A pool of some rows and a pool of every row (599), on vectors with many ties.
             for pool in [100, 599] {
                 assert_eq!(
                     back.vectors.search_binary(&q, 20, &f, pool).unwrap(),
