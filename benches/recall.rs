@@ -76,6 +76,16 @@ fn main() {
             doc: serde_json::from_str::<MemoryDoc>(l).expect("corpus line"),
         })
         .collect();
+    let kind: std::collections::HashMap<String, String> = docs
+        .iter()
+        .map(|p| {
+            let d = &p.doc;
+            (
+                d.id.clone(),
+                format!("{}/{}", d.service, d.category.as_str()),
+            )
+        })
+        .collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -104,18 +114,30 @@ fn main() {
         let (mut recall, mut mrr) = (0.0, 0.0);
         let started = Instant::now();
         for q in &questions {
-            let hits: Vec<String> = rt
+            let asked = rt
                 .block_on(memory.ask(&q.question, &Filter::default(), 5, q.asked_at))
-                .unwrap()
-                .hits
-                .into_iter()
-                .map(|h| h.doc.id)
-                .collect();
+                .unwrap();
+            let hits: Vec<String> = asked.hits.into_iter().map(|h| h.doc.id).collect();
             let (r, rr) = score(&hits, &q.relevant);
             if verbose && half == "dev" {
+                // What the relevant docs are and what was found instead, as service/category.
+                let kinds = |ids: &[String]| {
+                    let mut k: Vec<String> =
+                        ids.iter().filter_map(|id| kind.get(id)).cloned().collect();
+                    k.sort();
+                    k.dedup();
+                    k.join(",")
+                };
                 eprintln!(
-                    "{} r@5 {r:.2} rr {rr:.2} | {} | {:?}",
-                    q.id, q.question, hits
+                    "{} r@5 {r:.2} rr {rr:.2} | {} | filter {:?} | wanted {} | got {}",
+                    q.id,
+                    q.question,
+                    asked.filter,
+                    kinds(&q.relevant),
+                    hits.iter()
+                        .map(|h| kind.get(h).cloned().unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 );
             }
             recall += r;

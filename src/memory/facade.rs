@@ -254,26 +254,23 @@ impl Memory {
         let named = question::category(&values, &v.collect::<Vec<_>>());
         let query = Vector { model_id, values };
         let mut filter = filter;
-        // The category the question names ranks its dense neighbours once more, unless a
-        // filter already keeps that category only.
-        let rank_category = match (filter.category, named) {
-            (None, Some(c)) => Some(c),
-            _ => None,
-        };
         let wanted = k.max(hybrid::GROUPED);
-        if let Some(mut hits) = store
-            .fused(&query, &words, rank_category, wanted, &filter)
-            .await?
-        {
+        if store.fuses(&filter) {
+            let mut rank_category = category_to_rank(&*store, named, &query, &filter).await?;
+            let mut hits = store
+                .fused(&query, &words, rank_category, wanted, &filter)
+                .await?
+                .unwrap_or_default();
             if hits.is_empty() && filter != *caller {
                 filter = caller.clone();
+                rank_category = category_to_rank(&*store, named, &query, &filter).await?;
                 hits = store
                     .fused(&query, &words, rank_category, wanted, &filter)
                     .await?
                     .unwrap_or_default();
             }
             // The rankings the server fused: dense, lexical (when the question has words the
-            // index knows), the named category's.
+            // index knows), the ranked category's.
             let lexical = if super::lexical::tokens(&words).is_empty() {
                 0.0
             } else {
@@ -299,6 +296,12 @@ impl Memory {
         }
         let dense_ids: Vec<String> = dense.iter().map(|h| h.doc.id.clone()).collect();
         let lexical_ids: Vec<String> = lexical.into_iter().map(|(id, _)| id).collect();
+        // As `category_to_rank`, with the dense ranking already at hand.
+        let rank_category = match (filter.category, named) {
+            (Some(_), _) => None,
+            (None, Some(c)) => Some(c),
+            (None, None) => question::vote(&dense),
+        };
         let of_category: Vec<String> = match rank_category {
             Some(c) => dense
                 .iter()
@@ -335,6 +338,21 @@ impl Memory {
     pub async fn list(&self, filter: &Filter) -> Result<Vec<MemoryDoc>, MemoryError> {
         self.open_store().await?.list(filter).await
     }
+}
+
+/// The category whose dense neighbours rank once more: the one the question names, else the one
+/// most of its nearest post-mortems share; none when a filter already keeps one category only.
+async fn category_to_rank(
+    store: &dyn VectorStore,
+    named: Option<Category>,
+    query: &Vector,
+    filter: &Filter,
+) -> Result<Option<Category>, MemoryError> {
+    Ok(match (filter.category, named) {
+        (Some(_), _) => None,
+        (None, Some(c)) => Some(c),
+        (None, None) => question::vote(&store.search(query, question::VOTERS, filter).await?),
+    })
 }
 
 /// Embeds texts on a blocking thread and hands the embedder back.

@@ -433,6 +433,11 @@ impl VectorStore for QdrantStore {
             .collect())
     }
 
+    fn fuses(&self, filter: &Filter) -> bool {
+        // Hours and weekdays are no payload fields: those questions are fused in akashic.
+        self.layout != Layout::DenseOnly && !clock(filter)
+    }
+
     async fn fused(
         &self,
         query: &Vector,
@@ -441,8 +446,7 @@ impl VectorStore for QdrantStore {
         k: usize,
         filter: &Filter,
     ) -> Result<Option<Vec<Hit>>, MemoryError> {
-        // Hours and weekdays are no payload fields: those questions are fused in akashic.
-        if self.layout == Layout::DenseOnly || clock(filter) {
+        if !self.fuses(filter) {
             return Ok(None);
         }
         if !self.exists || k == 0 {

@@ -1,7 +1,7 @@
 //! How a question is read before searching: the service it names, its time phrases, and the
 //! words left to search for. Pure: the moment asked and the services are given.
 
-use super::doc::Filter;
+use super::doc::{Filter, Hit};
 use super::services::Services;
 use super::when;
 use crate::core::category::Category;
@@ -64,6 +64,27 @@ pub fn category(question: &[f32], meanings: &[Vec<f32>]) -> Option<Category> {
     }
 }
 
+/// The category of most of the question's nearest post-mortems (their similarities summed),
+/// when the question names none: a question about a kind of incident lands among its kind.
+pub fn vote(nearest: &[Hit]) -> Option<Category> {
+    let mut weight: Vec<(Category, f32)> = Vec::new();
+    for h in nearest.iter().take(VOTERS) {
+        match weight.iter_mut().find(|(c, _)| *c == h.doc.category) {
+            Some((_, w)) => *w += h.score,
+            None => weight.push((h.doc.category, h.score)),
+        }
+    }
+    weight.sort_by(|a, b| b.1.total_cmp(&a.1));
+    match weight.as_slice() {
+        [(c, _)] => Some(*c),
+        [(c, first), (_, second), ..] if first > second => Some(*c),
+        _ => None,
+    }
+}
+
+/// How many of the nearest post-mortems vote.
+pub const VOTERS: usize = 5;
+
 /// How much nearer the named category's meaning must be than the next one's.
 pub const CATEGORY_MARGIN: f32 = 0.03;
 
@@ -98,6 +119,46 @@ pub fn narrow(read: &Filter, given: &Filter) -> Filter {
 mod tests {
     use super::*;
     use crate::memory::services::WordServices;
+    use crate::memory::MemoryDoc;
+
+    fn hit(i: usize, category: Category, score: f32) -> Hit {
+        Hit {
+            doc: MemoryDoc {
+                id: format!("pm-{i}"),
+                service: "polymarket-bot".into(),
+                date: "2026-01-01T00:00:00Z".parse().unwrap(),
+                category,
+                summary: String::new(),
+                root_cause: String::new(),
+                recommendation: String::new(),
+                incident_id: None,
+                confirmed_by: None,
+                evidence: Vec::new(),
+            },
+            score,
+        }
+    }
+
+    #[test]
+    fn the_nearest_post_mortems_vote_for_their_category_by_summed_similarity() {
+        use Category::*;
+        // One near deadlock against two farther leaks: the leaks' 0.8 outweighs its 0.6.
+        let near = [
+            hit(1, Deadlock, 0.6),
+            hit(2, ResourceExhaustion, 0.5),
+            hit(3, Crash, 0.45),
+            hit(4, ResourceExhaustion, 0.3),
+            hit(5, Deadlock, 0.1),
+            // Past the voters: these do not count.
+            hit(6, Crash, 0.05),
+            hit(7, Crash, 0.05),
+        ];
+        assert_eq!(vote(&near), Some(ResourceExhaustion));
+        // A tie names nothing; nothing near names nothing.
+        assert_eq!(vote(&[hit(1, Crash, 0.5), hit(2, Network, 0.5)]), None);
+        assert_eq!(vote(&[]), None);
+        assert_eq!(vote(&near[..1]), Some(Deadlock));
+    }
 
     #[test]
     fn a_question_becomes_a_filter_and_the_words_left_to_search() {

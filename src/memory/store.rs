@@ -41,10 +41,14 @@ pub trait VectorStore: Send + Sync {
     ) -> Result<Vec<(String, f32)>, MemoryError> {
         lexical_by_listing(self, words, k, filter).await
     }
+    /// Whether `fused` answers for questions under `filter` (the server fuses them).
+    fn fuses(&self, _filter: &Filter) -> bool {
+        false
+    }
     /// The dense ranking, the lexical one and (when `category` is given) the dense ranking of
     /// that category, fused by the server itself with weighted reciprocal rank fusion (Qdrant's
-    /// query API): the `k` best with their fused scores. `None` where the backend cannot; the
-    /// facade then fuses the rankings it asks for one by one.
+    /// query API): the `k` best with their fused scores. `None` where the backend cannot (`fuses`
+    /// is false); the facade then fuses the rankings it asks for one by one.
     async fn fused(
         &self,
         _query: &Vector,
