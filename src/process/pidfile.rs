@@ -9,9 +9,9 @@ use super::ProcessError;
 
 /// How long reading a live process's command line may take.
 const CMDLINE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How often an empty command line of a live pid (a process in the middle of an `exec`, such
-/// as a child leaving its start gate) is read again, and how far apart: up to a second, since
-/// an `exec` on a loaded machine can take longer than 100 ms.
+/// How often a live pid's command line that is empty or does not match (a process in the
+/// middle of an `exec`, such as a child leaving its start gate) is read again, and how far
+/// apart: up to a second, since an `exec` on a loaded machine can take longer than 100 ms.
 const CMDLINE_TRIES: usize = 50;
 const CMDLINE_RETRY: Duration = Duration::from_millis(20);
 
@@ -131,19 +131,25 @@ impl PidFile {
     }
 
     /// Is the live process `pid` still the one this file describes (not a reused pid)?
-    /// A live pid whose command line reads empty is in the middle of an `exec` (the start
-    /// gate handing over to the program): it is read again, briefly, before being judged.
+    /// A live pid in the middle of an `exec` (the start gate handing over to the program)
+    /// reads an empty or a cut-off command line (`/bin/sh -c read -r _ <&3 || exit` was read
+    /// under load): a line that does not match is read again, briefly, before the pid is
+    /// judged another program's.
     pub async fn is_running(&self) -> bool {
         for _ in 0..CMDLINE_TRIES {
             if !super::pid_alive(self.pid) {
                 return false;
             }
-            match (command_line(self.pid).await, &self.print) {
+            let matches = match (command_line(self.pid).await, &self.print) {
                 (None, _) => return false,
-                (Some(live), _) if live.is_empty() => tokio::time::sleep(CMDLINE_RETRY).await,
-                (Some(live), Some(print)) => return print.matches(&live),
-                (Some(live), None) => return command_matches(&live, &self.command),
+                (Some(live), _) if live.is_empty() => false,
+                (Some(live), Some(print)) => print.matches(&live),
+                (Some(live), None) => command_matches(&live, &self.command),
+            };
+            if matches {
+                return true;
             }
+            tokio::time::sleep(CMDLINE_RETRY).await;
         }
         false
     }
