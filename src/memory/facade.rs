@@ -256,14 +256,14 @@ impl Memory {
         let mut filter = filter;
         let wanted = k.max(hybrid::GROUPED);
         if store.fuses(&filter) {
-            let mut rank_category = category_to_rank(&*store, named, &query, &filter).await?;
+            let mut rank_category = category_to_rank(&*store, named, &query, &filter, None).await?;
             let mut hits = store
                 .fused(&query, &words, rank_category, wanted, &filter)
                 .await?
                 .unwrap_or_default();
             if hits.is_empty() && filter != *caller {
                 filter = caller.clone();
-                rank_category = category_to_rank(&*store, named, &query, &filter).await?;
+                rank_category = category_to_rank(&*store, named, &query, &filter, None).await?;
                 hits = store
                     .fused(&query, &words, rank_category, wanted, &filter)
                     .await?
@@ -296,12 +296,7 @@ impl Memory {
         }
         let dense_ids: Vec<String> = dense.iter().map(|h| h.doc.id.clone()).collect();
         let lexical_ids: Vec<String> = lexical.into_iter().map(|(id, _)| id).collect();
-        // As `category_to_rank`, with the dense ranking already at hand.
-        let rank_category = match (filter.category, named) {
-            (Some(_), _) => None,
-            (None, Some(c)) => Some(c),
-            (None, None) => question::vote(&dense),
-        };
+        let rank_category = category_to_rank(&*store, named, &query, &filter, Some(&dense)).await?;
         let of_category: Vec<String> = match rank_category {
             Some(c) => dense
                 .iter()
@@ -342,16 +337,19 @@ impl Memory {
 
 /// The category whose dense neighbours rank once more: the one the question names, else the one
 /// most of its nearest post-mortems share; none when a filter already keeps one category only.
+/// The nearest are read from `dense` when the caller has that ranking at hand, else searched.
 async fn category_to_rank(
     store: &dyn VectorStore,
     named: Option<Category>,
     query: &Vector,
     filter: &Filter,
+    dense: Option<&[Hit]>,
 ) -> Result<Option<Category>, MemoryError> {
-    Ok(match (filter.category, named) {
-        (Some(_), _) => None,
-        (None, Some(c)) => Some(c),
-        (None, None) => question::vote(&store.search(query, question::VOTERS, filter).await?),
+    Ok(match (filter.category, named, dense) {
+        (Some(_), _, _) => None,
+        (None, Some(c), _) => Some(c),
+        (None, None, Some(dense)) => question::vote(dense),
+        (None, None, None) => question::vote(&store.search(query, question::VOTERS, filter).await?),
     })
 }
 
