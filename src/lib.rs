@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod errors;
 pub mod exit;
 pub mod fnv;
+pub mod footprint;
 pub mod forensics;
 pub mod heartbeat;
 pub mod incident;

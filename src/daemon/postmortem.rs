@@ -36,6 +36,7 @@ pub async fn worker(
             }
         };
         let mut failed = false;
+        let drafted = !pending.is_empty();
         for id in pending {
             if stop_requested(&stop) {
                 return;
@@ -48,6 +49,10 @@ pub async fn worker(
                 failed = true;
                 error!(incident = %id, error = %format!("{e:#}"), retry_in_s = retry.as_secs(), "post-mortem failed; it stays queued");
             }
+        }
+        if drafted {
+            // Drafting (signatures, templates, the model) is not the idle loop's code.
+            crate::footprint::shed("post-mortems");
         }
         // Woken by a new incident, or after a while to retry what is still queued: soon after
         // a failure (memory on a server that is back in seconds), less often while it lasts.

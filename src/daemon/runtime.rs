@@ -251,6 +251,8 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
         }
     }
     info!(services = svcs.len(), state_dir = %state_dir.display(), "akashic watching");
+    // Start-up's code (config, store, sockets) is not the loop's: give its pages back.
+    crate::footprint::shed("start-up");
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
