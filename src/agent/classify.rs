@@ -120,6 +120,18 @@ static PROGRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
         .expect("progress pattern compiles")
 });
 
+/// Whether a line says work completed: a progress word that is not a counter's name (`done=58`,
+/// `processed: 1422` in a periodic status line report totals, not that work finished since).
+fn reports_progress(text: &str) -> bool {
+    PROGRESS.find_iter(text).any(|m| {
+        let rest = text[m.end()..].trim_start();
+        !(rest.starts_with('=') || rest.starts_with(':'))
+            || !rest[1..]
+                .trim_start()
+                .starts_with(|c: char| c.is_ascii_digit())
+    })
+}
+
 /// Whether the work completed again after line `i` (a later, informational line that reports progress):
 /// a failure followed by success did not stop the service.
 fn progress_after(ev: &Evidence, i: usize) -> bool {
@@ -127,7 +139,7 @@ fn progress_after(ev: &Evidence, i: usize) -> bool {
         g.last_line > i
             && g.severity <= Severity::Info
             && ev.signatures.side_task(&g.text).is_none()
-            && PROGRESS.is_match(&g.text)
+            && reports_progress(&g.text)
             && !ev.signatures.is_start(&g.text)
     })
 }
@@ -219,6 +231,23 @@ fn items(ev: &Evidence) -> Vec<Item> {
             signals: sigs,
             side: None,
         });
+    }
+    // a code's reading that other evidence refutes (exit 137 beside `OOMKilled=false`) is dropped
+    let refuted: Vec<&str> = table
+        .exits
+        .iter()
+        .chain(&table.statuses)
+        .filter(|c| {
+            c.unless
+                .as_ref()
+                .is_some_and(|re| out.iter().any(|it| re.is_match(&it.text)))
+        })
+        .map(|c| c.meaning)
+        .collect();
+    if !refuted.is_empty() {
+        for it in &mut out {
+            it.signals.retain(|s| !refuted.contains(&s.label));
+        }
     }
     out
 }
@@ -929,6 +958,42 @@ mod tests {
             texts.iter().any(|t| t.contains("upstream timed out")),
             "{texts:#?}"
         );
+    }
+
+    #[test]
+    fn a_403_s_reason_phrase_yields_to_a_body_that_says_throttled_on_the_next_line() {
+        let log = "2026-08-03 12:50:14.557 [ERR] GET /repos/a/b/releases returned 403 Forbidden\n2026-08-03 12:50:14.558 [ERR] Response body: {\"message\":\"You have exceeded a secondary rate limit.\"}\n2026-08-03 12:50:14.602 [ERR] GET /repos/a/c/releases returned 403 Forbidden\n2026-08-03 12:50:14.603 [ERR] Response body: {\"message\":\"You have exceeded a secondary rate limit.\"}\n";
+        let c = classify(&ev(log), &ProcessState::default());
+        assert_eq!(c.category, Category::RateLimit, "{:?}", c.scores);
+        // alone, the 403s are credentials refused
+        let bare = "2026-08-03 12:50:14.557 [ERR] GET /repos/a/b/releases returned 403 Forbidden\n2026-08-03 12:50:14.602 [ERR] GET /repos/a/c/releases returned 403 Forbidden\n";
+        let c = classify(&ev(bare), &ProcessState::default());
+        assert_eq!(c.category, Category::AuthFailure, "{:?}", c.scores);
+    }
+
+    #[test]
+    fn an_exit_137_the_runtime_says_was_not_the_oom_killer_is_not_read_as_one() {
+        let mut e = ev("2026-09-25 02:40:00,001 INFO renderer: rendering issue 41\n");
+        e.forensics = Some("exited exit=137 oom=false restart=no\ncontainer die 9b1e (exitCode=137, name=renderer)\n".into());
+        let c = classify(&e, &ProcessState::default());
+        assert_eq!(c.category, Category::Unknown, "{:?}", c.scores);
+        // without the runtime's word, 137 is the OOM killer's usual mark
+        e.forensics = Some("container die 9b1e (exitCode=137, name=renderer)\n".into());
+        let c = classify(&e, &ProcessState::default());
+        assert_eq!(c.category, Category::ResourceExhaustion, "{:?}", c.scores);
+    }
+
+    #[test]
+    fn a_status_line_s_counters_are_not_work_completed_after_the_failure() {
+        let throttled = "2026-11-15T02:00:09Z WARN llm: openai error, retrying error=Rate limit reached for gpt-4o-mini on tokens per min (TPM)\n";
+        let log = format!("{}{}2026-11-15T02:10:00Z INFO newsletter: progress done=58 failed=0 retries=53901\n2026-11-15T03:00:00Z INFO newsletter: progress done=71 failed=0 retries=301442\n", throttled.repeat(3), throttled.replace("02:00:09", "02:50:00").repeat(2));
+        let c = classify(&ev(&log), &ProcessState::default());
+        assert_eq!(c.category, Category::RateLimit, "{:?}", c.scores);
+        assert!(reports_progress("INFO batch done, 40 rows written"));
+        assert!(!reports_progress(
+            "INFO heartbeat busy=0 processed=1431 failed=39"
+        ));
+        assert!(!reports_progress("progress done: 58"));
     }
 
     #[test]

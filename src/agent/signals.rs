@@ -57,8 +57,17 @@ static RUNNING_HOT: LazyLock<Regex> = LazyLock::new(|| {
     // a `top`/`ps` row: state R then a CPU percentage
     Regex::new(r"\s(?:R\+?|R[lsN<]*)\s+(\d{2,3}(?:\.\d+)?)\s").expect("cpu pattern compiles")
 });
+static HOT_PERCENT: LazyLock<Regex> = LazyLock::new(|| {
+    // prose such as "state R (running), 99.9% CPU on one core"
+    Regex::new(r"(?i)\b(\d{2,3}(?:\.\d+)?)\s*% ?CPU\b").expect("cpu percent pattern compiles")
+});
 static PROFILE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(\d{1,3}(?:\.\d+)?)%\s+\S").expect("profile pattern compiles")
+});
+
+static FALSE_FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    // `oom=false`, `"OOMKilled": false`: a flag that says the thing it names did not happen
+    Regex::new(r#"(?i)\b[\w.-]+"?\s*[=:]\s*"?false\b"?"#).expect("false flag pattern compiles")
 });
 
 /// A status code's reading: weak evidence, which the text of the same line may overrule.
@@ -118,6 +127,8 @@ pub const TEXT_OVER_CODE: f32 = 3.0;
 
 /// Every meaning recognised in one line, at most one per label.
 pub fn signals(table: &Table, line: &str, origin: Origin) -> Vec<Signal> {
+    // a flag set to false is not evidence of what it names
+    let line = &*FALSE_FLAG.replace_all(line, " ");
     let mut out: Vec<Signal> = Vec::new();
     let mut push = |s: Signal| {
         if let Some(old) = out.iter_mut().find(|o| o.label == s.label) {
@@ -144,7 +155,7 @@ pub fn signals(table: &Table, line: &str, origin: Origin) -> Vec<Signal> {
                 weight: sig.weight * (1.0 + 0.1 * (hits as f32 - 1.0)),
                 label: sig.meaning,
                 symptom: sig.symptom,
-                coded: false,
+                coded: sig.reason_phrase,
                 beats: sig.beats.iter().fold(0, |m, c| m | bit(*c)),
             });
         }
@@ -186,6 +197,7 @@ pub fn signals(table: &Table, line: &str, origin: Origin) -> Vec<Signal> {
     if origin == Origin::Forensics {
         if let Some(cpu) = RUNNING_HOT
             .captures(line)
+            .or_else(|| HOT_PERCENT.captures(line))
             .and_then(|c| c[1].parse::<f32>().ok())
         {
             if cpu >= 80.0 {

@@ -47,6 +47,8 @@ pub struct Signature {
     pub beats: Vec<Category>,
     /// Says how a failure ended, not why.
     pub symptom: bool,
+    /// The text is a status code's reason phrase ("Forbidden"): read as weakly as the bare code.
+    pub reason_phrase: bool,
     /// What to do about this mechanism, when it is the cause (a recommendation of its own).
     pub advice: Option<&'static str>,
 }
@@ -60,6 +62,9 @@ pub struct CodeMeaning {
     pub source: &'static str,
     pub weight: f32,
     pub symptom: bool,
+    /// Evidence that refutes this reading: when any line matches, the reading is dropped everywhere
+    /// (an exit 137 beside a runtime's own `OOMKilled=false` was a kill, not the OOM killer).
+    pub unless: Option<Regex>,
 }
 
 /// The whole table: built-in entries, then a user's (which come first when matching).
@@ -137,6 +142,8 @@ struct RawSignature {
     beats: Vec<String>,
     #[serde(default)]
     symptom: bool,
+    #[serde(default)]
+    reason_phrase: bool,
     advice: Option<String>,
 }
 
@@ -150,6 +157,7 @@ struct RawCode {
     weight: Option<f32>,
     #[serde(default)]
     symptom: bool,
+    unless: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,6 +297,7 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
             only,
             beats,
             symptom: s.symptom,
+            reason_phrase: s.reason_phrase,
             advice: s
                 .advice
                 .as_deref()
@@ -304,6 +313,22 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
         for c in list {
             let line = line_of(text, c.span().start);
             let c = c.into_inner();
+            let unless = c
+                .unless
+                .as_deref()
+                .map(|r| {
+                    Regex::new(r).map_err(|e| {
+                        err(
+                            line,
+                            format!(
+                                "the `unless` regex does not compile: {}",
+                                e.to_string().lines().last().unwrap_or("")
+                            ),
+                            "fix the pattern",
+                        )
+                    })
+                })
+                .transpose()?;
             out.push(CodeMeaning {
                 code: c.code,
                 category: category(line, &c.category)?,
@@ -311,6 +336,7 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
                 source: intern(c.source.trim()),
                 weight: weight(line, c.weight)?,
                 symptom: c.symptom,
+                unless,
             });
         }
     }
@@ -468,6 +494,9 @@ mod tests {
         let text = "[[signature]]\ntext = \"E_QUOTA\"\ncolour = \"red\"\n";
         let e = Signatures::with_user_text(Path::new("my.toml"), text).unwrap_err();
         assert_eq!(e.line, 3, "{e}");
+        let text = "[[exit]]\ncode = 3\ncategory = \"config_error\"\nmeaning = \"m\"\nsource = \"s\"\nunless = \"[z-a]\"\n";
+        let e = Signatures::with_user_text(Path::new("my.toml"), text).unwrap_err();
+        insta::assert_snapshot!(e.to_string(), @"my.toml:1: the `unless` regex does not compile: error: invalid character class range, the start must be <= the end; fix the pattern");
     }
 }
 
