@@ -120,9 +120,18 @@ static PROGRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
         .expect("progress pattern compiles")
 });
 
+static FAILED_COUNT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\b(?:failed|failures|errors?)\s*[=:]\s*[1-9]")
+        .expect("failed count pattern compiles")
+});
+
 /// Whether a line says work completed: a progress word that is not a counter's name (`done=58`,
 /// `processed: 1422` in a periodic status line report totals, not that work finished since).
 fn reports_progress(text: &str) -> bool {
+    // a tally that counts failures (`uploaded 1288/3912 failed=2204`) is not a success
+    if FAILED_COUNT.is_match(text) {
+        return false;
+    }
     PROGRESS.find_iter(text).any(|m| {
         let rest = text[m.end()..].trim_start();
         !(rest.starts_with('=') || rest.starts_with(':'))
@@ -994,6 +1003,8 @@ mod tests {
             "INFO heartbeat busy=0 processed=1431 failed=39"
         ));
         assert!(!reports_progress("progress done: 58"));
+        assert!(!reports_progress("INFO uploaded 1288/3912 failed=2204"));
+        assert!(reports_progress("INFO uploaded 3912/3912 failed=0"));
     }
 
     #[test]

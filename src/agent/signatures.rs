@@ -21,6 +21,10 @@ const BUILTIN: [(&str, &str); 6] = [
     ),
 ];
 
+static URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\b[a-z][a-z0-9+.-]*://[^\s"'<>]+"#).expect("url pattern compiles")
+});
+
 /// Default weight of a signature that names none.
 pub const DEFAULT_WEIGHT: f32 = 3.5;
 /// Default weight of a user's signature: they know their own API's codes.
@@ -428,6 +432,8 @@ impl Table {
 
     /// The side task a line belongs to, if any.
     pub fn side_task(&self, line: &str) -> Option<&'static str> {
+        // a URL names an endpoint, not the work: a relay posting to /api/webhook/... is its main path
+        let line = &*URL.replace_all(line, " ");
         self.side_tasks
             .iter()
             .find(|(re, _)| re.is_match(line))

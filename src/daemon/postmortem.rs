@@ -36,22 +36,24 @@ pub async fn worker(
             }
         };
         let mut failed = false;
-        let drafted = !pending.is_empty();
+        let mut drafted = false;
         for id in pending {
             if stop_requested(&stop) {
                 return;
             }
             let span = tracing::info_span!("postmortem", incident = %id);
-            if let Err(e) = write_one(&cfg, &store, memory.as_ref(), &id)
+            let written = write_one(&cfg, &store, memory.as_ref(), &id)
                 .instrument(span)
-                .await
-            {
+                .await;
+            drafted |= written.is_ok();
+            if let Err(e) = written {
                 failed = true;
                 error!(incident = %id, error = %format!("{e:#}"), retry_in_s = retry.as_secs(), "post-mortem failed; it stays queued");
             }
         }
         if drafted {
-            // Drafting (signatures, templates, the model) is not the idle loop's code.
+            // Drafting (signatures, templates, the model) is not the idle loop's code. Only after
+            // a post-mortem was written: a queue that keeps failing does not shed at every retry.
             crate::footprint::shed("post-mortems");
         }
         // Woken by a new incident, or after a while to retry what is still queued: soon after
