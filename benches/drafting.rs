@@ -28,6 +28,8 @@ fn main() {
         "blind3/test",
         "blind4/dev",
         "blind4/test",
+        "blind5/dev",
+        "blind5/test",
     ] {
         for f in case_files(&root.join(dir)).expect("the eval folders are there") {
             cases.push(case::load(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display())));
