@@ -121,11 +121,12 @@ static PROGRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
 });
 
 static FAILED_COUNT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r"(?i)\b(?:failed|failures|errors?)\s*[=:]\s*[1-9]")
+    regex::Regex::new(r"(?i)\b(?:failed|failures|errors?|skipped)\s*[=:]\s*[1-9]|\b(?:sent|done|processed|written|uploaded|published|ok|succeeded)\s*[=:]\s*0\b")
         .expect("failed count pattern compiles")
 });
 
-/// Whether a line says work completed: a progress word that is not a counter's name (`done=58`,
+/// Whether a line says work completed (a tally that counts failures or skips, or no success, does
+/// not): a progress word that is not a counter's name (`done=58`,
 /// `processed: 1422` in a periodic status line report totals, not that work finished since).
 fn reports_progress(text: &str) -> bool {
     // a tally that counts failures (`uploaded 1288/3912 failed=2204`) is not a success
@@ -1005,6 +1006,7 @@ mod tests {
         assert!(!reports_progress("progress done: 58"));
         assert!(!reports_progress("INFO uploaded 1288/3912 failed=2204"));
         assert!(reports_progress("INFO uploaded 3912/3912 failed=0"));
+        assert!(!reports_progress("INFO mailer: done sent=0 skipped=37"));
     }
 
     #[test]
