@@ -30,6 +30,8 @@ fn main() {
         "blind4/test",
         "blind5/dev",
         "blind5/test",
+        "blind6/dev",
+        "blind6/test",
     ] {
         for f in case_files(&root.join(dir)).expect("the eval folders are there") {
             cases.push(case::load(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display())));
