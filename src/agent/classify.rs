@@ -148,7 +148,7 @@ fn progress_after(ev: &Evidence, i: usize) -> bool {
     ev.groups.iter().any(|g| {
         g.last_line > i
             && g.severity <= Severity::Info
-            && ev.signatures.side_task(&g.text).is_none()
+            && ev.side_task(&g.text).is_none()
             && reports_progress(&g.text)
             && !ev.signatures.is_start(&g.text)
     })
@@ -163,7 +163,7 @@ fn items(ev: &Evidence) -> Vec<Item> {
             let late = lateness(ev, g.at, g.last_line);
             let recency = 0.4 + 0.6 * late;
             let freq = 1.0 + 0.35 * (g.count as f32).ln();
-            let side = table.side_task(&g.text);
+            let side = ev.side_task(&g.text);
             let mut factor = g.severity.weight() * recency * freq;
             if side.is_some() {
                 factor *= SIDE_TASK_FACTOR;
@@ -329,13 +329,24 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
         .values()
         .any(|t| *t >= MIN_SCORE);
     let mut scores: BTreeMap<Category, f32> = BTreeMap::new();
+    // Explained symptoms (a panic, the exit, the restarts) tell one story, how it ended: they
+    // count as one reading with diminishing returns across their kinds, at 0.4.
+    let mut told: BTreeMap<Category, Vec<f32>> = BTreeMap::new();
     for ((cat, label), total) in &totals {
-        let w = if explained && symptoms.contains(label) {
-            0.4
+        if explained && symptoms.contains(label) {
+            told.entry(*cat).or_default().push(*total);
         } else {
-            1.0
-        };
-        *scores.entry(*cat).or_default() += total * w;
+            *scores.entry(*cat).or_default() += total;
+        }
+    }
+    for (cat, mut v) in told {
+        v.sort_by(|a, b| b.total_cmp(a));
+        let story: f32 = v
+            .iter()
+            .enumerate()
+            .map(|(k, t)| t * 0.5f32.powi(k as i32))
+            .sum();
+        *scores.entry(cat).or_default() += story * 0.4;
     }
     if process.running == Some(false) && !ev.checks.iter().any(|c| c.kind == "exited") {
         *scores.entry(Category::Crash).or_default() += 0.5;
@@ -756,7 +767,7 @@ fn last_main_line(ev: &Evidence) -> Option<&super::evidence::LogGroup> {
         .iter()
         .filter(|g| {
             !HEARTBEAT.is_match(&g.text)
-                && ev.signatures.side_task(&g.text).is_none()
+                && ev.side_task(&g.text).is_none()
                 && !HOST_LINE.is_match(&g.text)
         })
         .max_by_key(|g| g.last_line)
@@ -1007,6 +1018,29 @@ mod tests {
         assert!(!reports_progress("INFO uploaded 1288/3912 failed=2204"));
         assert!(reports_progress("INFO uploaded 3912/3912 failed=0"));
         assert!(!reports_progress("INFO mailer: done sent=0 skipped=37"));
+    }
+
+    #[test]
+    fn a_service_named_for_a_side_task_does_that_work_on_its_main_path() {
+        let log = "2026/12/05 06:40:05 notifier: getUpdates: Post \"https://api.example.org/getUpdates\": dial tcp: lookup api.example.org: no such host\n2026/12/05 06:52:10 notifier: send: Post \"https://api.example.org/send\": dial tcp: lookup api.example.org: no such host\n2026/12/05 07:15:10 notifier: send: Post \"https://api.example.org/send\": dial tcp: lookup api.example.org: no such host\n";
+        let mut e = ev(log);
+        e.service = "billing-api".into();
+        assert_eq!(e.side_task("notifier: send failed"), Some("notifications"));
+        assert_eq!(
+            classify(&e, &ProcessState::default()).category,
+            Category::Unknown
+        );
+        e.service = "tg-notifier".into();
+        assert_eq!(e.side_task("notifier: send failed"), None);
+        let c = classify(&e, &ProcessState::default());
+        assert_eq!(c.category, Category::Network, "{:?}", c.scores);
+    }
+
+    #[test]
+    fn a_crash_loop_s_symptoms_tell_one_story_and_yield_to_its_cause() {
+        let log = "thread 'main' panicked at src/main.rs:23:48:\nBOT_TOKEN must be set: NotPresent\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\nMar 09 16:40:13 vps-1 systemd[1]: bot.service: Main process exited, code=exited, status=101/n/a\nMar 09 16:40:23 vps-1 systemd[1]: bot.service: Scheduled restart job, restart counter is at 1.\nthread 'main' panicked at src/main.rs:23:48:\nBOT_TOKEN must be set: NotPresent\nMar 09 16:40:33 vps-1 systemd[1]: bot.service: Main process exited, code=exited, status=101/n/a\nMar 09 16:40:53 vps-1 systemd[1]: bot.service: Scheduled restart job, restart counter is at 5.\nMar 09 16:40:53 vps-1 systemd[1]: bot.service: Start request repeated too quickly.\n";
+        let c = classify(&ev(log), &ProcessState::default());
+        assert_eq!(c.category, Category::ConfigError, "{:?}", c.scores);
     }
 
     #[test]

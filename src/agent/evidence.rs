@@ -113,12 +113,25 @@ pub struct Evidence {
     pub first_at: Option<i64>,
     /// 0-based line where the process's current run began (0 when no restart is in the log).
     pub run_start: usize,
+    /// The service's name: work its own name says it does (a notifier's notifications) is its
+    /// main path, not a side task.
+    pub service: String,
     /// What lines mean: the built-in table and the user's signatures.
     #[serde(skip)]
     pub signatures: Signatures,
 }
 
 impl Evidence {
+    /// The side task a line's work is, if any; none when the service's own name is that kind of
+    /// work (`tg-notifier`'s notifier lines, `webhook-relay`'s webhook lines).
+    pub fn side_task(&self, text: &str) -> Option<&'static str> {
+        let side = self.signatures.side_task(text)?;
+        let own = self
+            .signatures
+            .side_task(&self.service.replace(['-', '_', '.'], " "));
+        (own != Some(side)).then_some(side)
+    }
+
     /// Where a quote occurs verbatim: `log`, `forensics` or `check`; `None` when nowhere.
     pub fn source_of(&self, quote: &str) -> Option<&'static str> {
         let q = quote.trim();
@@ -545,6 +558,7 @@ pub async fn gather_from(
         last_at,
         first_at,
         run_start,
+        service: incident.service.clone(),
         signatures: signatures.clone(),
     }
 }

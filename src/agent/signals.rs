@@ -66,8 +66,10 @@ static PROFILE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static FALSE_FLAG: LazyLock<Regex> = LazyLock::new(|| {
-    // `oom=false`, `"OOMKilled": false`: a flag that says the thing it names did not happen
-    Regex::new(r#"(?i)\b[\w.-]+"?\s*[=:]\s*"?false\b"?"#).expect("false flag pattern compiles")
+    // `oom=false`, `"OOMKilled": false`: a flag that says the thing it names did not happen; and a
+    // rate limit's own telemetry (`x-ratelimit-remaining=4980`, `rate limit ok`), which is not throttling
+    Regex::new(r#"(?i)\b[\w.-]+"?\s*[=:]\s*"?false\b"?|\b[\w.-]*rate[-_]?limit[\w.-]*\s*[=:]\s*[1-9][\w.:/-]*|\brate[- _]?limits? (?:ok|fine|healthy|normal)\b"#)
+        .expect("false flag pattern compiles")
 });
 
 /// A status code's reading: weak evidence, which the text of the same line may overrule.
@@ -127,7 +129,7 @@ pub const TEXT_OVER_CODE: f32 = 3.0;
 
 /// Every meaning recognised in one line, at most one per label.
 pub fn signals(table: &Table, line: &str, origin: Origin) -> Vec<Signal> {
-    // a flag set to false is not evidence of what it names
+    // a flag set to false, or a rate limit's telemetry, is not evidence of what it names
     let line = &*FALSE_FLAG.replace_all(line, " ");
     let mut out: Vec<Signal> = Vec::new();
     let mut push = |s: Signal| {
