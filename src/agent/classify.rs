@@ -309,13 +309,8 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
     let mut totals: BTreeMap<(Category, &'static str), f32> = BTreeMap::new();
     for (key, v) in contrib.iter_mut() {
         v.sort_by(|a, b| b.0.total_cmp(&a.0));
-        // diminishing returns: many lines of one kind weigh at most twice the strongest
-        let total: f32 = v
-            .iter()
-            .enumerate()
-            .map(|(k, (c, _))| c * 0.5f32.powi(k as i32))
-            .sum();
-        totals.insert(*key, total);
+        // many lines of one kind weigh at most twice the strongest
+        totals.insert(*key, diminishing(v.iter().map(|(c, _)| *c)));
     }
     // An abort, an exit or a restart loop is how a failure ends, not why: when another category
     // explains it, the symptom counts for less.
@@ -341,11 +336,7 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
     }
     for (cat, mut v) in told {
         v.sort_by(|a, b| b.total_cmp(a));
-        let story: f32 = v
-            .iter()
-            .enumerate()
-            .map(|(k, t)| t * 0.5f32.powi(k as i32))
-            .sum();
+        let story = diminishing(v.into_iter());
         *scores.entry(cat).or_default() += story * 0.4;
     }
     if process.running == Some(false) && !ev.checks.iter().any(|c| c.kind == "exited") {
@@ -412,6 +403,14 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
         };
     }
     absence(ev, process, ranked, &items)
+}
+
+/// Diminishing returns over weights given strongest first: each counts half the one before, so
+/// however many there are they weigh at most twice the strongest.
+fn diminishing(desc: impl Iterator<Item = f32>) -> f32 {
+    desc.enumerate()
+        .map(|(k, w)| w * 0.5f32.powi(k as i32))
+        .sum()
 }
 
 /// Strongest first and varied: the best line of each label, then of each label and source, then of each

@@ -133,8 +133,8 @@ impl PidFile {
     /// Is the live process `pid` still the one this file describes (not a reused pid)?
     /// A live pid in the middle of an `exec` (the start gate handing over to the program)
     /// reads an empty or a cut-off command line (`/bin/sh -c read -r _ <&3 || exit` was read
-    /// in a loop of the process tests): a line that does not match is read again, briefly, before the pid is
-    /// judged another program's.
+    /// in a loop of the process tests): a line that does not match is read again, briefly,
+    /// before the pid is judged another program's.
     pub async fn is_running(&self) -> bool {
         for _ in 0..CMDLINE_TRIES {
             if !super::pid_alive(self.pid) {
