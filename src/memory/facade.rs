@@ -240,18 +240,14 @@ impl Memory {
             reading.rest.clone()
         };
         let model_id = embedder.model_id().to_string();
-        // The question and the taxonomy's meanings, in one batch: the category the question
-        // names in plain words is the meaning nearest to it, when clearly nearest.
-        let mut texts = vec![words.clone()];
-        texts.extend(Category::ALL.iter().map(|c| c.meaning().to_string()));
-        let (_, v) = embed_all(embedder, texts).await;
+        // The category the question names in plain words ("ran out of disk", "got wedged").
+        let named = super::plain::category(&words);
+        let (_, v) = embed_all(embedder, vec![words.clone()]).await;
         release_memory();
-        let mut v = v?.into_iter();
-        let values = v.next().ok_or(MemoryError::EmbedCount {
+        let values = v?.into_iter().next().ok_or(MemoryError::EmbedCount {
             expected: 1,
             got: 0,
         })?;
-        let named = question::category(&values, &v.collect::<Vec<_>>());
         let query = Vector { model_id, values };
         let mut filter = filter;
         let wanted = k.max(hybrid::GROUPED);
@@ -276,7 +272,7 @@ impl Memory {
             } else {
                 1.0
             };
-            let weights = 1.0 + lexical + rank_category.map_or(0.0, |_| hybrid::CATEGORY_WEIGHT);
+            let weights = 1.0 + lexical + rank_category.map_or(0.0, |r| r.weight);
             let best = weights / (hybrid::RRF_K + 1.0);
             for h in &mut hits {
                 h.score = (h.score / best).min(1.0);
@@ -298,9 +294,9 @@ impl Memory {
         let lexical_ids: Vec<String> = lexical.into_iter().map(|(id, _)| id).collect();
         let rank_category = category_to_rank(&*store, named, &query, &filter, Some(&dense)).await?;
         let of_category: Vec<String> = match rank_category {
-            Some(c) => dense
+            Some(r) => dense
                 .iter()
-                .filter(|h| h.doc.category == c)
+                .filter(|h| h.doc.category == r.category)
                 .map(|h| h.doc.id.clone())
                 .collect(),
             None => Vec::new(),
@@ -308,7 +304,10 @@ impl Memory {
         let rankings = [
             (dense_ids.as_slice(), 1.0),
             (lexical_ids.as_slice(), 1.0),
-            (of_category.as_slice(), hybrid::CATEGORY_WEIGHT),
+            (
+                of_category.as_slice(),
+                rank_category.map_or(0.0, |r| r.weight),
+            ),
         ];
         let best = hybrid::best_score(&rankings);
         let mut hits = Vec::with_capacity(k);
@@ -335,21 +334,33 @@ impl Memory {
     }
 }
 
-/// The category whose dense neighbours rank once more: the one the question names, else the one
-/// most of its nearest post-mortems share; none when a filter already keeps one category only.
-/// The nearest are read from `dense` when the caller has that ranking at hand, else searched.
+/// The category whose dense neighbours rank once more: the one the question names (weighing
+/// double), else the one most of its nearest post-mortems share; none when a filter already
+/// keeps one category only. The nearest are read from `dense` when the caller has that ranking
+/// at hand, else searched.
 async fn category_to_rank(
     store: &dyn VectorStore,
     named: Option<Category>,
     query: &Vector,
     filter: &Filter,
     dense: Option<&[Hit]>,
-) -> Result<Option<Category>, MemoryError> {
+) -> Result<Option<hybrid::Ranked>, MemoryError> {
+    let voted = |c: Option<Category>| {
+        c.map(|category| hybrid::Ranked {
+            category,
+            weight: hybrid::VOTED_WEIGHT,
+        })
+    };
     Ok(match (filter.category, named, dense) {
         (Some(_), _, _) => None,
-        (None, Some(c), _) => Some(c),
-        (None, None, Some(dense)) => question::vote(dense),
-        (None, None, None) => question::vote(&store.search(query, question::VOTERS, filter).await?),
+        (None, Some(category), _) => Some(hybrid::Ranked {
+            category,
+            weight: hybrid::NAMED_WEIGHT,
+        }),
+        (None, None, Some(dense)) => voted(question::vote(dense)),
+        (None, None, None) => voted(question::vote(
+            &store.search(query, question::VOTERS, filter).await?,
+        )),
     })
 }
 

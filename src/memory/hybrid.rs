@@ -1,5 +1,6 @@
 //! Hybrid ranking: the dense (embedding) and lexical (BM25F) rankings fused by reciprocal rank.
 
+use crate::core::category::Category;
 use std::collections::HashMap;
 
 /// The rank constant of reciprocal rank fusion (Cormack et al. 2009): a doc at rank `r` of a
@@ -9,8 +10,18 @@ pub const RRF_K: f32 = 60.0;
 /// How many candidates each ranking hands to the fusion.
 pub const POOL: usize = 100;
 
-/// The weight of the third ranking, the dense candidates of the category a question names.
-pub const CATEGORY_WEIGHT: f32 = 1.0;
+/// A category whose dense candidates rank once more (a third ranking), and that ranking's weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ranked {
+    pub category: Category,
+    pub weight: f32,
+}
+
+/// The weight of a category the question names in plain words: it says what it is about.
+pub const NAMED_WEIGHT: f32 = 2.0;
+
+/// The weight of a category most of the question's nearest post-mortems share: a guess.
+pub const VOTED_WEIGHT: f32 = 1.0;
 
 /// How many of the best fused candidates the answer groups near-identical hits from.
 pub const GROUPED: usize = 30;

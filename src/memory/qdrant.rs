@@ -4,7 +4,6 @@ use super::doc::{normalize, Filter, Hit, MemoryDoc, Record, Vector};
 use super::error::MemoryError;
 use super::lexical::{sparse_doc, sparse_query};
 use super::store::{check_batch, check_query, VectorStore};
-use crate::core::category::Category;
 use crate::fnv::fnv1a;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -442,7 +441,7 @@ impl VectorStore for QdrantStore {
         &self,
         query: &Vector,
         words: &str,
-        category: Option<Category>,
+        category: Option<super::hybrid::Ranked>,
         k: usize,
         filter: &Filter,
     ) -> Result<Option<Vec<Hit>>, MemoryError> {
@@ -474,13 +473,13 @@ impl VectorStore for QdrantStore {
             });
             weights.push(1.0);
         }
-        if let Some(c) = category {
+        if let Some(r) = category {
             let of_category = Filter {
-                category: Some(c),
+                category: Some(r.category),
                 ..filter.clone()
             };
             prefetch.push(dense(to_filter(&of_category)));
-            weights.push(super::hybrid::CATEGORY_WEIGHT);
+            weights.push(r.weight);
         }
         let res = self
             .client

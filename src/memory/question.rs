@@ -48,22 +48,6 @@ pub fn read(question: &str, now: DateTime<Utc>, services: &Services) -> Reading 
     Reading { filter, rest }
 }
 
-/// The category a question names in plain words: the one whose meaning (`Category::meaning`,
-/// embedded as `meanings` in `Category::ALL` order) is nearest to the question's vector, when
-/// it is nearer than the runner-up by `CATEGORY_MARGIN`.
-pub fn category(question: &[f32], meanings: &[Vec<f32>]) -> Option<Category> {
-    let mut sims: Vec<(f32, Category)> = meanings
-        .iter()
-        .zip(Category::ALL)
-        .map(|(m, c)| (cosine(question, m), c))
-        .collect();
-    sims.sort_by(|a, b| b.0.total_cmp(&a.0));
-    match sims.as_slice() {
-        [first, second, ..] if first.0 - second.0 >= CATEGORY_MARGIN => Some(first.1),
-        _ => None,
-    }
-}
-
 /// The category of most of the question's nearest post-mortems (their similarities summed),
 /// when the question names none: a question about a kind of incident lands among its kind.
 pub fn vote(nearest: &[Hit]) -> Option<Category> {
@@ -84,20 +68,6 @@ pub fn vote(nearest: &[Hit]) -> Option<Category> {
 
 /// How many of the nearest post-mortems vote.
 pub const VOTERS: usize = 5;
-
-/// How much nearer the named category's meaning must be than the next one's.
-pub const CATEGORY_MARGIN: f32 = 0.03;
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let n = norm(a) * norm(b);
-    if n > 0.0 {
-        dot / n
-    } else {
-        0.0
-    }
-}
 
 /// A filter of the question narrowed by the caller's own (flags win where both say something).
 pub fn narrow(read: &Filter, given: &Filter) -> Filter {

@@ -148,9 +148,9 @@ impl Services {
     /// The cues a question word (already stemmed) matches: the word itself, else the cue word
     /// sharing the longest start with it, at least 5 letters and all but 2 of the shorter word
     /// (`invoicing` for `invoice`, `alerter` for `alert`; `pricing` is not `price`).
-    fn matches(&self, word: &str) -> Vec<&Cue> {
-        if let Some(c) = self.cues.get(word) {
-            return c.iter().collect();
+    fn matches<'a>(&'a self, word: &'a str) -> (&'a str, Vec<&'a Cue>) {
+        if let Some((w, c)) = self.cues.get_key_value(word) {
+            return (w, c.iter().collect());
         }
         let common = |w: &str| {
             w.bytes()
@@ -163,8 +163,17 @@ impl Services {
             .map(|(w, c)| (common(w), w, c))
             .filter(|(n, w, _)| *n >= 5 && *n + 2 >= w.len().min(word.len()))
             .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(a.1)))
-            .map(|(_, _, c)| c.iter().collect())
-            .unwrap_or_default()
+            .map_or((word, Vec::new()), |(_, w, c)| {
+                (w.as_str(), c.iter().collect())
+            })
+    }
+
+    /// Whether a cue word is (a part of, or two adjacent parts of) a service's name.
+    fn is_name_word(&self, cue: &str) -> bool {
+        self.names.iter().any(|n| {
+            let ws = name_words(n);
+            ws.iter().any(|w| w == cue) || ws.windows(2).any(|p| format!("{}{}", p[0], p[1]) == cue)
+        })
     }
 
     /// The one service a question names, when its cues point clearly at one.
@@ -174,20 +183,28 @@ impl Services {
         let mut spans: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.names.len()];
         let mut seen: Vec<String> = Vec::new();
         let mut consider = |w: String, span: (usize, usize)| {
-            if seen.contains(&w) {
+            // A cue counts once, however many question words reach it (`craigslist` and
+            // `craigslistblock`, the word joined with the next, both reach `craigslist`).
+            let (cue, cues) = self.matches(&w);
+            if seen.iter().any(|s| s == cue) {
                 return;
             }
             let mut best: HashMap<usize, f32> = HashMap::new();
-            for c in self.matches(&w) {
+            for c in cues {
                 let e = best.entry(c.service).or_default();
                 *e = e.max(c.weight);
             }
+            // Only the words of a name are cut from what is searched: a word its post-mortems
+            // use (an upstream, a tool) points at the service and still says what happened.
+            let of_name = self.is_name_word(cue);
             if !best.is_empty() {
-                seen.push(w);
+                seen.push(cue.to_string());
             }
             for (s, wt) in best {
                 score[s] += wt;
-                spans[s].push(span);
+                if of_name {
+                    spans[s].push(span);
+                }
             }
         };
         for (i, (w, span)) in words.iter().enumerate() {
@@ -200,7 +217,14 @@ impl Services {
         order.sort_by(|a, b| score[*b].total_cmp(&score[*a]));
         let top = *order.first()?;
         let second = order.get(1).map_or(0.0, |s| score[*s]);
-        if score[top] < NAMED || score[top] < MARGIN * second {
+        // Words of its post-mortems alone ("box", "pandoc") name a service only when two or
+        // more of them agree: one such word is too often an everyday one.
+        let named = if spans[top].is_empty() {
+            2.0 * NAMED
+        } else {
+            NAMED
+        };
+        if score[top] < named || score[top] < MARGIN * second {
             return None;
         }
         let mut merged: Vec<(usize, usize)> = Vec::new();
@@ -276,6 +300,10 @@ mod tests {
             HashMap::from([("invoice-api".into(), 9), ("pricing-api".into(), 7)]),
         );
         words.insert(
+            "apartment".into(),
+            HashMap::from([("rental-scraper".into(), 12)]),
+        );
+        words.insert(
             "edgar".into(),
             HashMap::from([("sec-filings-scraper".into(), 2)]),
         );
@@ -323,5 +351,23 @@ mod tests {
         let n = fleet().find(q).unwrap();
         let words: Vec<&str> = n.spans.iter().map(|(a, b)| &q[*a..*b]).collect();
         assert_eq!(words, ["polymarket bot"]);
+    }
+
+    #[test]
+    fn words_of_its_post_mortems_point_at_a_service_but_stay_in_the_question() {
+        // Two of them name it; neither is cut, since each says something about what happened.
+        let q = "did craigslist block the apartment search?";
+        let n = fleet().find(q).unwrap();
+        assert_eq!((n.service.as_str(), n.spans.len()), ("rental-scraper", 0));
+        // One alone is too often an everyday word.
+        assert_eq!(named("did craigslist block us?"), None);
+        // Beside a word of the name, only the name's word is cut.
+        let q = "the craigslist scraper got banned";
+        let n = fleet().find(q).unwrap();
+        let words: Vec<&str> = n.spans.iter().map(|(a, b)| &q[*a..*b]).collect();
+        assert_eq!(
+            (n.service.as_str(), words),
+            ("rental-scraper", vec!["scraper"])
+        );
     }
 }

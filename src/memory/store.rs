@@ -4,7 +4,6 @@ use super::doc::{Filter, Hit, MemoryDoc, Record, Vector};
 use super::error::MemoryError;
 use super::lexical::LexicalIndex;
 use super::services::Services;
-use crate::core::category::Category;
 use async_trait::async_trait;
 
 /// A durable store of post-mortems and their vectors. A write that returns `Ok` is durable.
@@ -46,14 +45,14 @@ pub trait VectorStore: Send + Sync {
         false
     }
     /// The dense ranking, the lexical one and (when `category` is given) the dense ranking of
-    /// that category, fused by the server itself with weighted reciprocal rank fusion (Qdrant's
+    /// that category at its weight, fused by the server itself with weighted reciprocal rank fusion (Qdrant's
     /// query API): the `k` best with their fused scores. `None` where the backend cannot (`fuses`
     /// is false); the facade then fuses the rankings it asks for one by one.
     async fn fused(
         &self,
         _query: &Vector,
         _words: &str,
-        _category: Option<Category>,
+        _category: Option<super::hybrid::Ranked>,
         _k: usize,
         _filter: &Filter,
     ) -> Result<Option<Vec<Hit>>, MemoryError> {
