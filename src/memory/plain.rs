@@ -4,7 +4,7 @@
 //! caller falls back to the question's meaning and its nearest post-mortems.
 
 use crate::core::category::Category;
-use regex::RegexSet;
+use regex::bytes::RegexSet;
 use std::sync::OnceLock;
 
 /// Cue phrases per category (case-insensitive regexes over the question's words). Each names
@@ -225,29 +225,36 @@ const CUES: &[(Category, &[&str])] = &[
     ),
 ];
 
-fn sets() -> &'static [(Category, RegexSet)] {
-    static SETS: OnceLock<Vec<(Category, RegexSet)>> = OnceLock::new();
-    SETS.get_or_init(|| {
-        CUES.iter()
-            .map(|(c, cues)| {
-                let set = regex::RegexSetBuilder::new(*cues)
-                    .case_insensitive(true)
-                    .build()
-                    .expect("the plain-word cues are valid regexes (a unit test builds them)");
-                (*c, set)
-            })
-            .collect()
+/// All cues in one set, and the category of each (in the set's order).
+fn cues() -> &'static (RegexSet, Vec<Category>) {
+    static CUE_SET: OnceLock<(RegexSet, Vec<Category>)> = OnceLock::new();
+    CUE_SET.get_or_init(|| {
+        let (patterns, of): (Vec<&str>, Vec<Category>) = CUES
+            .iter()
+            .flat_map(|(c, cues)| cues.iter().map(move |p| (*p, *c)))
+            .unzip();
+        // ASCII only: the cues are English words, and Unicode case folding and word boundaries
+        // would cost a cold `ask` milliseconds to compile for nothing.
+        let set = regex::bytes::RegexSetBuilder::new(patterns)
+            .case_insensitive(true)
+            .unicode(false)
+            .build()
+            .expect("the plain-word cues are valid regexes (a unit test builds them)");
+        (set, of)
     })
 }
 
 /// The category `words` name in plain words: the one with the most cues in them, when one has
 /// strictly more than every other; none when no cue is there or two categories tie.
 pub fn category(words: &str) -> Option<Category> {
-    let mut counts: Vec<(Category, usize)> = sets()
-        .iter()
-        .map(|(c, set)| (*c, set.matches(words).iter().count()))
-        .filter(|(_, n)| *n > 0)
-        .collect();
+    let (set, of) = cues();
+    let mut counts: Vec<(Category, usize)> = Vec::new();
+    for i in set.matches(words.as_bytes()).iter() {
+        match counts.iter_mut().find(|(c, _)| *c == of[i]) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((of[i], 1)),
+        }
+    }
     counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     match counts.as_slice() {
         [(c, _)] => Some(*c),
@@ -263,7 +270,8 @@ mod tests {
 
     #[test]
     fn every_cue_compiles() {
-        assert_eq!(sets().len(), CUES.len());
+        let n: usize = CUES.iter().map(|(_, c)| c.len()).sum();
+        assert_eq!(cues().0.len(), n);
     }
 
     #[test]
