@@ -1,7 +1,7 @@
 //! The category a question names in an operator's plain words ("ran out of disk", "got
 //! wedged", "banned by the site", "a typo in its settings"), read from cue phrases. Pure and
 //! cheap: no model. A question whose cues point at two categories equally names none, and the
-//! caller falls back to the question's meaning and its nearest post-mortems.
+//! caller falls back to the category its nearest post-mortems share.
 
 use crate::core::category::Category;
 use regex::bytes::RegexSet;

@@ -4,7 +4,7 @@
 
 use super::flat::{Reader, Writer};
 use super::lexical::{stem, tokens};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A word that points at a service, and how strongly.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +30,8 @@ const MARGIN: f32 = 2.0;
 pub struct Services {
     names: Vec<String>,
     cues: HashMap<String, Vec<Cue>>,
+    /// The cue words that come from the names (`name_parts`), not from the post-mortems.
+    of_names: HashSet<String>,
 }
 
 /// A service a question names, and the byte ranges of the words that named it.
@@ -39,12 +41,25 @@ pub struct Named {
     pub spans: Vec<(usize, usize)>,
 }
 
-/// The parts of a service name: `content-pipeline-v2` is `content`, `pipeline`, `v2`.
-fn name_words(name: &str) -> Vec<String> {
-    name.split(|c: char| !c.is_alphanumeric())
+/// The parts of a service name: `content-pipeline-v2` is `content`, `pipeline`, `v2`; and
+/// adjacent parts as one word (`contentpipeline`), so `chat bot` for `support-chatbot` works
+/// both ways.
+fn name_parts(name: &str) -> Vec<String> {
+    let mut ws: Vec<String> = name
+        .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(|w| stem(&w.to_lowercase()))
-        .collect()
+        .collect();
+    let joined: Vec<String> = ws.windows(2).map(|p| format!("{}{}", p[0], p[1])).collect();
+    ws.extend(joined);
+    ws.sort();
+    ws.dedup();
+    ws
+}
+
+/// Every name part of `names`.
+fn of_names(names: &[String]) -> HashSet<String> {
+    names.iter().flat_map(|n| name_parts(n)).collect()
 }
 
 impl Services {
@@ -57,13 +72,7 @@ impl Services {
         let mut cues: HashMap<String, Vec<Cue>> = HashMap::new();
         let mut sharing: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, n) in names.iter().enumerate() {
-            let mut ws = name_words(n);
-            // Adjacent parts also as one word: `chat bot` for `support-chatbot` works both ways.
-            let joined: Vec<String> = ws.windows(2).map(|p| format!("{}{}", p[0], p[1])).collect();
-            ws.extend(joined);
-            ws.sort();
-            ws.dedup();
-            for w in ws {
+            for w in name_parts(n) {
                 sharing.entry(w).or_default().push(i);
             }
         }
@@ -99,7 +108,12 @@ impl Services {
                 }
             }
         }
-        Services { names, cues }
+        let of_names = of_names(&names);
+        Services {
+            names,
+            cues,
+            of_names,
+        }
     }
 
     /// Writes the names and cues for the index file.
@@ -138,7 +152,12 @@ impl Services {
                 .collect::<Option<Vec<Cue>>>()?;
             cues.insert(word, list);
         }
-        Some(Services { names, cues })
+        let of_names = of_names(&names);
+        Some(Services {
+            names,
+            cues,
+            of_names,
+        })
     }
 
     pub fn names(&self) -> &[String] {
@@ -168,14 +187,6 @@ impl Services {
             })
     }
 
-    /// Whether a cue word is (a part of, or two adjacent parts of) a service's name.
-    fn is_name_word(&self, cue: &str) -> bool {
-        self.names.iter().any(|n| {
-            let ws = name_words(n);
-            ws.iter().any(|w| w == cue) || ws.windows(2).any(|p| format!("{}{}", p[0], p[1]) == cue)
-        })
-    }
-
     /// The one service a question names, when its cues point clearly at one.
     pub fn find(&self, question: &str) -> Option<Named> {
         let words = word_spans(question);
@@ -196,7 +207,7 @@ impl Services {
             }
             // Only the words of a name are cut from what is searched: a word its post-mortems
             // use (an upstream, a tool) points at the service and still says what happened.
-            let of_name = self.is_name_word(cue);
+            let of_name = self.of_names.contains(cue);
             if !best.is_empty() {
                 seen.push(cue.to_string());
             }

@@ -45,9 +45,10 @@ pub trait VectorStore: Send + Sync {
         false
     }
     /// The dense ranking, the lexical one and (when `category` is given) the dense ranking of
-    /// that category at its weight, fused by the server itself with weighted reciprocal rank fusion (Qdrant's
-    /// query API): the `k` best with their fused scores. `None` where the backend cannot (`fuses`
-    /// is false); the facade then fuses the rankings it asks for one by one.
+    /// that category at its weight, fused by the server itself with weighted reciprocal rank
+    /// fusion (Qdrant's query API): the `k` best with their fused scores. `None` where the
+    /// backend cannot (`fuses` is false); the facade then fuses the rankings it asks for one by
+    /// one.
     async fn fused(
         &self,
         _query: &Vector,
