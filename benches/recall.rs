@@ -1,8 +1,11 @@
 //! Recall harness: the blind memory set (tests/data/memory-blind) imported with the real MiniLM
 //! model into a temp embedded store; every question of a half is asked with its `asked_at` as now.
 //!
-//! `cargo bench --bench recall` scores both halves; `cargo bench --bench recall -- dev` scores the
-//! dev half only (for tuning: the test half is scored only once tuning is over).
+//! Two question sets over the same corpus, each written blind by a different hand:
+//! `tests/data/memory-blind` (213 questions) and `tests/data/memory-blind2` (262).
+//!
+//! `cargo bench --bench recall` scores both halves of both sets; `-- dev` scores the dev halves
+//! only (for tuning: a test half is scored only once tuning is over), `-- blind2` one set.
 
 use akashic::memory::import::{import_docs, ParsedLine};
 use akashic::memory::index::CANDIDATES_PER_HIT;
@@ -23,9 +26,13 @@ struct Question {
     asked_at: DateTime<Utc>,
 }
 
-fn data(name: &str) -> PathBuf {
+/// The question sets, each a directory of `questions.dev.json` and `questions.test.json`.
+const SETS: [&str; 2] = ["memory-blind", "memory-blind2"];
+
+fn data(set: &str, name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/memory-blind")
+        .join("tests/data")
+        .join(set)
         .join(name)
 }
 
@@ -43,15 +50,20 @@ fn score(hits: &[String], relevant: &[String]) -> (f64, f64) {
 }
 
 fn main() {
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a == "dev" || a == "test")
-        .collect();
-    let halves: Vec<&str> = if only.is_empty() {
-        vec!["dev", "test"]
-    } else {
-        only.iter().map(String::as_str).collect()
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let pick = |all: &[&'static str]| -> Vec<&'static str> {
+        let named: Vec<&'static str> = all
+            .iter()
+            .copied()
+            .filter(|a| args.iter().any(|x| x == a.trim_start_matches("memory-")))
+            .collect();
+        if named.is_empty() {
+            all.to_vec()
+        } else {
+            named
+        }
     };
+    let (halves, sets) = (pick(&["dev", "test"]), pick(&SETS));
     let verbose = std::env::var("RECALL_VERBOSE").is_ok();
     let paths = locate::locate_from_env(None)
         .unwrap_or_else(|e| panic!("the recall harness needs the real embedding model: {e:#}"));
@@ -66,7 +78,7 @@ fn main() {
         },
         embedder_factory_for(&paths),
     );
-    let docs: Vec<ParsedLine> = std::fs::read_to_string(data("corpus.jsonl"))
+    let docs: Vec<ParsedLine> = std::fs::read_to_string(data(SETS[0], "corpus.jsonl"))
         .expect("tests/data/memory-blind/corpus.jsonl")
         .lines()
         .enumerate()
@@ -105,9 +117,12 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     let mut asked: Vec<String> = Vec::new();
-    for half in halves {
+    for (set, half) in sets
+        .iter()
+        .flat_map(|s| halves.iter().map(move |h| (*s, *h)))
+    {
         let questions: Vec<Question> = serde_json::from_str(
-            &std::fs::read_to_string(data(&format!("questions.{half}.json"))).unwrap(),
+            &std::fs::read_to_string(data(set, &format!("questions.{half}.json"))).unwrap(),
         )
         .unwrap();
         asked.extend(questions.iter().map(|q| q.question.clone()));
@@ -145,7 +160,7 @@ fn main() {
         }
         let n = questions.len() as f64;
         println!(
-            "{half}: {} questions, recall@5 {:.3}, MRR {:.3} ({:.0} ms per question)",
+            "{set} {half}: {} questions, recall@5 {:.3}, MRR {:.3} ({:.0} ms per question)",
             questions.len(),
             recall / n,
             mrr / n,

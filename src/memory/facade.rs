@@ -250,7 +250,13 @@ impl Memory {
         })?;
         let query = Vector { model_id, values };
         let mut filter = filter;
-        let wanted = k.max(hybrid::GROUPED);
+        // "When did it first ...": the pattern's hits come in date order, from a wider pool.
+        let order = super::order::read(question);
+        let wanted = if order.is_some() {
+            hybrid::POOL
+        } else {
+            k.max(hybrid::GROUPED)
+        };
         if store.fuses(&filter) {
             let mut rank_category = category_to_rank(&*store, named, &query, &filter, None).await?;
             let mut hits = store
@@ -276,6 +282,9 @@ impl Memory {
             let best = weights / (hybrid::RRF_K + 1.0);
             for h in &mut hits {
                 h.score = (h.score / best).min(1.0);
+            }
+            if let Some(order) = order {
+                super::order::apply(&mut hits, order);
             }
             let pool = hits.clone();
             hits.truncate(k);
@@ -322,6 +331,9 @@ impl Memory {
                     score: fused / best,
                 });
             }
+        }
+        if let Some(order) = order {
+            super::order::apply(&mut hits, order);
         }
         let pool = hits.clone();
         hits.truncate(k);

@@ -15,6 +15,7 @@ pub mod index_file;
 pub mod lexical;
 pub mod llm;
 pub mod locate;
+pub mod order;
 pub mod plain;
 pub mod priors;
 pub mod qdrant;

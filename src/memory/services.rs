@@ -211,6 +211,22 @@ impl Services {
             if !best.is_empty() {
                 seen.push(cue.to_string());
             }
+            // A name's word in the plural ("the pipelines", "the chat bots") speaks of several
+            // services, not of the one whose name has it in the singular.
+            let said: String = question[span.0..span.1]
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect();
+            let plural = |s: usize| {
+                of_name
+                    && said.ends_with('s')
+                    && !self.names[s]
+                        .to_lowercase()
+                        .replace(|c: char| !c.is_alphanumeric(), "")
+                        .contains(&said)
+            };
+            best.retain(|s, _| !plural(*s));
             for (s, wt) in best {
                 score[s] += wt;
                 if of_name {
@@ -224,17 +240,21 @@ impl Services {
                 consider(format!("{w}{next}"), (span.0, nspan.1));
             }
         }
+        // A name said outright beats words that only go with a service: when the question
+        // names services by their names' words, the clearest of those wins; words of the
+        // post-mortems alone ("box", "pandoc") name one only when two or more of them agree.
+        let by_name: Vec<f32> = (0..self.names.len())
+            .map(|s| if spans[s].is_empty() { 0.0 } else { score[s] })
+            .collect();
+        let (score, named) = if by_name.iter().any(|s| *s >= NAMED) {
+            (by_name, NAMED)
+        } else {
+            (score, 2.0 * NAMED)
+        };
         let mut order: Vec<usize> = (0..self.names.len()).collect();
         order.sort_by(|a, b| score[*b].total_cmp(&score[*a]));
         let top = *order.first()?;
         let second = order.get(1).map_or(0.0, |s| score[*s]);
-        // Words of its post-mortems alone ("box", "pandoc") name a service only when two or
-        // more of them agree: one such word is too often an everyday one.
-        let named = if spans[top].is_empty() {
-            2.0 * NAMED
-        } else {
-            NAMED
-        };
         if score[top] < named || score[top] < MARGIN * second {
             return None;
         }
@@ -351,6 +371,8 @@ mod tests {
             "which bots froze at night?",
             "what broke in the second half of last year",
             "the edgar scraper",
+            "have the publishing pipelines been locked out?",
+            "a jammed loop across the chat bots?",
         ] {
             assert_eq!(named(q), None, "{q}");
         }
@@ -379,6 +401,15 @@ mod tests {
         assert_eq!(
             (n.service.as_str(), words),
             ("rental-scraper", vec!["scraper"])
+        );
+    }
+
+    #[test]
+    fn a_name_said_outright_beats_words_that_go_with_another_service() {
+        // "craigslist" and "apartment" go with the rental scraper; the price tracker is named.
+        assert_eq!(
+            named("did the price tracker choke on craigslist apartment listings?").as_deref(),
+            Some("price-tracker")
         );
     }
 }

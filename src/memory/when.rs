@@ -50,6 +50,9 @@ const MONTHS: [&str; 12] = [
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
 ];
 
+/// An hour: a number with am/pm, or midnight/noon; two groups (the hour, the half of day).
+const HOUR: &str = r"(\d{1,2}|midnight|noon|midday)(?::00)?\s*(am|pm|a\.m\.|p\.m\.)?(?:\s*utc)?";
+
 const MONTH: &str = r"(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)";
 
 fn month_of(word: &str) -> Option<u32> {
@@ -88,6 +91,34 @@ fn year_for_month(m: u32, now: DateTime<Utc>) -> i32 {
     }
 }
 
+/// The year of the latest `d` `m` that is not after `now` (a day later this month is last year's).
+fn year_for_day(m: u32, d: u32, now: DateTime<Utc>) -> i32 {
+    if (m, d) <= (now.month(), now.day()) {
+        now.year()
+    } else {
+        now.year() - 1
+    }
+}
+
+/// An hour of the clock as written: "10pm", "6 am", "22", "midnight", "noon".
+fn hour_of(h: &str, half: Option<&str>) -> Option<u32> {
+    let h = h.to_ascii_lowercase();
+    let n: u32 = match h.as_str() {
+        "midnight" => return Some(0),
+        "noon" | "midday" => return Some(12),
+        n => n.parse().ok()?,
+    };
+    match half
+        .map(|h| h.replace('.', "").to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("am") if n <= 12 => Some(n % 12),
+        Some("pm") if n <= 12 => Some(n % 12 + 12),
+        None if n < 24 => Some(n),
+        _ => None,
+    }
+}
+
 fn num(word: &str) -> Option<i64> {
     word.parse().ok().or_else(|| {
         [
@@ -120,6 +151,16 @@ fn year_word(w: Option<&str>, now: DateTime<Utc>) -> Option<i32> {
         Some("last year") => Some(now.year() - 1),
         Some("this year") => Some(now.year()),
         Some(y) => y.parse().ok(),
+    }
+}
+
+/// The first month of a season (meteorological, northern hemisphere).
+fn season_start(season: &str) -> u32 {
+    match season.to_ascii_lowercase().as_str() {
+        "spring" => 3,
+        "summer" => 6,
+        "autumn" | "fall" => 9,
+        _ => 12,
     }
 }
 
@@ -179,7 +220,19 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         },
         Rule {
             re: r(&format!(
-                r"\b(?:since|after) (?:the )?(?:[a-z]+ )?(?:upgrade|migration|update|switch|change|move|release|deploy)s? (?:in|of) {MONTH}(?: (\d{{4}}))?"
+                r"\b(?:since|after) (?:the (?:[a-z]+ ){{0,2}}|(?:[a-z]+ )?)(?:upgrade|migration|update|switch|change|move|release|deploy)s? (?:in|of) {MONTH}(?: (\d{{4}}))?"
+            )),
+            read: |c, now| {
+                let m = month_of(&c[1])?;
+                let y = year_word(c.get(2).map(|x| x.as_str()), now)
+                    .unwrap_or_else(|| year_for_month(m, now));
+                Some(Window::Since(month_start(y, m)))
+            },
+        },
+        // "after we moved the summarizer to batch calls in March": a start, not the month.
+        Rule {
+            re: r(&format!(
+                r"\b(?:since|after) (?:we|i|they) [a-z0-9' -]{{1,60}}? (?:in|of) {MONTH}(?: (\d{{4}}))?\b"
             )),
             read: |c, now| {
                 let m = month_of(&c[1])?;
@@ -199,15 +252,40 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 Some(Window::Since(month_start(y, m)))
             },
         },
+        // "since the 10th of May", "from 3 March 2025", "before the 20th of Nov".
+        Rule {
+            re: r(&format!(
+                r"\b(since|after|from|before|until|till) (?:the )?(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{MONTH}(?:,? (\d{{4}}))?\b"
+            )),
+            read: |c, now| {
+                let (m, d) = (month_of(&c[3])?, c[2].parse().ok()?);
+                let y = year_word(c.get(4).map(|x| x.as_str()), now)
+                    .unwrap_or_else(|| year_for_day(m, d, now));
+                let day = ymd(y, m, d)?;
+                Some(match c[1].to_ascii_lowercase().as_str() {
+                    "before" | "until" | "till" => Window::Until(day - Duration::seconds(1)),
+                    _ => Window::Since(day),
+                })
+            },
+        },
+        // "before the summer", "until spring": up to the start of the latest such season.
+        Rule {
+            re: r(r"\b(?:before|until|till) (?:the )?(spring|summer|autumn|fall|winter)\b"),
+            read: |c, now| {
+                let m = season_start(&c[1]);
+                let y = year_for_month(m, now);
+                Some(Window::Until(month_start(y, m) - Duration::seconds(1)))
+            },
+        },
         Rule {
             re: r(&format!(
                 r"\bsince (?:the (?:start|beginning) of )?{MONTH}(?:,? (\d{{1,2}})(?:st|nd|rd|th)?)?(?:,? (\d{{4}}))?\b"
             )),
             read: |c, now| {
                 let m = month_of(&c[1])?;
-                let y = year_word(c.get(3).map(|x| x.as_str()), now)
-                    .unwrap_or_else(|| year_for_month(m, now));
                 let d = c.get(2).and_then(|d| d.as_str().parse().ok()).unwrap_or(1);
+                let y = year_word(c.get(3).map(|x| x.as_str()), now)
+                    .unwrap_or_else(|| year_for_day(m, d, now));
                 Some(Window::Since(ymd(y, m, d)?))
             },
         },
@@ -221,6 +299,12 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                     d + Duration::days(1) - Duration::seconds(1),
                 ))
             },
+        },
+        Rule {
+            re: r(
+                r"\b(?:in |over |during )?(?:the )?(?:last|past|previous) (?:half[- ]a[- ]year|half[- ]year)\b",
+            ),
+            read: |_, now| Some(Window::Since(now - Duration::days(182))),
         },
         Rule {
             re: r(
@@ -308,12 +392,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 r"\b(?:this|last|over the|during the|in the|in) (spring|summer|autumn|fall|winter)(?: of)?( last year| this year| \d{4})?\b",
             ),
             read: |c, now| {
-                let m = match &c[1] {
-                    "spring" => 3,
-                    "summer" => 6,
-                    "autumn" | "fall" => 9,
-                    _ => 12,
-                };
+                let m = season_start(&c[1]);
                 let last = c.get(0).is_some_and(|w| w.as_str().starts_with("last"));
                 let y = match year_word(c.get(2).map(|x| x.as_str()), now) {
                     Some(y) => y,
@@ -391,6 +470,27 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 let y: i32 = c[1].parse().ok()?;
                 let (a, b) = range(month_start(y, 1), month_start(y + 1, 1));
                 Some(Window::Span(a, b))
+            },
+        },
+        // Time of day and week: "between 10pm and 6am UTC", "from 23:00 to 5am", "after midnight
+        // but before 6", then the words for night.
+        Rule {
+            re: r(&format!(
+                r"\b(?:between|from) {HOUR} (?:and|to|till|until|-) {HOUR}"
+            )),
+            read: |c, _| {
+                let to_half = c.get(4).map(|x| x.as_str());
+                let from = hour_of(&c[1], c.get(2).map(|x| x.as_str()).or(to_half))?;
+                let to = hour_of(&c[3], to_half)?;
+                (from != to).then_some(Window::Hours(from, to))
+            },
+        },
+        Rule {
+            re: r(&format!(r"\bafter {HOUR},? (?:but |and )?before {HOUR}")),
+            read: |c, _| {
+                let from = hour_of(&c[1], c.get(2).map(|x| x.as_str()))?;
+                let to = hour_of(&c[3], c.get(4).map(|x| x.as_str()))?;
+                (from != to).then_some(Window::Hours(from, to))
             },
         },
         // Time of day and week.
@@ -563,6 +663,15 @@ mod tests {
             Some("2026-08-01".into())
         );
         assert_eq!(since("after the June migration"), Some("2026-06-01".into()));
+        assert_eq!(
+            since("since the big library upgrade in august"),
+            Some("2026-08-01".into())
+        );
+        let w = read(
+            "how often after we moved the summarizer to batch calls in march?",
+            now(),
+        );
+        assert_eq!((w.since, w.until), (Some(t("2026-03-01T00:00:00Z")), None));
         assert_eq!(since("since 2026-03-01"), Some("2026-03-01".into()));
         assert_eq!(since("in the last two weeks"), Some("2026-11-17".into()));
         assert_eq!(since("over the past 3 months"), Some("2026-09-02".into()));
@@ -587,6 +696,57 @@ mod tests {
             read("has the grid bot leaked memory?", now()),
             When::default()
         );
+    }
+
+    #[test]
+    fn days_without_a_year_are_the_latest_such_day_and_seasons_bound() {
+        let since = |q: &str| {
+            read(q, now())
+                .since
+                .map(|d| d.format("%Y-%m-%d").to_string())
+        };
+        let until = |q: &str| {
+            read(q, now())
+                .until
+                .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        };
+        assert_eq!(since("since the 10th of may"), Some("2026-05-10".into()));
+        assert_eq!(since("since the 20th of Nov?"), Some("2026-11-20".into()));
+        // The 5th of December is still ahead on the 1st: last year's.
+        assert_eq!(
+            since("since the 5th of december"),
+            Some("2025-12-05".into())
+        );
+        assert_eq!(since("since December 5"), Some("2025-12-05".into()));
+        assert_eq!(since("from 3 March 2025"), Some("2025-03-03".into()));
+        assert_eq!(
+            until("before the 20th of nov"),
+            Some("2026-11-19 23:59:59".into())
+        );
+        assert_eq!(since("over the past half year"), Some("2026-06-02".into()));
+        assert_eq!(since("in the last half-year"), Some("2026-06-02".into()));
+        let w = read("earlier this year, before summer", now());
+        assert_eq!(
+            (w.since, w.until),
+            (
+                Some(t("2026-01-01T00:00:00Z")),
+                Some(t("2026-05-31T23:59:59Z"))
+            )
+        );
+    }
+
+    #[test]
+    fn hour_ranges_are_clock_filters() {
+        let hours = |q: &str| read(q, now()).hours;
+        assert_eq!(hours("between 10pm and 6am UTC?"), Some((22, 6)));
+        assert_eq!(hours("between midnight and 6am UTC"), Some((0, 6)));
+        assert_eq!(hours("after midnight UTC but before 6?"), Some((0, 6)));
+        assert_eq!(hours("from 8 to 11 pm"), Some((20, 23)));
+        assert_eq!(hours("from 23 to 5"), Some((23, 5)));
+        assert_eq!(hours("between 9 a.m. and noon"), Some((9, 12)));
+        // Not a clock: numbers that are not hours, or the same hour twice.
+        assert_eq!(hours("between 30 and 40 retries"), None);
+        assert_eq!(hours("from 6am to 6am"), None);
     }
 
     #[test]
