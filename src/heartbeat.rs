@@ -26,6 +26,26 @@ pub struct CheckStatus {
     pub output_at: Option<DateTime<Utc>>,
 }
 
+/// The live services without their details, as `/metrics` shows them: per service its state,
+/// per check whether its last answer passed and when its newest output was written. The loop
+/// copies it in microseconds (no detail strings, no file check's answer written out), so a
+/// scraper does not make the watchdog build what only the page shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Vitals {
+    /// Each service's state, in the config's order.
+    pub states: Vec<&'static str>,
+    /// Every service's checks, service after service, each service's in the config's order.
+    pub checks: Vec<CheckVitals>,
+}
+
+/// See [`Vitals`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct CheckVitals {
+    /// `None` before the first answer, and for a blind one (akashic could not look).
+    pub ok: Option<bool>,
+    pub output_at: Option<DateTime<Utc>>,
+}
+
 /// The daemon's liveness and each service's state, as `status` and the digest read them.
 /// On disk it is two files: `heartbeat.json` (the [`Beat`], written at start and stop and
 /// touched every tick: its modification time is the last beat, see [`touch_beat`]) and

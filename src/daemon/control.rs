@@ -34,14 +34,19 @@ pub enum Request {
 
 /// What the main loop is asked (it owns the state machines).
 pub enum LoopAsk {
-    Resume { service: String },
+    Resume {
+        service: String,
+    },
     Status,
+    /// The services' vitals for `/metrics` (no details: a cheap copy).
+    Vitals,
 }
 
 /// What the main loop answers: the live heartbeat as a value (turned into JSON, if at all, by
 /// whoever asked, off the loop), or a message.
 pub enum LoopAnswer {
     Status(Box<crate::heartbeat::Heartbeat>),
+    Vitals(Box<crate::heartbeat::Vitals>),
     Message(String),
 }
 
@@ -49,6 +54,7 @@ impl LoopAnswer {
     pub fn into_json(self) -> serde_json::Value {
         match self {
             LoopAnswer::Status(hb) => serde_json::to_value(hb).expect("heartbeat serializes"),
+            LoopAnswer::Vitals(v) => serde_json::to_value(v).expect("vitals serialize"),
             LoopAnswer::Message(m) => m.into(),
         }
     }

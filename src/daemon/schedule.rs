@@ -125,6 +125,18 @@ impl FileGroups {
             .min()
     }
 
+    /// A file check's vitals: whether its last answer passed and when the newest output it saw
+    /// was written, without writing the answer's detail.
+    pub(super) fn vitals(&self, (gi, place): (usize, usize)) -> crate::heartbeat::CheckVitals {
+        files::lock(&self.slots[gi].2)
+            .get(place)
+            .and_then(Option::as_ref)
+            .map_or_else(Default::default, |a| crate::heartbeat::CheckVitals {
+                ok: a.passed(),
+                output_at: a.output_at().map(Into::into),
+            })
+    }
+
     /// A file check's last answer, and when the newest output it saw was written.
     pub(super) fn latest(
         &self,

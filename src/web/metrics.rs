@@ -1,12 +1,13 @@
-//! `/metrics`: the Prometheus text exposition of specs/web.md, built from one snapshot.
-//! Counters and histograms are read from the incident store, so they survive a restart of
-//! akashic (a scraper sees them continue, not reset).
+//! `/metrics`: the Prometheus text exposition of specs/web.md, from the loop's vitals (no
+//! details) and the incident store. Counters and histograms are read from the store, so they
+//! survive a restart of akashic (a scraper sees them continue, not reset).
 
-use super::source::Snapshot;
 use crate::config::Config;
-use crate::heartbeat::{CheckStatus, ServiceStatus};
+use crate::heartbeat::{CheckVitals, ServiceStatus, Vitals};
+use crate::incident::Incident;
+use chrono::{DateTime, Utc};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
@@ -14,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
-/// Every state a service's machine can be in (`akashic_service_state` has one series each).
+/// Every state a service's machine can be in.
 pub const STATES: &[&str] = &[
     "starting",
     "healthy",
@@ -35,31 +36,168 @@ const DETECTION_BUCKETS: [f64; 10] = [0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.
 const POSTMORTEM_BUCKETS: [f64; 10] =
     [1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
 
-/// The exposition text of one snapshot.
-///
-/// Written straight from the snapshot through prometheus-client's encoder (a [`Collector`]):
-/// no metric objects, label maps or hashing per series, so a scrape of a large fleet costs
-/// little more than the text it writes.
-pub fn render(cfg: Arc<Config>, snap: Arc<Snapshot>) -> String {
-    let mut reg = Registry::with_prefix("akashic");
-    // About 800 bytes a service: sized once, not doubled and copied as it grows.
-    let mut out = String::with_capacity(16 * 1024 + cfg.services.len() * 1024);
-    reg.register_collector(Box::new(Exposition { cfg, snap }));
-    encode(&mut out, &reg).expect("writing to a String cannot fail");
-    out
+/// The label values `/metrics` writes, fixed by the config: made once, not per scrape.
+#[derive(Debug)]
+pub struct Layout {
+    /// Each service's name, in the config's order.
+    services: Vec<String>,
+    /// Every check in [`Vitals::checks`]' order: its service, its index, its kind.
+    checks: Vec<(usize, usize, &'static str)>,
+    /// `"0"`, `"1"`, ...: the `check` label of each index.
+    indexes: Vec<String>,
 }
 
-struct Exposition {
-    cfg: Arc<Config>,
-    snap: Arc<Snapshot>,
-}
-
-impl fmt::Debug for Exposition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Exposition")
-            .field("at", &self.snap.at)
-            .finish_non_exhaustive()
+impl Layout {
+    pub fn of(cfg: &Config) -> Self {
+        let most = cfg.services.iter().map(|s| s.checks.len()).max();
+        Layout {
+            services: cfg.services.iter().map(|s| s.name.clone()).collect(),
+            checks: cfg
+                .services
+                .iter()
+                .enumerate()
+                .flat_map(|(si, s)| {
+                    s.checks
+                        .iter()
+                        .enumerate()
+                        .map(move |(ci, c)| (si, ci, c.kind.name()))
+                })
+                .collect(),
+            indexes: (0..most.unwrap_or(0)).map(|i| i.to_string()).collect(),
+        }
     }
+
+    /// The vitals of services as `status` shows them (matched by name), for when the loop did
+    /// not answer: a service it does not show is starting, a check it does not show unknown.
+    pub fn vitals_of(&self, services: &[ServiceStatus]) -> Vitals {
+        let by_name: HashMap<&str, &ServiceStatus> =
+            services.iter().map(|s| (s.name.as_str(), s)).collect();
+        let shown = |si: usize| by_name.get(self.services[si].as_str());
+        Vitals {
+            states: (0..self.services.len())
+                .map(|si| {
+                    let state = shown(si).map_or("starting", |s| s.state.as_str());
+                    // Always one of them: services.json is written from the same machines.
+                    STATES
+                        .iter()
+                        .find(|s| **s == state)
+                        .copied()
+                        .unwrap_or("starting")
+                })
+                .collect(),
+            checks: self
+                .checks
+                .iter()
+                .map(|&(si, ci, _)| {
+                    shown(si).and_then(|s| s.checks.get(ci)).map_or_else(
+                        CheckVitals::default,
+                        |c| CheckVitals {
+                            ok: c.ok,
+                            output_at: c.output_at,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Writes `/metrics`, keeping what it wrote: the families that move only with a service's
+/// state, a check's ok-ness or the memory's size are written again only when one of those
+/// changed, the counters and histograms only when the store's list changed; the output ages,
+/// which move every second, are written every time.
+pub struct Writer {
+    layout: Arc<Layout>,
+    states: Option<(Arc<Vitals>, Option<usize>, String)>,
+    store: Option<(Arc<Vec<Incident>>, String)>,
+}
+
+impl Writer {
+    pub fn new(layout: Arc<Layout>) -> Self {
+        Writer {
+            layout,
+            states: None,
+            store: None,
+        }
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The exposition text as of `at`. `vitals` must be of this writer's config (one state
+    /// per service, one entry per check); what it lacks is not written.
+    pub fn render(
+        &mut self,
+        at: DateTime<Utc>,
+        vitals: Arc<Vitals>,
+        incidents: Arc<Vec<Incident>>,
+        memory_docs: Option<usize>,
+    ) -> String {
+        let layout = &self.layout;
+        let same_states = self.states.as_ref().is_some_and(|(v, docs, _)| {
+            *docs == memory_docs
+                && v.states == vitals.states
+                && v.checks
+                    .iter()
+                    .map(|c| c.ok)
+                    .eq(vitals.checks.iter().map(|c| c.ok))
+        });
+        if !same_states {
+            let text = part(
+                layout.services.len() * 128 + layout.checks.len() * 72,
+                States {
+                    layout: layout.clone(),
+                    vitals: vitals.clone(),
+                    memory_docs,
+                },
+            );
+            self.states = Some((vitals.clone(), memory_docs, text));
+        }
+        if !self
+            .store
+            .as_ref()
+            .is_some_and(|(list, _)| Arc::ptr_eq(list, &incidents))
+        {
+            let text = part(
+                4096 + layout.services.len() * 64 + incidents.len() * 96,
+                Counts {
+                    layout: layout.clone(),
+                    incidents: incidents.clone(),
+                },
+            );
+            self.store = Some((incidents, text));
+        }
+        let ages = part(
+            layout.checks.len() * 72,
+            Ages {
+                layout: layout.clone(),
+                vitals,
+                at,
+            },
+        );
+        let (states, store) = (
+            &self.states.as_ref().expect("set above").2,
+            &self.store.as_ref().expect("set above").1,
+        );
+        let mut out = String::with_capacity(states.len() + ages.len() + store.len() + 8);
+        out.push_str(states);
+        out.push_str(&ages);
+        out.push_str(store);
+        encode_eof(&mut out).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// Some families of the exposition, written through prometheus-client's encoder by a
+/// [`Collector`] that writes each series straight from what it holds (no metric objects, label
+/// maps or hashing per series).
+fn part(capacity: usize, families: impl Collector) -> String {
+    let mut reg = Registry::with_prefix("akashic");
+    reg.register_collector(Box::new(families));
+    let mut out = String::with_capacity(capacity);
+    encode_registry(&mut out, &reg).expect("writing to a String cannot fail");
+    out
 }
 
 /// Per-bucket counts (the encoder makes them cumulative), with the `+Inf` bucket last.
@@ -92,94 +230,116 @@ impl Buckets {
     }
 }
 
-impl Collector for Exposition {
-    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
-        let (cfg, snap) = (&*self.cfg, &*self.snap);
-        let live: HashMap<&str, &ServiceStatus> = snap
-            .status
-            .services
-            .iter()
-            .map(|s| (s.name.as_str(), s))
-            .collect();
-        let services: Vec<(&str, Option<&ServiceStatus>)> = cfg
-            .services
-            .iter()
-            .map(|svc| (svc.name.as_str(), live.get(svc.name.as_str()).copied()))
-            .collect();
+/// `service_healthy`, `service_state`, `check_ok` and `memory_documents`.
+#[derive(Debug)]
+struct States {
+    layout: Arc<Layout>,
+    vitals: Arc<Vitals>,
+    memory_docs: Option<usize>,
+}
 
+impl Collector for States {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let (layout, vitals) = (&*self.layout, &*self.vitals);
+        let services = || layout.services.iter().zip(&vitals.states);
         let mut m = enc.encode_descriptor(
             "service_healthy",
             "1 when the service is healthy (or recovered), else 0.",
             None,
             MetricType::Gauge,
         )?;
-        for (name, s) in &services {
-            m.encode_family(&[("service", *name)])?
-                .encode_gauge(&i64::from(healthy(state_of(*s))))?;
+        for (name, state) in services() {
+            m.encode_family(&[("service", name.as_str())])?
+                .encode_gauge(&i64::from(healthy(state)))?;
         }
         let mut m = enc.encode_descriptor(
             "service_state",
-            "1 for the state the service is in, 0 for the others.",
+            "1 for the state the service is in (one series per service).",
             None,
             MetricType::Gauge,
         )?;
-        for (name, s) in &services {
-            let state = state_of(*s);
-            for st in STATES {
-                m.encode_family(&[("service", *name), ("state", st)])?
-                    .encode_gauge(&i64::from(*st == state))?;
-            }
+        for (name, state) in services() {
+            m.encode_family(&[("service", name.as_str()), ("state", state)])?
+                .encode_gauge(&1i64)?;
         }
-        // Every check as (service, its index as a label value, the check), for both check families.
-        let most = services
-            .iter()
-            .filter_map(|(_, s)| s.map(|s| s.checks.len()))
-            .max()
-            .unwrap_or(0);
-        let index: Vec<String> = (0..most).map(|i| i.to_string()).collect();
-        let checks: Vec<(&str, &str, &CheckStatus)> = services
-            .iter()
-            .flat_map(|(name, s)| {
-                s.iter()
-                    .flat_map(|s| s.checks.iter())
-                    .zip(&index)
-                    .map(move |(c, ix)| (*name, ix.as_str(), c))
-            })
-            .collect();
         let mut m = enc.encode_descriptor(
             "check_ok",
             "1 when the check's last answer passed.",
             None,
             MetricType::Gauge,
         )?;
-        for (name, ix, c) in &checks {
+        for (&(si, ci, kind), c) in layout.checks.iter().zip(&vitals.checks) {
             if let Some(ok) = c.ok {
                 m.encode_family(&[
-                    ("service", *name),
-                    ("check", *ix),
-                    ("kind", c.kind.as_str()),
+                    ("service", layout.services[si].as_str()),
+                    ("check", layout.indexes[ci].as_str()),
+                    ("kind", kind),
                 ])?
                 .encode_gauge(&i64::from(ok))?;
             }
         }
+        if let Some(n) = self.memory_docs {
+            enc.encode_descriptor(
+                "memory_documents",
+                "post-mortems held in memory.",
+                None,
+                MetricType::Gauge,
+            )?
+            .encode_gauge(&(n as i64))?;
+        }
+        Ok(())
+    }
+}
+
+/// `output_age_seconds`: the only family that moves every second.
+#[derive(Debug)]
+struct Ages {
+    layout: Arc<Layout>,
+    vitals: Arc<Vitals>,
+    at: DateTime<Utc>,
+}
+
+impl Collector for Ages {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let layout = &*self.layout;
         let mut m = enc.encode_descriptor(
             "output_age_seconds",
             "seconds since the newest output the check saw was written.",
             None,
             MetricType::Gauge,
         )?;
-        for (name, ix, c) in &checks {
+        for (&(si, ci, _), c) in layout.checks.iter().zip(&self.vitals.checks) {
             if let Some(t) = c.output_at {
-                m.encode_family(&[("service", *name), ("check", *ix)])?
-                    .encode_gauge(&secs(snap.at - t))?;
+                m.encode_family(&[
+                    ("service", layout.services[si].as_str()),
+                    ("check", layout.indexes[ci].as_str()),
+                ])?
+                .encode_gauge(&secs(self.at - t))?;
             }
         }
+        Ok(())
+    }
+}
 
-        let mut restarts: BTreeMap<&str, u64> = services.iter().map(|(n, _)| (*n, 0)).collect();
+/// The counters and histograms, from the incident store.
+#[derive(Debug)]
+struct Counts {
+    layout: Arc<Layout>,
+    incidents: Arc<Vec<Incident>>,
+}
+
+impl Collector for Counts {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let mut restarts: BTreeMap<&str, u64> = self
+            .layout
+            .services
+            .iter()
+            .map(|n| (n.as_str(), 0))
+            .collect();
         let mut incidents: BTreeMap<(&str, String), u64> = BTreeMap::new();
         let mut detection = Buckets::new(&DETECTION_BUCKETS);
         let mut postmortem: BTreeMap<&str, Buckets> = BTreeMap::new();
-        for inc in snap.incidents.iter() {
+        for inc in self.incidents.iter() {
             *restarts.entry(inc.service.as_str()).or_default() += u64::from(inc.restarts);
             let category = inc
                 .postmortem
@@ -235,21 +395,8 @@ impl Collector for Exposition {
             m.encode_family(&[("author", *author)])?
                 .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.buckets, None)?;
         }
-        if let Some(n) = snap.memory_docs {
-            enc.encode_descriptor(
-                "memory_documents",
-                "post-mortems held in memory.",
-                None,
-                MetricType::Gauge,
-            )?
-            .encode_gauge(&(n as i64))?;
-        }
         Ok(())
     }
-}
-
-fn state_of(s: Option<&ServiceStatus>) -> &str {
-    s.map_or("starting", |s| s.state.as_str())
 }
 
 /// When akashic first acted on an incident: its restart, or its escalation.

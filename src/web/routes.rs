@@ -3,6 +3,7 @@
 use super::source::{Source, SourceError};
 use crate::cmd::incident_view::{brief, full};
 use crate::daemon::control::LoopAsk;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -107,7 +108,8 @@ async fn metrics(State(src): Src) -> Response {
                 header::CONTENT_TYPE,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
             )],
-            text.as_str().to_owned(),
+            // The kept text itself, not a copy of it.
+            Bytes::clone(&text),
         )
             .into_response(),
         Err(e) => failed(e),

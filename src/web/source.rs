@@ -1,12 +1,16 @@
 //! What the web shows, read the way the CLI reads it: the live status from the watchdog's loop
-//! (at most once a second, however many clients ask), incidents from the store (redacted on
-//! every read), answers from memory.
+//! (at most once a second, however many clients ask; `/metrics` asks for the lean vitals, not
+//! the page's details), incidents from the store (redacted on every read), answers from memory.
 
+use super::metrics;
 use crate::cmd::status::{self, StatusView};
 use crate::config::Config;
 use crate::daemon::control::{LoopAnswer, LoopAsk, LoopRequest};
 use crate::incident::{Incident, IncidentStore};
+use axum::body::Bytes;
 use chrono::{DateTime, Utc};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,16 +27,51 @@ const MEMORY_FRESH: Duration = Duration::from_secs(30);
 /// How long the loop may take to answer before the services are read from `services.json`.
 const LOOP_WAIT: Duration = Duration::from_secs(2);
 
-/// Everything the page and `/metrics` show, as of `at`.
+/// Everything the page shows, as of `at`.
 pub struct Snapshot {
     pub at: DateTime<Utc>,
     pub status: StatusView,
     pub incidents: Arc<Vec<Incident>>,
     pub memory_docs: Option<usize>,
-    /// `/metrics` of this snapshot, rendered once: by the refresh that took it when a scraper
-    /// asked lately, else by the first request.
-    pub metrics: std::sync::OnceLock<Arc<String>>,
 }
+
+/// A value taken at most once per [`FRESH`] however many ask, one taking at a time (see
+/// [`Source::kept`]).
+struct Kept<T> {
+    cache: std::sync::Mutex<Option<(Instant, Arc<T>)>>,
+    /// Held while a value is taken: one at a time.
+    taking: Mutex<()>,
+    /// A background refresh is under way.
+    refreshing: AtomicBool,
+}
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Kept {
+            cache: std::sync::Mutex::new(None),
+            taking: Mutex::new(()),
+            refreshing: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<T> Kept<T> {
+    /// The kept value if it is younger than `max`.
+    fn cached(&self, max: Duration) -> Option<Arc<T>> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < max)
+            .map(|(_, s)| s.clone())
+    }
+}
+
+/// Which [`Kept`] of a [`Source`], and how its value is taken.
+type Field<T> = fn(&Source) -> &Kept<T>;
+type Take<T> = for<'a> fn(
+    &'a Source,
+)
+    -> Pin<Box<dyn Future<Output = Result<Arc<T>, SourceError>> + Send + 'a>>;
 
 /// See [`Source::reader`].
 #[derive(Default)]
@@ -46,11 +85,12 @@ pub struct Source {
     pub cfg: Arc<Config>,
     store: Arc<IncidentStore>,
     to_loop: mpsc::Sender<LoopRequest>,
-    cache: std::sync::Mutex<Option<(Instant, Arc<Snapshot>)>>,
-    /// Held while a snapshot is taken: one at a time.
-    taking: Mutex<()>,
-    /// A background refresh is under way.
-    refreshing: AtomicBool,
+    /// The page's snapshot.
+    snapshot: Kept<Snapshot>,
+    /// `/metrics`' text, taken from the loop's vitals (never from the page's snapshot).
+    exposition: Kept<Bytes>,
+    /// What wrote the last exposition, kept for the next (made at the first scrape).
+    writer: Arc<std::sync::Mutex<Option<metrics::Writer>>>,
     memory_docs: Mutex<Option<(Instant, Option<usize>)>>,
     /// The page's and `/metrics`' own read-only connection to the store (WAL readers never
     /// block the daemon's writes, nor wait on its connection), the `data_version` it last
@@ -58,8 +98,6 @@ pub struct Source {
     reader: Arc<std::sync::Mutex<Reader>>,
     /// One question answered at a time (it loads the embedding model).
     pub asks: Semaphore,
-    /// `/metrics` was asked for: refreshes render it ahead, off the request's path.
-    scraped: AtomicBool,
 }
 
 /// A failure to read what a route shows.
@@ -81,94 +119,105 @@ impl Source {
             cfg,
             store,
             to_loop,
-            cache: std::sync::Mutex::new(None),
-            taking: Mutex::new(()),
-            refreshing: AtomicBool::new(false),
+            snapshot: Kept::default(),
+            exposition: Kept::default(),
+            writer: Arc::new(std::sync::Mutex::new(None)),
             memory_docs: Mutex::new(None),
             reader: Arc::new(std::sync::Mutex::new(Reader::default())),
             asks: Semaphore::new(1),
-            scraped: AtomicBool::new(false),
         }
     }
 
-    /// The cached snapshot if it is younger than `max`.
-    fn cached(&self, max: Duration) -> Option<Arc<Snapshot>> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < max)
-            .map(|(_, s)| s.clone())
-    }
-
-    /// The snapshot: at most [`FRESH`] old, or at most [`STALE_OK`] old while a newer one is
-    /// taken in the background; concurrent callers share one refresh.
+    /// The page's snapshot: at most [`FRESH`] old, or at most [`STALE_OK`] old while a newer
+    /// one is taken in the background; concurrent callers share one refresh.
     pub async fn snapshot(self: &Arc<Self>) -> Result<Arc<Snapshot>, SourceError> {
-        if let Some(s) = self.cached(FRESH) {
-            return Ok(s);
+        self.kept(|s| &s.snapshot, |s| Box::pin(s.take_snapshot()))
+            .await
+    }
+
+    /// `/metrics`' text, kept as the snapshot is (at most [`FRESH`] old, or [`STALE_OK`] while
+    /// a newer one is written in the background, so a scraper every second is served from
+    /// memory), but taken from the loop's vitals: a scrape never makes the loop write every
+    /// check's detail for a page nobody asked for.
+    pub async fn metrics(self: &Arc<Self>) -> Result<Arc<Bytes>, SourceError> {
+        self.kept(|s| &s.exposition, |s| Box::pin(s.take_exposition()))
+            .await
+    }
+
+    /// A kept value: the cached one while fresh, else a stale one while a refresh runs in the
+    /// background, else a new one.
+    async fn kept<T: Send + Sync + 'static>(
+        self: &Arc<Self>,
+        field: Field<T>,
+        take: Take<T>,
+    ) -> Result<Arc<T>, SourceError> {
+        let kept = field(self);
+        if let Some(v) = kept.cached(FRESH) {
+            return Ok(v);
         }
-        if let Some(s) = self.cached(STALE_OK) {
-            if !self.refreshing.swap(true, Ordering::AcqRel) {
+        if let Some(v) = kept.cached(STALE_OK) {
+            if !kept.refreshing.swap(true, Ordering::AcqRel) {
                 let me = self.clone();
                 tokio::spawn(async move {
-                    let _ = me.take().await;
-                    me.refreshing.store(false, Ordering::Release);
+                    let _ = me.refresh(field, take).await;
+                    field(&me).refreshing.store(false, Ordering::Release);
                 });
             }
-            return Ok(s);
+            return Ok(v);
         }
-        self.take().await
+        self.refresh(field, take).await
     }
 
-    /// Takes a new snapshot (unless one was taken while this waited its turn).
-    async fn take(&self) -> Result<Arc<Snapshot>, SourceError> {
-        let _turn = self.taking.lock().await;
-        if let Some(s) = self.cached(FRESH) {
-            return Ok(s);
+    /// Takes a new value (unless one was taken while this waited its turn).
+    async fn refresh<T>(&self, field: Field<T>, take: Take<T>) -> Result<Arc<T>, SourceError> {
+        let kept = field(self);
+        let _turn = kept.taking.lock().await;
+        if let Some(v) = kept.cached(FRESH) {
+            return Ok(v);
         }
+        let v = take(self).await?;
+        *kept.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), v.clone()));
+        Ok(v)
+    }
+
+    async fn take_snapshot(&self) -> Result<Arc<Snapshot>, SourceError> {
         let live = match self.ask_loop(LoopAsk::Status).await {
             Ok(LoopAnswer::Status(hb)) => Some(*hb),
             _ => None,
         };
         let state_dir = self.cfg.daemon.state_dir.clone();
         let status = tokio::task::spawn_blocking(move || status::view(&state_dir, || live)).await?;
-        let incidents = self.listed().await?;
-        let snap = Arc::new(Snapshot {
+        Ok(Arc::new(Snapshot {
             at: Utc::now(),
             status,
-            incidents,
+            incidents: self.listed().await?,
             memory_docs: self.memory_docs().await,
-            metrics: std::sync::OnceLock::new(),
-        });
-        if self.scraped.load(Ordering::Acquire) {
-            let (cfg, ahead) = (self.cfg.clone(), snap.clone());
-            tokio::task::spawn_blocking(move || {
-                ahead
-                    .metrics
-                    .get_or_init(|| Arc::new(super::metrics::render(cfg, ahead.clone())));
-            })
-            .await?;
-        }
-        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((Instant::now(), snap.clone()));
-        Ok(snap)
+        }))
     }
 
-    /// `/metrics` of the current snapshot: rendered ahead by the refresh that took it once a
-    /// scraper has asked, so a scrape is served from memory (rendered here, off the async
-    /// threads, only by the first).
-    pub async fn metrics(self: &Arc<Self>) -> Result<Arc<String>, SourceError> {
-        self.scraped.store(true, Ordering::Release);
-        let snap = self.snapshot().await?;
-        if let Some(text) = snap.metrics.get() {
-            return Ok(text.clone());
-        }
-        let cfg = self.cfg.clone();
-        Ok(tokio::task::spawn_blocking(move || {
-            snap.metrics
-                .get_or_init(|| Arc::new(super::metrics::render(cfg, snap.clone())))
-                .clone()
+    async fn take_exposition(&self) -> Result<Arc<Bytes>, SourceError> {
+        let vitals = match self.ask_loop(LoopAsk::Vitals).await {
+            Ok(LoopAnswer::Vitals(v)) => Some(Arc::from(v)),
+            _ => None,
+        };
+        let at = Utc::now();
+        let incidents = self.listed().await?;
+        let memory_docs = self.memory_docs().await;
+        let (cfg, writer) = (self.cfg.clone(), self.writer.clone());
+        // Off the async threads: reading `services.json` if the loop did not answer, and writing.
+        let text = tokio::task::spawn_blocking(move || {
+            let mut writer = writer.lock().unwrap_or_else(|p| p.into_inner());
+            let writer = writer
+                .get_or_insert_with(|| metrics::Writer::new(Arc::new(metrics::Layout::of(&cfg))));
+            let vitals = vitals.unwrap_or_else(|| {
+                // A stalled loop: the services as it last wrote them, as the page shows them.
+                let status = status::view(&cfg.daemon.state_dir, || None);
+                Arc::new(writer.layout().vitals_of(&status.services))
+            });
+            writer.render(at, vitals, incidents, memory_docs)
         })
-        .await?)
+        .await?;
+        Ok(Arc::new(Bytes::from(text)))
     }
 
     /// Every incident, newest first, through the snapshot's own connection (listed again only

@@ -728,6 +728,14 @@ impl Answer {
         }
     }
 
+    /// Whether it passed; `None` for a blind answer (akashic could not look).
+    pub fn passed(&self) -> Option<bool> {
+        match self {
+            Answer::Fresh { .. } => Some(true),
+            Answer::Done(r) => (!r.verdict.is_blind()).then(|| r.verdict.is_ok()),
+        }
+    }
+
     /// The verdict, its detail written now.
     pub fn verdict(&self) -> Verdict {
         match self {

@@ -109,7 +109,7 @@ fn api_gives_the_cli_json_and_metrics_every_name() {
     let m = metrics.body;
     for name in [
         "akashic_service_healthy{service=\"idle\"}",
-        "akashic_service_state{service=\"web\",state=\"healthy\"}",
+        "akashic_service_state{service=\"web\",state=",
         "akashic_check_ok{service=\"web\",check=\"0\",kind=\"http\"} 1",
         "akashic_output_age_seconds{service=\"web\",check=\"2\"}",
         "akashic_restarts_total{service=\"idle\"} 0",
@@ -121,6 +121,36 @@ fn api_gives_the_cli_json_and_metrics_every_name() {
     ] {
         assert!(m.contains(name), "{name} missing from /metrics:\n{m}");
     }
+    // One `akashic_service_state` per service: the state it is in, as `/api/status` says (each
+    // is kept up to a few seconds, so they agree once both were taken after the last change).
+    let states = |m: &str| {
+        let mut s: Vec<String> = m
+            .lines()
+            .filter(|l| l.starts_with("akashic_service_state{"))
+            .map(str::to_string)
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(states(&m).len(), 2, "{m}");
+    wait_for(
+        "each service's state in /metrics as /api/status says",
+        || {
+            let status = get(port, "/api/status", &[]).json();
+            let mut want: Vec<String> = status["services"]
+                .as_array()?
+                .iter()
+                .map(|s| {
+                    format!(
+                        "akashic_service_state{{service={},state={}}} 1",
+                        s["name"], s["state"]
+                    )
+                })
+                .collect();
+            want.sort();
+            (states(&get(port, "/metrics", &[]).body) == want).then_some(())
+        },
+    );
 
     // Without a token: only loopback names (a rebound DNS name is refused), and a POST from
     // another origin is refused.
