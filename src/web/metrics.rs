@@ -5,13 +5,14 @@
 use crate::config::Config;
 use crate::heartbeat::{CheckVitals, ServiceStatus, Vitals};
 use crate::incident::Incident;
+use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -108,16 +109,20 @@ impl Layout {
 /// which move every second, are written every time.
 pub struct Writer {
     layout: Arc<Layout>,
-    states: Option<(Arc<Vitals>, Option<usize>, String)>,
-    store: Option<(Arc<Vec<Incident>>, String)>,
+    states: Option<(Arc<Vitals>, Option<usize>, Bytes)>,
+    store: Option<(Arc<Vec<Incident>>, Bytes)>,
+    eof: Bytes,
 }
 
 impl Writer {
     pub fn new(layout: Arc<Layout>) -> Self {
+        let mut eof = String::new();
+        encode_eof(&mut eof).expect("writing to a String cannot fail");
         Writer {
             layout,
             states: None,
             store: None,
+            eof: eof.into(),
         }
     }
 
@@ -133,7 +138,7 @@ impl Writer {
         vitals: Arc<Vitals>,
         incidents: Arc<Vec<Incident>>,
         memory_docs: Option<usize>,
-    ) -> String {
+    ) -> Exposition {
         let layout = &self.layout;
         let same_states = self.states.as_ref().is_some_and(|(v, docs, _)| {
             *docs == memory_docs
@@ -176,28 +181,66 @@ impl Writer {
                 at,
             },
         );
-        let (states, store) = (
-            &self.states.as_ref().expect("set above").2,
-            &self.store.as_ref().expect("set above").1,
-        );
-        let mut out = String::with_capacity(states.len() + ages.len() + store.len() + 8);
-        out.push_str(states);
-        out.push_str(&ages);
-        out.push_str(store);
-        encode_eof(&mut out).expect("writing to a String cannot fail");
-        out
+        Exposition(vec![
+            self.states.as_ref().expect("set above").2.clone(),
+            ages,
+            self.store.as_ref().expect("set above").1.clone(),
+            self.eof.clone(),
+        ])
+    }
+}
+
+/// The exposition text in the parts it was written in: served one after the other, never
+/// copied into one (the kept parts are shared by every scrape that serves them).
+#[derive(Debug, Clone)]
+pub struct Exposition(Vec<Bytes>);
+
+impl Exposition {
+    /// The answer's body, its length known (`Content-Length`, not chunks).
+    pub fn body(&self) -> axum::body::Body {
+        axum::body::Body::new(Parts(self.0.iter().cloned().collect()))
+    }
+
+    /// The whole text, copied into one string.
+    pub fn text(&self) -> String {
+        self.0
+            .iter()
+            .map(|b| std::str::from_utf8(b).expect("written as text"))
+            .collect()
+    }
+}
+
+struct Parts(VecDeque<Bytes>);
+
+impl hyper::body::Body for Parts {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.0.iter().map(|b| b.len() as u64).sum())
     }
 }
 
 /// Some families of the exposition, written through prometheus-client's encoder by a
 /// [`Collector`] that writes each series straight from what it holds (no metric objects, label
 /// maps or hashing per series).
-fn part(capacity: usize, families: impl Collector) -> String {
+fn part(capacity: usize, families: impl Collector) -> Bytes {
     let mut reg = Registry::with_prefix("akashic");
     reg.register_collector(Box::new(families));
     let mut out = String::with_capacity(capacity);
     encode_registry(&mut out, &reg).expect("writing to a String cannot fail");
-    out
+    out.into()
 }
 
 /// Per-bucket counts (the encoder makes them cumulative), with the `+Inf` bucket last.

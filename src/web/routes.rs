@@ -3,7 +3,6 @@
 use super::source::{Source, SourceError};
 use crate::cmd::incident_view::{brief, full};
 use crate::daemon::control::LoopAsk;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -108,8 +107,8 @@ async fn metrics(State(src): Src) -> Response {
                 header::CONTENT_TYPE,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
             )],
-            // The kept text itself, not a copy of it.
-            Bytes::clone(&text),
+            // The kept parts themselves, not a copy of them.
+            text.body(),
         )
             .into_response(),
         Err(e) => failed(e),

@@ -7,7 +7,6 @@ use crate::cmd::status::{self, StatusView};
 use crate::config::Config;
 use crate::daemon::control::{LoopAnswer, LoopAsk, LoopRequest};
 use crate::incident::{Incident, IncidentStore};
-use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::pin::Pin;
@@ -88,7 +87,7 @@ pub struct Source {
     /// The page's snapshot.
     snapshot: Kept<Snapshot>,
     /// `/metrics`' text, taken from the loop's vitals (never from the page's snapshot).
-    exposition: Kept<Bytes>,
+    exposition: Kept<metrics::Exposition>,
     /// What wrote the last exposition, kept for the next (made at the first scrape).
     writer: Arc<std::sync::Mutex<Option<metrics::Writer>>>,
     memory_docs: Mutex<Option<(Instant, Option<usize>)>>,
@@ -139,7 +138,7 @@ impl Source {
     /// a newer one is written in the background, so a scraper every second is served from
     /// memory), but taken from the loop's vitals: a scrape never makes the loop write every
     /// check's detail for a page nobody asked for.
-    pub async fn metrics(self: &Arc<Self>) -> Result<Arc<Bytes>, SourceError> {
+    pub async fn metrics(self: &Arc<Self>) -> Result<Arc<metrics::Exposition>, SourceError> {
         self.kept(|s| &s.exposition, |s| Box::pin(s.take_exposition()))
             .await
     }
@@ -195,7 +194,7 @@ impl Source {
         }))
     }
 
-    async fn take_exposition(&self) -> Result<Arc<Bytes>, SourceError> {
+    async fn take_exposition(&self) -> Result<Arc<metrics::Exposition>, SourceError> {
         let vitals = match self.ask_loop(LoopAsk::Vitals).await {
             Ok(LoopAnswer::Vitals(v)) => Some(Arc::from(v)),
             _ => None,
@@ -217,7 +216,7 @@ impl Source {
             writer.render(at, vitals, incidents, memory_docs)
         })
         .await?;
-        Ok(Arc::new(Bytes::from(text)))
+        Ok(Arc::new(text))
     }
 
     /// Every incident, newest first, through the snapshot's own connection (listed again only

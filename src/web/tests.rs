@@ -170,7 +170,9 @@ fn vitals() -> Vitals {
 fn metrics_of_a_snapshot() {
     let snap = snapshot();
     let mut writer = Writer::new(Arc::new(Layout::of(&config())));
-    let text = writer.render(at(), Arc::new(vitals()), snap.incidents, snap.memory_docs);
+    let text = writer
+        .render(at(), Arc::new(vitals()), snap.incidents, snap.memory_docs)
+        .text();
     // Sorted: the snapshot shows what is written, not the order of families.
     let mut lines: Vec<&str> = text.lines().collect();
     lines.sort_unstable();
@@ -257,17 +259,19 @@ fn series<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
 #[test]
 fn only_the_current_state_is_emitted() {
     let mut w = Writer::new(Arc::new(Layout::of(&uneven())));
-    let text = w.render(
-        at(),
-        Arc::new(uneven_vitals([
-            "escalated",
-            "starting",
-            "held",
-            "recovered",
-        ])),
-        Arc::new(Vec::new()),
-        None,
-    );
+    let text = w
+        .render(
+            at(),
+            Arc::new(uneven_vitals([
+                "escalated",
+                "starting",
+                "held",
+                "recovered",
+            ])),
+            Arc::new(Vec::new()),
+            None,
+        )
+        .text();
     assert_eq!(
         series(&text, "service_state"),
         [
@@ -295,7 +299,9 @@ fn checks_are_labelled_by_their_own_service_when_counts_differ() {
     let mut vitals = uneven_vitals(["healthy"; 4]);
     // Not answered yet: neither ok nor an age.
     vitals.checks[3] = CheckVitals::default();
-    let text = w.render(at(), Arc::new(vitals), Arc::new(Vec::new()), None);
+    let text = w
+        .render(at(), Arc::new(vitals), Arc::new(Vec::new()), None)
+        .text();
     assert_eq!(
         series(&text, "check_ok"),
         [
@@ -327,22 +333,26 @@ fn checks_are_labelled_by_their_own_service_when_counts_differ() {
 fn a_kept_part_is_written_again_when_what_it_shows_changed() {
     let mut w = Writer::new(Arc::new(Layout::of(&uneven())));
     let none = Arc::new(Vec::new());
-    let first = w.render(
-        at(),
-        Arc::new(uneven_vitals(["healthy"; 4])),
-        none.clone(),
-        None,
-    );
+    let first = w
+        .render(
+            at(),
+            Arc::new(uneven_vitals(["healthy"; 4])),
+            none.clone(),
+            None,
+        )
+        .text();
     assert!(first.contains("akashic_service_state{service=\"c\",state=\"healthy\"} 1"));
 
     // A second later, nothing but the ages moved.
     let later = at() + Duration::milliseconds(1500);
-    let same = w.render(
-        later,
-        Arc::new(uneven_vitals(["healthy"; 4])),
-        none.clone(),
-        None,
-    );
+    let same = w
+        .render(
+            later,
+            Arc::new(uneven_vitals(["healthy"; 4])),
+            none.clone(),
+            None,
+        )
+        .text();
     assert!(
         same.contains("akashic_output_age_seconds{service=\"a\",check=\"0\"} 2.5"),
         "{same}"
@@ -357,7 +367,7 @@ fn a_kept_part_is_written_again_when_what_it_shows_changed() {
     let mut moved = uneven_vitals(["healthy", "healthy", "failing", "healthy"]);
     moved.checks[4].ok = Some(false);
     let store = Arc::new(vec![incident(0, true)]);
-    let text = w.render(later, Arc::new(moved), store, Some(3));
+    let text = w.render(later, Arc::new(moved), store, Some(3)).text();
     assert!(text.contains("akashic_service_state{service=\"c\",state=\"failing\"} 1"));
     assert!(!text.contains("akashic_service_state{service=\"c\",state=\"healthy\"}"));
     assert!(text.contains("akashic_check_ok{service=\"c\",check=\"0\",kind=\"port\"} 0"));
