@@ -137,6 +137,34 @@ pub fn normalize(v: &mut [f32]) {
     }
 }
 
+/// A hit for unit tests: a post-mortem with empty texts.
+#[cfg(test)]
+impl Hit {
+    pub(crate) fn sample(
+        id: &str,
+        service: &str,
+        category: Category,
+        date: &str,
+        score: f32,
+    ) -> Hit {
+        Hit {
+            doc: MemoryDoc {
+                id: id.into(),
+                service: service.into(),
+                date: date.parse().expect("an RFC 3339 date"),
+                category,
+                summary: String::new(),
+                root_cause: String::new(),
+                recommendation: String::new(),
+                incident_id: None,
+                confirmed_by: None,
+                evidence: Vec::new(),
+            },
+            score,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,10 +86,29 @@ pub struct RememberOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Asked {
     pub hits: Vec<Hit>,
-    /// The best candidates beyond the hits too (at most `hybrid::GROUPED`), best first: what the
-    /// answer groups near-identical hits from.
+    /// The best candidates beyond the hits too (at most `hybrid::GROUPED`, or `hybrid::POOL`
+    /// for a question asking for the first or latest), best first: what the answer groups
+    /// near-identical hits from.
     pub pool: Vec<Hit>,
     pub filter: Filter,
+}
+
+impl Asked {
+    /// The ranked candidates, in the order the question asks for (see `order`), as the best `k`
+    /// and the pool.
+    fn of(
+        mut hits: Vec<Hit>,
+        order: Option<super::order::Order>,
+        k: usize,
+        filter: Filter,
+    ) -> Asked {
+        if let Some(order) = order {
+            super::order::apply(&mut hits, order);
+        }
+        let pool = hits.clone();
+        hits.truncate(k);
+        Asked { hits, pool, filter }
+    }
 }
 
 /// Semantic memory of post-mortems over one store and one embedding model.
@@ -283,12 +302,7 @@ impl Memory {
             for h in &mut hits {
                 h.score = (h.score / best).min(1.0);
             }
-            if let Some(order) = order {
-                super::order::apply(&mut hits, order);
-            }
-            let pool = hits.clone();
-            hits.truncate(k);
-            return Ok(Asked { hits, pool, filter });
+            return Ok(Asked::of(hits, order, k, filter));
         }
         let mut dense = store.search(&query, hybrid::POOL, &filter).await?;
         let mut lexical = store.lexical(&words, hybrid::POOL, &filter).await?;
@@ -332,12 +346,7 @@ impl Memory {
                 });
             }
         }
-        if let Some(order) = order {
-            super::order::apply(&mut hits, order);
-        }
-        let pool = hits.clone();
-        hits.truncate(k);
-        Ok(Asked { hits, pool, filter })
+        Ok(Asked::of(hits, order, k, filter))
     }
 
     /// Remembered post-mortems passing `filter`, newest first (for the digest).

@@ -72,7 +72,6 @@ pub fn apply(hits: &mut Vec<Hit>, order: Order) {
 mod tests {
     use super::*;
     use crate::core::category::Category;
-    use crate::memory::MemoryDoc;
 
     #[test]
     fn questions_that_ask_for_an_end() {
@@ -101,21 +100,7 @@ mod tests {
     }
 
     fn hit(id: &str, service: &str, category: Category, date: &str) -> Hit {
-        Hit {
-            doc: MemoryDoc {
-                id: id.into(),
-                service: service.into(),
-                date: date.parse().unwrap(),
-                category,
-                summary: String::new(),
-                root_cause: String::new(),
-                recommendation: String::new(),
-                incident_id: None,
-                confirmed_by: None,
-                evidence: Vec::new(),
-            },
-            score: 1.0,
-        }
+        Hit::sample(id, service, category, date, 1.0)
     }
 
     #[test]

@@ -89,24 +89,16 @@ pub fn narrow(read: &Filter, given: &Filter) -> Filter {
 mod tests {
     use super::*;
     use crate::memory::services::WordServices;
-    use crate::memory::MemoryDoc;
 
     fn hit(i: usize, category: Category, score: f32) -> Hit {
-        Hit {
-            doc: MemoryDoc {
-                id: format!("pm-{i}"),
-                service: "polymarket-bot".into(),
-                date: "2026-01-01T00:00:00Z".parse().unwrap(),
-                category,
-                summary: String::new(),
-                root_cause: String::new(),
-                recommendation: String::new(),
-                incident_id: None,
-                confirmed_by: None,
-                evidence: Vec::new(),
-            },
+        let id = format!("pm-{i}");
+        Hit::sample(
+            &id,
+            "polymarket-bot",
+            category,
+            "2026-01-01T00:00:00Z",
             score,
-        }
+        )
     }
 
     #[test]

@@ -193,6 +193,8 @@ impl Services {
         let mut score = vec![0f32; self.names.len()];
         let mut spans: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.names.len()];
         let mut seen: Vec<String> = Vec::new();
+        // Each name as one lower-case word, for telling a name's own plural from a plural said.
+        let squeezed: Vec<String> = self.names.iter().map(|n| squeeze(n)).collect();
         let mut consider = |w: String, span: (usize, usize)| {
             // A cue counts once, however many question words reach it (`craigslist` and
             // `craigslistblock`, the word joined with the next, both reach `craigslist`).
@@ -213,20 +215,12 @@ impl Services {
             }
             // A name's word in the plural ("the pipelines", "the chat bots") speaks of several
             // services, not of the one whose name has it in the singular.
-            let said: String = question[span.0..span.1]
-                .chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect();
-            let plural = |s: usize| {
-                of_name
-                    && said.ends_with('s')
-                    && !self.names[s]
-                        .to_lowercase()
-                        .replace(|c: char| !c.is_alphanumeric(), "")
-                        .contains(&said)
-            };
-            best.retain(|s, _| !plural(*s));
+            if of_name {
+                let said = squeeze(&question[span.0..span.1]);
+                if said.ends_with('s') {
+                    best.retain(|s, _| squeezed[*s].contains(&said));
+                }
+            }
             for (s, wt) in best {
                 score[s] += wt;
                 if of_name {
@@ -271,6 +265,14 @@ impl Services {
             spans: merged,
         })
     }
+}
+
+/// Text as one lower-case word: `Chat Bots` is `chatbots`, `support-chatbot` `supportchatbot`.
+fn squeeze(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// The question's words (as the lexical index cuts them) with their byte ranges.

@@ -170,6 +170,14 @@ fn month_window(m: u32, year: Option<i32>, now: DateTime<Utc>) -> Window {
     Window::Span(a, b)
 }
 
+/// From the start of the month in capture 1 (of the year in capture 2, else its latest):
+/// "since the upgrade in June", "after the June 2025 migration".
+fn since_month(c: &regex::Captures, now: DateTime<Utc>) -> Option<Window> {
+    let m = month_of(&c[1])?;
+    let y = year_word(c.get(2).map(|x| x.as_str()), now).unwrap_or_else(|| year_for_month(m, now));
+    Some(Window::Since(month_start(y, m)))
+}
+
 /// Rules in order; earlier rules claim their words first, so "since the upgrade in June" is
 /// read as a start, not as the month of June.
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
@@ -222,35 +230,20 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             re: r(&format!(
                 r"\b(?:since|after) (?:the (?:[a-z]+ ){{0,2}}|(?:[a-z]+ )?)(?:upgrade|migration|update|switch|change|move|release|deploy)s? (?:in|of) {MONTH}(?: (\d{{4}}))?"
             )),
-            read: |c, now| {
-                let m = month_of(&c[1])?;
-                let y = year_word(c.get(2).map(|x| x.as_str()), now)
-                    .unwrap_or_else(|| year_for_month(m, now));
-                Some(Window::Since(month_start(y, m)))
-            },
+            read: since_month,
         },
         // "after we moved the summarizer to batch calls in March": a start, not the month.
         Rule {
             re: r(&format!(
                 r"\b(?:since|after) (?:we|i|they) [a-z0-9' -]{{1,60}}? (?:in|of) {MONTH}(?: (\d{{4}}))?\b"
             )),
-            read: |c, now| {
-                let m = month_of(&c[1])?;
-                let y = year_word(c.get(2).map(|x| x.as_str()), now)
-                    .unwrap_or_else(|| year_for_month(m, now));
-                Some(Window::Since(month_start(y, m)))
-            },
+            read: since_month,
         },
         Rule {
             re: r(&format!(
                 r"\b(?:since|after) (?:the )?{MONTH}(?: (\d{{4}}))? (?:[a-z]+ )?(?:upgrade|migration|update|switch|change|move|release|deploy)s?\b"
             )),
-            read: |c, now| {
-                let m = month_of(&c[1])?;
-                let y = year_word(c.get(2).map(|x| x.as_str()), now)
-                    .unwrap_or_else(|| year_for_month(m, now));
-                Some(Window::Since(month_start(y, m)))
-            },
+            read: since_month,
         },
         // "since the 10th of May", "from 3 March 2025", "before the 20th of Nov".
         Rule {
