@@ -65,6 +65,9 @@ struct Item {
     signals: Vec<Signal>,
     /// The side task the line belongs to (notifications, metrics), if any.
     side: Option<&'static str>,
+    /// Whether the line can be why the service stopped: on its main path, not handled in the line, not
+    /// overcome by a later line (reconnected, retry ok); forensics and checks always can.
+    live: bool,
 }
 
 /// A side task's line (a notifier, metrics) weighs this much of a main-path line.
@@ -147,11 +150,35 @@ fn reports_progress(text: &str) -> bool {
 fn progress_after(ev: &Evidence, i: usize) -> bool {
     ev.groups.iter().any(|g| {
         g.last_line > i
-            && g.severity <= Severity::Info
             && ev.side_task(&g.text).is_none()
+            && g.severity <= Severity::Info
             && reports_progress(&g.text)
             && !ev.signatures.is_start(&g.text)
     })
+}
+
+/// Whether a later line says a failure was overcome (reconnected, retry ok, resumed): what failed (last
+/// at line `i`, time `at`) works again, and was not why the service stopped. Later by the log's own
+/// clock when both lines carry a time (a log may be several sources one after another), else by place.
+fn recovered_after(ev: &Evidence, i: usize, at: Option<i64>) -> bool {
+    ev.groups.iter().any(|g| {
+        let later = match (at, g.at) {
+            // clocks a year or more apart are two formats that cannot be compared (a time of day)
+            (Some(a), Some(b)) if (a - b).abs() < 366 * 86_400 => {
+                b > a || (b == a && g.last_line > i)
+            }
+            _ => g.last_line > i,
+        };
+        later && ev.side_task(&g.text).is_none() && recovers(ev, g)
+    })
+}
+
+/// Whether a line says an earlier failure was overcome (reconnected, retry ok, resumed), and is not
+/// itself a failure.
+fn recovers(ev: &Evidence, g: &super::evidence::LogGroup) -> bool {
+    g.severity <= Severity::Warn
+        && ev.signatures.is_recovered(&g.text)
+        && signals(&ev.signatures, &g.text, Origin::Log).is_empty()
 }
 
 fn items(ev: &Evidence) -> Vec<Item> {
@@ -168,10 +195,12 @@ fn items(ev: &Evidence) -> Vec<Item> {
             if side.is_some() {
                 factor *= SIDE_TASK_FACTOR;
             }
-            if table.is_handled(&g.text) {
+            let handled = table.is_handled(&g.text);
+            if handled {
                 factor *= HANDLED_FACTOR;
             }
-            if progress_after(ev, g.last_line) {
+            let overcome = recovered_after(ev, g.last_line, g.at);
+            if overcome || progress_after(ev, g.last_line) {
                 factor *= SUPERSEDED_FACTOR;
             }
             if side.is_none()
@@ -189,6 +218,7 @@ fn items(ev: &Evidence) -> Vec<Item> {
                 factor,
                 signals: fold(signals(table, &g.text, Origin::Log)),
                 side,
+                live: side.is_none() && !handled && !overcome,
             }
         })
         .collect();
@@ -214,6 +244,7 @@ fn items(ev: &Evidence) -> Vec<Item> {
                 factor: 1.1,
                 signals: fold(signals(table, line, Origin::Forensics)),
                 side: None,
+                live: true,
             });
         }
     }
@@ -240,6 +271,7 @@ fn items(ev: &Evidence) -> Vec<Item> {
             factor: 1.0,
             signals: sigs,
             side: None,
+            live: true,
         });
     }
     // a code's reading that other evidence refutes (exit 137 beside `OOMKilled=false`) is dropped
@@ -345,8 +377,21 @@ pub fn classify(ev: &Evidence, process: &ProcessState) -> Classification {
     let mut ranked: Vec<(Category, f32)> = scores.into_iter().filter(|(_, s)| *s > 0.0).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
 
-    let top = ranked.first().copied();
-    if let Some((cat, score)) = top.filter(|(_, s)| *s >= MIN_SCORE) {
+    // A verdict needs decisive evidence: a line of its category that can be why the service stopped
+    // (not handled in the line, not overcome by a later line, not a side task's). Lines that were all
+    // overcome are what was seen, not the cause; the best category that has such a line wins.
+    let decisive = |cat: Category| {
+        contrib
+            .iter()
+            .filter(|((c, _), _)| *c == cat)
+            .any(|(_, v)| v.iter().any(|(w, i)| *w > 0.0 && items[*i].live))
+    };
+    let top = ranked
+        .iter()
+        .copied()
+        .filter(|(_, s)| *s >= MIN_SCORE)
+        .find(|(c, _)| decisive(*c));
+    if let Some((cat, score)) = top {
         let mut cited: Vec<Cited> = contrib
             .iter()
             .filter(|((c, _), _)| *c == cat)
@@ -1056,6 +1101,31 @@ mod tests {
             "{:?}",
             c.scores
         );
+    }
+
+    #[test]
+    fn a_failure_the_log_says_was_overcome_is_not_the_cause() {
+        // go-redis / grpc-go dial errors, then the client's own word that it reconnected
+        let refused = "2026-09-25T00:50:00Z INFO batch flushed rows=4980\n2026-09-25T00:55:12Z WARN redis: dial tcp 10.0.0.21:6379: connect: connection refused\n2026-09-25T00:55:12Z WARN redis: dial tcp 10.0.0.21:6379: connect: connection refused\n";
+        let up = ProcessState {
+            running: Some(true),
+            ..Default::default()
+        };
+        let c = classify(&ev(refused), &up);
+        assert_eq!(
+            c.category,
+            Category::DependencyUnavailable,
+            "{:?}",
+            c.scores
+        );
+        let log = format!("{refused}2026-09-25T00:55:13Z INFO redis: reconnected to 10.0.0.21:6379\n2026-09-25T01:15:00Z INFO stats streams_open=0\n");
+        let c = classify(&ev(&log), &up);
+        assert_eq!(c.category, Category::Unknown, "{:?}", c.scores);
+        // Go's net/http `panic recovered` is a failure, not a recovery
+        let t = crate::agent::signatures::Signatures::default();
+        assert!(t.is_recovered("INFO provider: retry ok"));
+        assert!(t.is_recovered("INFO resuming W12 at step 'drawdown table'"));
+        assert!(!t.is_recovered("INFO batch flushed rows=12"));
     }
 
     #[test]

@@ -82,6 +82,9 @@ pub struct Table {
     pub starts: Vec<(Regex, &'static str)>,
     /// Lines that say their failure was handled (retried ok, fell back): the service carried on.
     pub handled: Vec<(Regex, &'static str)>,
+    /// Lines that say an earlier failure was overcome (reconnected, retry ok): what failed before
+    /// them works again.
+    pub recovered: Vec<(Regex, &'static str)>,
 }
 
 /// A shared, cheap-to-clone handle on a table; `Default` is the built-in table.
@@ -123,6 +126,8 @@ struct RawFile {
     start: Vec<toml::Spanned<RawStart>>,
     #[serde(default)]
     handled: Vec<toml::Spanned<RawSide>>,
+    #[serde(default)]
+    recovered: Vec<toml::Spanned<RawSide>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,7 +209,7 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
         err(
             line,
             e.message().trim().to_string(),
-            "each entry is a [[signature]], [[status]], [[exit]], [[side_task]], [[handled]] or [[start]] table with the keys of src/agent/signatures/README.md",
+            "each entry is a [[signature]], [[status]], [[exit]], [[side_task]], [[handled]], [[recovered]] or [[start]] table with the keys of src/agent/signatures/README.md",
         )
     })?;
     let category = |line: usize, c: &str| -> Result<Category, SignatureError> {
@@ -347,6 +352,7 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
     for (list, out) in [
         (raw.side_task, &mut table.side_tasks),
         (raw.handled, &mut table.handled),
+        (raw.recovered, &mut table.recovered),
     ] {
         for s in list {
             let line = line_of(text, s.span().start);
@@ -400,6 +406,12 @@ impl Table {
         self.side_tasks.extend(t.side_tasks);
         self.starts.extend(t.starts);
         self.handled.extend(t.handled);
+        self.recovered.extend(t.recovered);
+    }
+
+    /// Whether a line says an earlier failure was overcome.
+    pub fn is_recovered(&self, line: &str) -> bool {
+        self.recovered.iter().any(|(re, _)| re.is_match(line))
     }
 
     /// Whether a line says its failure was handled.
