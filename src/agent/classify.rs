@@ -128,6 +128,11 @@ static FAILED_COUNT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::ne
         .expect("failed count pattern compiles")
 });
 
+static RETRYING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\bretr(?:y|ying)\b[^\n]{0,20}?\b(?:\d+\s*/\s*\d+|\d+ of \d+|in \d|after \d)|\bretrying\b|\bwill (?:be )?retr(?:y|ied)\b|\battempt \d+\s*(?:/|of)\s*\d+")
+        .expect("retrying pattern compiles")
+});
+
 /// Whether a line says work completed (a tally that counts failures or skips, or no success, does
 /// not): a progress word that is not a counter's name (`done=58`,
 /// `processed: 1422` in a periodic status line report totals, not that work finished since).
@@ -199,7 +204,11 @@ fn items(ev: &Evidence) -> Vec<Item> {
             if handled {
                 factor *= HANDLED_FACTOR;
             }
-            let overcome = recovered_after(ev, g.last_line, g.at);
+            // a failure that announced a retry, happened once and was followed by more of the
+            // service's output: the retry went through (a failed one says so again)
+            let transient =
+                g.count + g.earlier == 1 && RETRYING.is_match(&g.text) && late < 1.0 - TAIL_SHARE;
+            let overcome = transient || recovered_after(ev, g.last_line, g.at);
             if overcome || progress_after(ev, g.last_line) {
                 factor *= SUPERSEDED_FACTOR;
             }
@@ -1126,6 +1135,23 @@ mod tests {
         assert!(t.is_recovered("INFO provider: retry ok"));
         assert!(t.is_recovered("INFO resuming W12 at step 'drawdown table'"));
         assert!(!t.is_recovered("INFO batch flushed rows=12"));
+    }
+
+    #[test]
+    fn a_retry_announced_once_and_followed_by_more_work_went_through() {
+        // requests/urllib3-style retry notice, once, then the service carried on
+        let log = "2026-09-25 02:10:00,118 INFO renderer: render issue=143 started\n2026-09-25 02:10:11,887 WARNING mailer: POST /campaigns returned 502, retry 1/3 in 4s\n2026-09-25 02:10:16,103 INFO mailer: draft campaign updated (id=cmp_8812)\n2026-09-25 02:30:00,006 INFO renderer: rss=402MB threads=7\n2026-09-25 02:44:10,331 INFO renderer: sections 10-18 started\n2026-09-25 02:44:15,930 INFO renderer: chart 3/6 churn_cohorts.svg 212KB\n";
+        let c = classify(&ev(log), &ProcessState::default());
+        assert_eq!(c.category, Category::Unknown, "{:?}", c.scores);
+        // the same notice repeating as the output stops is the failure
+        let stuck = "2026-09-25 02:10:00,118 INFO renderer: render issue=143 started\n2026-09-25 02:10:11,887 WARNING mailer: POST /campaigns returned 502, retry 1/3 in 4s\n2026-09-25 02:10:16,887 WARNING mailer: POST /campaigns returned 502, retry 2/3 in 8s\n2026-09-25 02:10:24,887 WARNING mailer: POST /campaigns returned 502, retry 3/3 in 16s\n";
+        let c = classify(&ev(stuck), &ProcessState::default());
+        assert_eq!(
+            c.category,
+            Category::DependencyUnavailable,
+            "{:?}",
+            c.scores
+        );
     }
 
     #[test]
