@@ -186,8 +186,70 @@ fn recovers(ev: &Evidence, g: &super::evidence::LogGroup) -> bool {
         && signals(&ev.signatures, &g.text, Origin::Log).is_empty()
 }
 
+static LISTENS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    // Puma `Listening on http://127.0.0.1:9292`, gunicorn `Listening at:`, uvicorn `running on`,
+    // ASP.NET `Now listening on:`, Phoenix `Running ... at 0.0.0.0:4000`, Node/Go `listening on :4000`,
+    // Spring `Tomcat started on port(s): 8080`, Python `Serving HTTP on 0.0.0.0 port 8000`
+    regex::Regex::new(r"(?i)(?:\b(?:listening|serving|bound)\b|\brunning\b[^\n]{0,50}?\b(?:on|at)\b|\bstarted on\b)[^\n]{0,40}?(?:\bports?(?:\(s\))?\s*:?\s*(\d{2,5})\b|:(\d{2,5})\b)")
+        .expect("listen pattern compiles")
+});
+static LOOPBACK_PORT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?i)(?:\b127\.\d+\.\d+\.\d+|\blocalhost|\[::1\]|\b0\.0\.0\.0|^|[\s/]):(\d{2,5})\b",
+    )
+    .expect("loopback port pattern compiles")
+});
+static CHECK_PORT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)(?:\b127\.\d+\.\d+\.\d+|\blocalhost|\[::1\]|\b0\.0\.0\.0):(\d{2,5})\b")
+        .expect("check port pattern compiles")
+});
+
+/// The ports the service itself answers on: the ones its own start-up lines say it listens on, and
+/// the loopback ports its port and HTTP checks probe.
+fn own_ports(ev: &Evidence) -> Vec<u16> {
+    let mut out: Vec<u16> = Vec::new();
+    let texts = ev
+        .groups
+        .iter()
+        .filter_map(|g| LISTENS.captures(&g.text))
+        .filter_map(|c| {
+            c.get(1)
+                .or_else(|| c.get(2))
+                .map(|m| m.as_str().to_string())
+        });
+    let checks = ev
+        .checks
+        .iter()
+        .filter(|c| c.kind == "port" || c.kind == "http")
+        .flat_map(|c| {
+            CHECK_PORT
+                .captures_iter(&c.detail)
+                .map(|m| m[1].to_string())
+                .collect::<Vec<_>>()
+        });
+    for p in texts.chain(checks) {
+        if let Ok(p) = p.parse::<u16>() {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Whether a line's failure is of a connection to the service's own local port: a proxy in front of
+/// it, or a probe, found the service itself not answering. That says the service was down, not that
+/// a dependency was.
+fn to_own_port(text: &str, own: &[u16]) -> bool {
+    !own.is_empty()
+        && LOOPBACK_PORT
+            .captures_iter(text)
+            .any(|c| c[1].parse::<u16>().is_ok_and(|p| own.contains(&p)))
+}
+
 fn items(ev: &Evidence) -> Vec<Item> {
     let table = &ev.signatures;
+    let own = own_ports(ev);
     let mut out: Vec<Item> = ev
         .groups
         .iter()
@@ -219,13 +281,17 @@ fn items(ev: &Evidence) -> Vec<Item> {
             {
                 factor *= AS_IT_STOPPED;
             }
+            let mut sigs = fold(signals(table, &g.text, Origin::Log));
+            if to_own_port(&g.text, &own) {
+                sigs.retain(|s| s.category != Category::DependencyUnavailable);
+            }
             Item {
                 text: g.text.clone(),
                 line: Some(g.last_line),
                 source: "log",
                 count: g.count,
                 factor,
-                signals: fold(signals(table, &g.text, Origin::Log)),
+                signals: sigs,
                 side,
                 live: side.is_none() && !handled && !overcome,
             }
@@ -1152,6 +1218,44 @@ mod tests {
             "{:?}",
             c.scores
         );
+    }
+
+    #[test]
+    fn a_proxy_that_cannot_reach_the_service_itself_is_not_a_dependency_outage() {
+        // Caddy's reverse proxy in front of Puma: refused on the port Puma listens on
+        let refused = r#"{"level":"error","ts":1771067212.1182,"logger":"http.log.error","msg":"dial tcp 127.0.0.1:9292: connect: connection refused","status":502}"#;
+        let log = format!("2026-02-14_11:08:56.21440 * Listening on http://127.0.0.1:9292\n{refused}\n{refused}\n");
+        let c = classify(&ev(&log), &ProcessState::default());
+        assert_eq!(
+            c.score_of(Category::DependencyUnavailable),
+            0.0,
+            "{:?}",
+            c.scores
+        );
+        // refused on another local port (its database) is the dependency
+        let db = log.replace("dial tcp 127.0.0.1:9292", "dial tcp 127.0.0.1:5432");
+        let c = classify(&ev(&db), &ProcessState::default());
+        assert_eq!(
+            c.category,
+            Category::DependencyUnavailable,
+            "{:?}",
+            c.scores
+        );
+        // the port a check probes is the service's own
+        let mut e = ev(refused);
+        e.checks.push(crate::agent::evidence::CheckFact {
+            kind: "port".into(),
+            failure: None,
+            detail: "127.0.0.1:9292 not listening".into(),
+        });
+        assert_eq!(own_ports(&e), vec![9292]);
+        assert_eq!(
+            own_ports(&ev(
+                "2026-01-01 INFO Tomcat started on port(s): 8080 (http)"
+            )),
+            vec![8080]
+        );
+        assert!(own_ports(&ev("INFO worker started, db=127.0.0.1:5432")).is_empty());
     }
 
     #[test]
