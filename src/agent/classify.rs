@@ -186,6 +186,13 @@ fn recovers(ev: &Evidence, g: &super::evidence::LogGroup) -> bool {
         && signals(&ev.signatures, &g.text, Origin::Log).is_empty()
 }
 
+/// The messages coreutils and friends print about their own arguments (`ls: cannot access ...`,
+/// `cat: x: No such file or directory`, `grep: x: Permission denied`).
+static PROBE_ERROR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^\s*(?:ls|cat|stat|grep|zgrep|egrep|head|tail|file|find|du|df|readlink|realpath|wc|cd|test|lsof|tar): ")
+        .expect("probe error pattern compiles")
+});
+
 static LISTENS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     // Puma `Listening on http://127.0.0.1:9292`, gunicorn `Listening at:`, uvicorn `running on`,
     // ASP.NET `Now listening on:`, Phoenix `Running ... at 0.0.0.0:4000`, Node/Go `listening on :4000`,
@@ -311,13 +318,20 @@ fn items(ev: &Evidence) -> Vec<Item> {
                 continue;
             }
             seen.insert(key, out.len());
+            // a probe's complaint about its own argument (`ls: cannot access 'x': No such file or
+            // directory`) says what the investigator did not find, not what the service hit
+            let sigs = if PROBE_ERROR.is_match(line) {
+                Vec::new()
+            } else {
+                fold(signals(table, line, Origin::Forensics))
+            };
             out.push(Item {
                 text: line.to_string(),
                 line: None,
                 source: "forensics",
                 count: 1,
                 factor: 1.1,
-                signals: fold(signals(table, line, Origin::Forensics)),
+                signals: sigs,
                 side: None,
                 live: true,
             });
@@ -1119,6 +1133,18 @@ mod tests {
         assert_eq!(c.category, Category::Unknown, "{:?}", c.scores);
         // without the runtime's word, 137 is the OOM killer's usual mark
         e.forensics = Some("container die 9b1e (exitCode=137, name=renderer)\n".into());
+        let c = classify(&e, &ProcessState::default());
+        assert_eq!(c.category, Category::ResourceExhaustion, "{:?}", c.scores);
+    }
+
+    #[test]
+    fn a_sigkill_systemd_calls_a_signal_and_a_probe_s_own_complaint_are_not_causes() {
+        let mut e = ev("19:31:55.402 [info] telemetry: vm.memory.total=188MB run_queue=0\n");
+        e.forensics = Some("Dec 05 19:32:51 web1 systemd[1]: tablebook.service: Main process exited, code=killed, status=9/KILL\nDec 05 19:32:51 web1 systemd[1]: tablebook.service: Failed with result 'signal'.\n$ ls /opt/tablebook/erl_crash.dump\nls: cannot access '/opt/tablebook/erl_crash.dump': No such file or directory\n".into());
+        let c = classify(&e, &ProcessState::default());
+        assert_eq!(c.category, Category::Unknown, "{:?}", c.scores);
+        // systemd's own word for the OOM killer is memory
+        e.forensics = Some("Dec 05 19:32:51 web1 systemd[1]: tablebook.service: Main process exited, code=killed, status=9/KILL\nDec 05 19:32:51 web1 systemd[1]: tablebook.service: Failed with result 'oom-kill'.\n".into());
         let c = classify(&e, &ProcessState::default());
         assert_eq!(c.category, Category::ResourceExhaustion, "{:?}", c.scores);
     }

@@ -291,6 +291,16 @@ mod tests {
     }
 
     #[test]
+    fn one_restart_is_not_a_restart_loop() {
+        // systemd (src/core/service.c): "Scheduled restart job, restart counter is at %u."
+        assert!(cats("Dec 05 19:32:56 web1 systemd[1]: x.service: Scheduled restart job, restart counter is at 1.").is_empty());
+        assert_eq!(
+            cats("Dec 05 19:33:40 web1 systemd[1]: x.service: Scheduled restart job, restart counter is at 5."),
+            vec![Crash]
+        );
+    }
+
+    #[test]
     fn key_errors_split_env_names_from_payload_fields() {
         assert_eq!(cats("KeyError: 'STRIPE_SECRET'"), vec![ConfigError]);
         assert_eq!(cats("KeyError: 'price'"), vec![DataError]);
