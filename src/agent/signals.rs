@@ -291,6 +291,31 @@ mod tests {
     }
 
     #[test]
+    fn apis_brokers_and_http_clients_in_their_own_words() {
+        for (line, want) in [
+            (r#"googleapiclient.errors.HttpError: <HttpError 403 "reason": "userRateLimitExceeded">"#, RateLimit),
+            ("Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.", RateLimit),
+            (r#"anthropic.InternalServerError: Error code: 529 - {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, DependencyUnavailable),
+            ("slack_sdk.errors.SlackApiError: The server responded with: {'ok': False, 'error': 'token_revoked'}", AuthFailure),
+            ("discord.errors.LoginFailure: Improper token has been passed.", AuthFailure),
+            ("telegram.error.Conflict: Conflict: terminated by other getUpdates request; make sure that only one bot instance is running", ConfigError),
+            ("HttpError: Resource not accessible by integration", AuthFailure),
+            ("An error occurred (UnrecognizedClientException) when calling the PutItem operation: The security token included in the request is invalid.", AuthFailure),
+            ("botocore.exceptions.NoCredentialsError: Unable to locate credentials", ConfigError),
+            ("pika.exceptions.ProbableAccessDeniedError: ConnectionClosedByBroker: (403) 'ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.'", AuthFailure),
+            ("kafka: client has run out of available brokers to talk to", DependencyUnavailable),
+            ("MaxRetriesPerRequestError: Reached the max retries per request limit (which is 20). Refer to \"maxRetriesPerRequest\" option for details.", DependencyUnavailable),
+            ("aiohttp.client_exceptions.ServerDisconnectedError: Server disconnected", DependencyUnavailable),
+            ("ConnectTimeoutError: Connect Timeout Error (attempted address: api.example.com:443, timeout: 10000ms) code: 'UND_ERR_CONNECT_TIMEOUT'", DependencyUnavailable),
+            ("TypeError: fetch failed", DependencyUnavailable),
+            ("driver: bad connection", DependencyUnavailable),
+            ("GuzzleHttp\\Exception\\RequestException: cURL error 60: SSL certificate problem: unable to get local issuer certificate", Network),
+        ] {
+            assert_eq!(cats(line), vec![want], "{line}");
+        }
+    }
+
+    #[test]
     fn one_restart_is_not_a_restart_loop() {
         // systemd (src/core/service.c): "Scheduled restart job, restart counter is at %u."
         assert!(cats("Dec 05 19:32:56 web1 systemd[1]: x.service: Scheduled restart job, restart counter is at 1.").is_empty());
