@@ -316,6 +316,22 @@ mod tests {
     }
 
     #[test]
+    fn runtimes_word_dns_tls_memory_and_limits_their_own_way() {
+        for (line, want) in [
+            ("Resolv::ResolvError: no address for api.example.com", Network),
+            ("java.nio.channels.UnresolvedAddressException", Network),
+            ("hyper_util::client::legacy::Error(Connect, Custom { kind: InvalidData, error: InvalidCertificate(UnknownIssuer) }) invalid peer certificate: UnknownIssuer", Network),
+            ("Error: unable to verify the first certificate", Network),
+            ("System.Net.Http.HttpRequestException: The SSL connection could not be established, see inner exception.", Network),
+            ("[Tue Mar  3 10:10:10 2026] memory: usage 524288kB, limit 524288kB, failcnt 18211", ResourceExhaustion),
+            ("runtime: failed to create new OS thread (have 12 already; errno=11)", ResourceExhaustion),
+            ("ERROR 1114 (HY000): The table 'events' is full", ResourceExhaustion),
+        ] {
+            assert_eq!(cats(line), vec![want], "{line}");
+        }
+    }
+
+    #[test]
     fn one_restart_is_not_a_restart_loop() {
         // systemd (src/core/service.c): "Scheduled restart job, restart counter is at %u."
         assert!(cats("Dec 05 19:32:56 web1 systemd[1]: x.service: Scheduled restart job, restart counter is at 1.").is_empty());
