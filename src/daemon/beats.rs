@@ -89,6 +89,13 @@ pub(super) struct Beats {
     label_at: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Each service's time in `label_at`, so a machine stepping often pushes it once.
     label_next: Vec<Option<Instant>>,
+    /// Each service's label as last noted: it changes only when the machine steps or its
+    /// `label_next` time comes, so `/metrics`' vitals read it here instead of walking every
+    /// machine.
+    labels: Vec<&'static str>,
+    /// Where each check's vitals come from, in [`Vitals::checks`]' order: its file group's
+    /// table, else its service's machine (fixed once the daemon started).
+    places: Vec<Place>,
     /// When `services.json` was last written.
     last: Option<Instant>,
     /// This daemon's beat is on disk (ticks since only touch it).
@@ -111,6 +118,17 @@ impl Beats {
             changed: true,
             label_at: BinaryHeap::new(),
             label_next: vec![None; svcs.len()],
+            labels: vec!["starting"; svcs.len()],
+            places: svcs
+                .iter()
+                .enumerate()
+                .flat_map(|(si, s)| {
+                    s.files.iter().enumerate().map(move |(ci, f)| match f {
+                        Some(at) => Place::File(*at),
+                        None => Place::Machine(si, ci),
+                    })
+                })
+                .collect(),
             last: None,
             written: false,
         };
@@ -122,7 +140,9 @@ impl Beats {
 
     /// After service `si`'s machine stepped (or its label's time came).
     pub(super) fn note(&mut self, si: usize, svc: &Svc, now: Instant) {
-        let sig = signature(svc, now);
+        let label = svc.machine.label(now);
+        self.labels[si] = label;
+        let sig = signature(svc, label);
         if self.sigs[si] != sig {
             self.sigs[si] = sig;
             self.changed = true;
@@ -192,6 +212,36 @@ impl Beats {
         }
     }
 
+    /// Each service's state and its checks' ok-ness and output times, as `/metrics` shows them:
+    /// what [`services_of`] says without a detail, read from the kept labels and the file
+    /// groups' tables, so a scrape costs the loop a copy, not a walk of every machine.
+    pub(super) fn vitals(&self, svcs: &[Svc], groups: &FileGroups, now: Instant) -> Vitals {
+        let states = self
+            .labels
+            .iter()
+            .zip(&self.label_next)
+            .enumerate()
+            .map(|(si, (label, next))| match next {
+                // its time came and the tick has not noted it yet
+                Some(t) if *t <= now => svcs[si].machine.label(now),
+                _ => label,
+            })
+            .collect();
+        let checks = groups.vitals(&self.places, |si, ci| {
+            match svcs[si].machine.last.get(ci).and_then(Option::as_ref) {
+                Some(r) => CheckVitals {
+                    ok: (!r.verdict.is_blind()).then(|| r.verdict.is_ok()),
+                    output_at: match r.progress {
+                        Some(crate::core::machine::Progress::At(t)) => Some(t),
+                        _ => None,
+                    },
+                },
+                None => CheckVitals::default(),
+            }
+        });
+        Vitals { states, checks }
+    }
+
     /// The live view `status` asks for.
     pub(super) fn heartbeat(&self, svcs: &[Svc], groups: &FileGroups, now: Instant) -> Heartbeat {
         Heartbeat {
@@ -202,38 +252,20 @@ impl Beats {
     }
 }
 
-/// Each service's state and its checks' ok-ness and output times, as `/metrics` shows them: what
-/// [`services_of`] says without a detail, so a scrape costs the loop a copy, not the details.
-pub(super) fn vitals_of(svcs: &[Svc], groups: &FileGroups, now: Instant) -> Vitals {
-    let mut v = Vitals {
-        states: Vec::with_capacity(svcs.len()),
-        checks: Vec::with_capacity(svcs.iter().map(|s| s.cfg.checks.len()).sum()),
-    };
-    for s in svcs {
-        v.states.push(s.machine.label(now));
-        v.checks
-            .extend((0..s.cfg.checks.len()).map(|ci| match s.files[ci] {
-                Some(at) => groups.vitals(at),
-                None => match s.machine.last.get(ci).and_then(Option::as_ref) {
-                    Some(r) => CheckVitals {
-                        ok: (!r.verdict.is_blind()).then(|| r.verdict.is_ok()),
-                        output_at: match r.progress {
-                            Some(crate::core::machine::Progress::At(t)) => Some(t),
-                            _ => None,
-                        },
-                    },
-                    None => CheckVitals::default(),
-                },
-            }));
-    }
-    v
+/// Where a check's vitals come from.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Place {
+    /// Its file group and its place in the group's table.
+    File((usize, usize)),
+    /// Its service and its index there: the machine's last answer.
+    Machine(usize, usize),
 }
 
 /// A hash of what `services.json` says of a service apart from its checks' details.
-pub(super) fn signature(s: &Svc, now: Instant) -> u64 {
+pub(super) fn signature(s: &Svc, label: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = crate::fnv::Fnv::default();
-    s.machine.label(now).hash(&mut h);
+    label.hash(&mut h);
     s.machine.incident().hash(&mut h);
     s.pid.hash(&mut h);
     for r in &s.machine.last {

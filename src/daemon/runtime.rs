@@ -1,7 +1,7 @@
 //! The daemon's event loop: probes run concurrently, their answers drive the pure state
 //! machines, and the actions those return are carried out off the loop.
 
-use super::beats::{vitals_of, Beats, StoreHealth};
+use super::beats::{Beats, StoreHealth};
 use super::control::{self, LoopAsk, LoopRequest};
 use super::evidence::Seen;
 use super::execute::{event, execute};
@@ -401,7 +401,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
                         }
                         Ok(control::LoopAnswer::Status(Box::new(hb)))
                     }
-                    LoopAsk::Vitals => Ok(control::LoopAnswer::Vitals(Box::new(vitals_of(&svcs, &groups, Instant::now())))),
+                    LoopAsk::Vitals => Ok(control::LoopAnswer::Vitals(Box::new(beats.vitals(&svcs, &groups, Instant::now())))),
                     LoopAsk::Resume { service } => match svcs.iter().position(|s| s.cfg.name == service) {
                         None => Err(format!("no service named {service:?} in the config")),
                         Some(si) => {

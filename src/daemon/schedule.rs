@@ -125,16 +125,35 @@ impl FileGroups {
             .min()
     }
 
-    /// A file check's vitals: whether its last answer passed and when the newest output it saw
-    /// was written, without writing the answer's detail.
-    pub(super) fn vitals(&self, (gi, place): (usize, usize)) -> crate::heartbeat::CheckVitals {
-        files::lock(&self.slots[gi].2)
-            .get(place)
-            .and_then(Option::as_ref)
-            .map_or_else(Default::default, |a| crate::heartbeat::CheckVitals {
-                ok: a.passed(),
-                output_at: a.output_at().map(Into::into),
+    /// Every check's vitals in `places`' order: a file check's (whether its last answer passed
+    /// and when the newest output it saw was written, no detail written) from its group's
+    /// table, locked once per run of checks in the same group; any other's from `machine`.
+    pub(super) fn vitals(
+        &self,
+        places: &[super::beats::Place],
+        mut machine: impl FnMut(usize, usize) -> crate::heartbeat::CheckVitals,
+    ) -> Vec<crate::heartbeat::CheckVitals> {
+        use super::beats::Place;
+        let mut held = None;
+        places
+            .iter()
+            .map(|p| match *p {
+                Place::File((gi, place)) => {
+                    let table = match &held {
+                        Some((g, _)) if *g == gi => &held.as_ref().expect("held").1,
+                        _ => &held.insert((gi, files::lock(&self.slots[gi].2))).1,
+                    };
+                    table.get(place).and_then(Option::as_ref).map_or_else(
+                        Default::default,
+                        |a: &crate::probe::files::Answer| crate::heartbeat::CheckVitals {
+                            ok: a.passed(),
+                            output_at: a.output_at().map(Into::into),
+                        },
+                    )
+                }
+                Place::Machine(si, ci) => machine(si, ci),
             })
+            .collect()
     }
 
     /// A file check's last answer, and when the newest output it saw was written.

@@ -46,12 +46,14 @@ pub struct Layout {
     checks: Vec<(usize, usize, &'static str)>,
     /// `"0"`, `"1"`, ...: the `check` label of each index.
     indexes: Vec<String>,
+    /// `output_age_seconds`' header and each check's line up to its value.
+    ages: AgeLines,
 }
 
 impl Layout {
     pub fn of(cfg: &Config) -> Self {
         let most = cfg.services.iter().map(|s| s.checks.len()).max();
-        Layout {
+        let mut layout = Layout {
             services: cfg.services.iter().map(|s| s.name.clone()).collect(),
             checks: cfg
                 .services
@@ -65,7 +67,10 @@ impl Layout {
                 })
                 .collect(),
             indexes: (0..most.unwrap_or(0)).map(|i| i.to_string()).collect(),
-        }
+            ages: AgeLines::default(),
+        };
+        layout.ages = AgeLines::of(&layout);
+        layout
     }
 
     /// The vitals of services as `status` shows them (matched by name), for when the loop did
@@ -173,14 +178,7 @@ impl Writer {
             );
             self.store = Some((incidents, text));
         }
-        let ages = part(
-            layout.checks.len() * 72,
-            Ages {
-                layout: layout.clone(),
-                vitals,
-                at,
-            },
-        );
+        let ages = layout.ages.write(&vitals, at);
         Exposition(vec![
             self.states.as_ref().expect("set above").2.clone(),
             ages,
@@ -236,11 +234,15 @@ impl hyper::body::Body for Parts {
 /// [`Collector`] that writes each series straight from what it holds (no metric objects, label
 /// maps or hashing per series).
 fn part(capacity: usize, families: impl Collector) -> Bytes {
+    encoded(capacity, families).into()
+}
+
+fn encoded(capacity: usize, families: impl Collector) -> String {
     let mut reg = Registry::with_prefix("akashic");
     reg.register_collector(Box::new(families));
     let mut out = String::with_capacity(capacity);
     encode_registry(&mut out, &reg).expect("writing to a String cannot fail");
-    out.into()
+    out
 }
 
 /// Per-bucket counts (the encoder makes them cumulative), with the `+Inf` bucket last.
@@ -334,31 +336,78 @@ impl Collector for States {
     }
 }
 
-/// `output_age_seconds`: the only family that moves every second.
-#[derive(Debug)]
-struct Ages {
-    layout: Arc<Layout>,
-    vitals: Arc<Vitals>,
-    at: DateTime<Utc>,
+/// `output_age_seconds`, the only family that moves every second, kept as prometheus-client's
+/// encoder writes it with every age at 0: its header, then each check's line up to its value
+/// (label values escaped once per config). A scrape writes each line as its prefix and the age
+/// (by `dtoa`, as the encoder writes an `f64`), with no encoder, label or escaping work.
+#[derive(Debug, Default)]
+struct AgeLines {
+    /// The `# HELP` and `# TYPE` lines.
+    head: String,
+    /// Every check's prefix (`akashic_output_age_seconds{service="a",check="0"} `), one after
+    /// the other, in [`Vitals::checks`]' order.
+    prefixes: String,
+    /// Where each check's prefix ends in `prefixes`.
+    ends: Vec<usize>,
 }
 
-impl Collector for Ages {
+impl AgeLines {
+    fn of(layout: &Layout) -> Self {
+        let series = layout
+            .checks
+            .iter()
+            .map(|&(si, ci, _)| (layout.services[si].clone(), layout.indexes[ci].clone()))
+            .collect();
+        let text = encoded(layout.checks.len() * 64, ZeroAges(series));
+        let mut lines = AgeLines::default();
+        for line in text.split_inclusive('\n') {
+            if line.starts_with('#') {
+                lines.head.push_str(line);
+            } else {
+                let prefix = line
+                    .strip_suffix("0.0\n")
+                    .expect("the encoder writes a zero age as 0.0");
+                lines.prefixes.push_str(prefix);
+                lines.ends.push(lines.prefixes.len());
+            }
+        }
+        assert_eq!(lines.ends.len(), layout.checks.len(), "one line per check");
+        lines
+    }
+
+    /// The family as of `at`: a line for each check that saw an output.
+    fn write(&self, vitals: &Vitals, at: DateTime<Utc>) -> Bytes {
+        let mut out = String::with_capacity(self.head.len() + self.prefixes.len() * 5 / 4);
+        out.push_str(&self.head);
+        let mut num = dtoa::Buffer::new();
+        let mut start = 0;
+        for (&end, c) in self.ends.iter().zip(&vitals.checks) {
+            if let Some(t) = c.output_at {
+                out.push_str(&self.prefixes[start..end]);
+                out.push_str(num.format(secs(at - t)));
+                out.push('\n');
+            }
+            start = end;
+        }
+        out.into()
+    }
+}
+
+/// `output_age_seconds` with every age at 0, for [`AgeLines::of`]: (service, check) per series.
+#[derive(Debug)]
+struct ZeroAges(Vec<(String, String)>);
+
+impl Collector for ZeroAges {
     fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
-        let layout = &*self.layout;
         let mut m = enc.encode_descriptor(
             "output_age_seconds",
             "seconds since the newest output the check saw was written.",
             None,
             MetricType::Gauge,
         )?;
-        for (&(si, ci, _), c) in layout.checks.iter().zip(&self.vitals.checks) {
-            if let Some(t) = c.output_at {
-                m.encode_family(&[
-                    ("service", layout.services[si].as_str()),
-                    ("check", layout.indexes[ci].as_str()),
-                ])?
-                .encode_gauge(&secs(self.at - t))?;
-            }
+        for (service, check) in &self.0 {
+            m.encode_family(&[("service", service.as_str()), ("check", check.as_str())])?
+                .encode_gauge(&0.0f64)?;
         }
         Ok(())
     }
@@ -452,4 +501,88 @@ fn first_action(inc: &crate::incident::Incident) -> Option<chrono::DateTime<chro
 
 fn secs(d: chrono::TimeDelta) -> f64 {
     d.num_milliseconds().max(0) as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `output_age_seconds` as prometheus-client's encoder writes it, series by series.
+    #[derive(Debug)]
+    struct Encoded(Vec<(String, String, f64)>);
+
+    impl Collector for Encoded {
+        fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+            let mut m = enc.encode_descriptor(
+                "output_age_seconds",
+                "seconds since the newest output the check saw was written.",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (service, check, age) in &self.0 {
+                m.encode_family(&[("service", service.as_str()), ("check", check.as_str())])?
+                    .encode_gauge(age)?;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn kept_age_lines_write_what_the_encoder_writes() {
+        let mut toml = "[daemon]\nstate_dir = \"/nonexistent/state\"\n".to_string();
+        for (name, checks) in [("a", 3), ("b-2", 1), ("c_3", 12)] {
+            toml.push_str(&format!("[[service]]\nname = \"{name}\"\n"));
+            for _ in 0..checks {
+                toml.push_str("[[service.check]]\nkind = \"port\"\naddr = \"127.0.0.1:9\"\n");
+            }
+        }
+        let cfg = crate::config::parse(&toml, std::path::Path::new("/x/akashic.toml")).unwrap();
+        let layout = Layout::of(&cfg);
+        let at: DateTime<Utc> = "2026-12-06T12:00:00Z".parse().unwrap();
+        // ages of every shape: none, zero, milliseconds, whole and large, and a clock ahead
+        let ms = [
+            None,
+            Some(0),
+            Some(1),
+            Some(999),
+            Some(1_000),
+            Some(1_500),
+            Some(61_234),
+            Some(86_400_000),
+            Some(40 * 86_400_000 + 7),
+            Some(-5_000),
+            Some(123_456_789_012),
+            None,
+            Some(10),
+            Some(100),
+            Some(3_600_000),
+            Some(7),
+        ];
+        let vitals = Vitals {
+            states: vec!["healthy"; 3],
+            checks: ms
+                .iter()
+                .map(|m| CheckVitals {
+                    ok: Some(true),
+                    output_at: m.map(|m| at - chrono::TimeDelta::milliseconds(m)),
+                })
+                .collect(),
+        };
+        let oracle = Encoded(
+            layout
+                .checks
+                .iter()
+                .zip(&vitals.checks)
+                .filter_map(|(&(si, ci, _), c)| {
+                    let t = c.output_at?;
+                    Some((layout.services[si].clone(), ci.to_string(), secs(at - t)))
+                })
+                .collect(),
+        );
+        let kept = layout.ages.write(&vitals, at);
+        assert_eq!(std::str::from_utf8(&kept).unwrap(), encoded(0, oracle));
+        assert!(std::str::from_utf8(&kept)
+            .unwrap()
+            .contains("akashic_output_age_seconds{service=\"c_3\",check=\"11\"} 0.007\n"));
+    }
 }
