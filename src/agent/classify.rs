@@ -129,7 +129,7 @@ static FAILED_COUNT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::ne
 });
 
 static RETRYING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r"(?i)\bretr(?:y|ying)\b[^\n]{0,20}?\b(?:\d+\s*/\s*\d+|\d+ of \d+|in \d|after \d)|\bretrying\b|\bwill (?:be )?retr(?:y|ied)\b|\battempt \d+\s*(?:/|of)\s*\d+")
+    regex::Regex::new(r"(?i)\bretr(?:y|ying)\b[^\n]{0,20}?\b(?:\d+\s*/\s*\d+|\d+ of \d+|in \d|after \d)|\bretrying\b|\bwill (?:be )?retr(?:y|ied)\b|\battempt \d+\s*(?:/|of)\s*\d+|\(attempt \d+\)|\battempt[=:#]\s*\d+\b")
         .expect("retrying pattern compiles")
 });
 
@@ -1244,6 +1244,37 @@ mod tests {
             "{:?}",
             c.scores
         );
+    }
+
+    #[test]
+    fn a_numbered_first_attempt_that_failed_once_and_a_success_on_a_later_attempt_were_overcome() {
+        // a prober's own attempt counter: attempt 1 failed once, the service carried on
+        let log = "2026-03-26 02:20:00,004 INFO probe: 12/12 up\n2026-03-26 02:25:00,004 WARNING probe: https://shop.example returned 503 (attempt 1)\n2026-03-26 02:30:00,004 INFO probe: 12/12 up\n2026-03-26 02:35:00,004 INFO probe: 12/12 up\n2026-03-26 02:40:00,004 INFO probe: 12/12 up\n";
+        let c = classify(&ev(log), &ProcessState::default());
+        assert_eq!(c.category, Category::Unknown, "{:?}", c.scores);
+        // reqwest's timeout, then the same push succeeding on its second attempt
+        let t = crate::agent::signatures::Signatures::default();
+        assert!(t.is_recovered("2026-06-19T23:25:05.118002Z  INFO agent::push: push ok attempt=2"));
+        assert!(t.is_recovered("INFO mail: failure mail sent (attempt 2)"));
+        assert!(!t.is_recovered("INFO push ok attempt=1"));
+    }
+
+    #[test]
+    fn jetsam_s_idle_exit_and_the_host_s_mail_relay_are_not_the_service_s_failure() {
+        let t = crate::agent::signatures::Signatures::default();
+        // XNU memorystatus reaping an idle daemon, and osanalyticshelper's report of it
+        let idle = "2026-04-11 14:18:02.004118+0000 0x2f1a     Default     0x0                  0      0    kernel: 50211.004 memorystatus: killing_idle_process pid 7701 [mdworker_shared] (idle-exit 0 32s rf:low) 4120KB - memorystatus_available_pages: 90211";
+        assert!(signals(&t, idle, Origin::Log).is_empty());
+        let report =
+            "osanalyticshelper: Process mdworker_shared [7701] killed by jetsam reason idle-exit";
+        assert!(signals(&t, report, Origin::Log).is_empty());
+        let pressure = "osanalyticshelper: Process python3.12 [4412] killed by jetsam reason per-process-limit";
+        assert!(signals(&t, pressure, Origin::Log)
+            .iter()
+            .any(|s| s.category == Category::ResourceExhaustion));
+        // postfix's smtp client deferring a notification mail
+        let e = ev("Feb 06 02:30:03 vps postfix/smtp[52240]: 3F1A2B0C12: to=<ops@example.net>, relay=none, delay=1.2, status=deferred (connect to mx.example.net[203.0.113.25]:25: Connection refused)\n");
+        assert!(e.side_task(&e.groups[0].text).is_some());
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub fn signals(table: &Table, line: &str, origin: Origin) -> Vec<Signal> {
         }
         // several readings of one signature in a line corroborate each other
         let hits = sig.re.find_iter(line).take(4).count();
-        if hits > 0 {
+        if hits > 0 && !sig.unless.as_ref().is_some_and(|u| u.is_match(line)) {
             push(Signal {
                 category: sig.category,
                 weight: sig.weight * (1.0 + 0.1 * (hits as f32 - 1.0)),

@@ -55,6 +55,9 @@ pub struct Signature {
     pub reason_phrase: bool,
     /// What to do about this mechanism, when it is the cause (a recommendation of its own).
     pub advice: Option<&'static str>,
+    /// A line that also matches this does not mean what the signature says (jetsam's `idle-exit`
+    /// reaps an idle daemon that asked for it; it is not memory pressure on the service).
+    pub unless: Option<Regex>,
 }
 
 /// What a number (a status or exit code) means.
@@ -154,6 +157,7 @@ struct RawSignature {
     #[serde(default)]
     reason_phrase: bool,
     advice: Option<String>,
+    unless: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -297,6 +301,22 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
                 "say what the line means and which library, API or OS prints it",
             ));
         }
+        let unless = s
+            .unless
+            .as_deref()
+            .map(|r| {
+                Regex::new(r).map_err(|e| {
+                    err(
+                        line,
+                        format!(
+                            "the `unless` regex does not compile: {}",
+                            e.to_string().lines().last().unwrap_or("")
+                        ),
+                        "fix the pattern",
+                    )
+                })
+            })
+            .transpose()?;
         table.signatures.push(Signature {
             re,
             category: category(line, &s.category)?,
@@ -313,6 +333,7 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
                 .map(str::trim)
                 .filter(|a| !a.is_empty())
                 .map(intern),
+            unless,
         });
     }
     for (list, out) in [
