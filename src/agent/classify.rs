@@ -124,7 +124,7 @@ static PROGRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
 });
 
 static FAILED_COUNT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r"(?i)\b(?:failed|failures|errors?|skipped)\s*[=:]\s*[1-9]|\b(?:sent|done|processed|written|uploaded|published|ok|succeeded)\s*[=:]\s*0\b")
+    regex::Regex::new(r"(?i)\b(?:failed|failures|errors?|skipped)\s*[=:]\s*[1-9]|\b(?:sent|done|processed|written|uploaded|published|ok|succeeded)\s*[=:]\s*0\b|\b(?:wrote|sent|processed|uploaded|published|exported|imported|saved)\s+0\b")
         .expect("failed count pattern compiles")
 });
 
@@ -158,6 +158,7 @@ fn progress_after(ev: &Evidence, i: usize) -> bool {
             && ev.side_task(&g.text).is_none()
             && g.severity <= Severity::Info
             && reports_progress(&g.text)
+            && !HOST_LINE.is_match(&g.text)
             && !ev.signatures.is_start(&g.text)
     })
 }
@@ -275,10 +276,14 @@ fn items(ev: &Evidence) -> Vec<Item> {
             }
             // a failure that announced a retry, happened once and was followed by more of the
             // service's output: the retry went through (a failed one says so again)
-            let transient =
-                g.count + g.earlier == 1 && RETRYING.is_match(&g.text) && late < 1.0 - TAIL_SHARE;
+            // a failure that happened once, well before the output stopped, and was followed by
+            // the service's work completing again did not stop it either
+            let progressed = progress_after(ev, g.last_line);
+            let transient = g.count + g.earlier == 1
+                && late < 1.0 - TAIL_SHARE
+                && (RETRYING.is_match(&g.text) || progressed);
             let overcome = transient || recovered_after(ev, g.last_line, g.at);
-            if overcome || progress_after(ev, g.last_line) {
+            if overcome || progressed {
                 factor *= SUPERSEDED_FACTOR;
             }
             if side.is_none()
@@ -1257,6 +1262,22 @@ mod tests {
         assert!(t.is_recovered("2026-06-19T23:25:05.118002Z  INFO agent::push: push ok attempt=2"));
         assert!(t.is_recovered("INFO mail: failure mail sent (attempt 2)"));
         assert!(!t.is_recovered("INFO push ok attempt=1"));
+    }
+
+    #[test]
+    fn a_failure_once_followed_by_the_work_completing_again_did_not_stop_the_service() {
+        // Laravel queue:work's task lines and Guzzle's ClientException, once, then jobs DONE again
+        let log = "  2026-05-06 13:01:40 App\\Jobs\\PingIndex .................... RUNNING\n  2026-05-06 13:01:41 App\\Jobs\\PingIndex ........... 402.11ms FAIL\n[2026-05-06 13:01:41] production.ERROR: Client error: `POST https://search.example.io/documents` resulted in a `429 Too Many Requests` response\n  2026-05-06 13:05:02 App\\Jobs\\Resize ................. RUNNING\n  2026-05-06 13:05:03 App\\Jobs\\Resize ........ 902.55ms DONE\n  2026-05-06 13:11:27 App\\Jobs\\Resize ................. RUNNING\n  2026-05-06 13:11:28 App\\Jobs\\Resize ........ 877.90ms DONE\n[2026-05-06 13:15:00] production.INFO: queue sizes {\"images\":3}\n";
+        assert_eq!(
+            crate::agent::evidence::severity_of(
+                "  2026-05-06 13:05:03 App\\Jobs\\Resize ........ 902.55ms DONE"
+            ),
+            Severity::Info
+        );
+        let c = classify(&ev(log), &ProcessState::default());
+        assert_eq!(c.category, Category::Unknown, "{:?}", c.scores);
+        // a tally of nothing done is no progress
+        assert!(!reports_progress("journal: wrote 0 fills (p0=918220)"));
     }
 
     #[test]

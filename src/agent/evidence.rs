@@ -194,6 +194,15 @@ static NUMBERS: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The level of one log line.
+/// A task runner's line that ends in the task's state after a run of dots (Laravel's `queue:work`,
+/// Illuminate\Queue\Console\WorkCommand: `RUNNING`, `DONE`, `FAIL`).
+static TASK_STATUS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^\s*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ \.{3,} (?:[\d.]+\s?m?s )?(RUNNING|DONE|FAIL)\s*$",
+    )
+    .expect("task status pattern compiles")
+});
+
 pub fn severity_of(line: &str) -> Severity {
     let head: String = line.chars().take(80).collect();
     if let Some(c) = GLOG.captures(&head) {
@@ -201,6 +210,13 @@ pub fn severity_of(line: &str) -> Severity {
             "E" => Severity::Error,
             "W" => Severity::Warn,
             "F" => Severity::Fatal,
+            _ => Severity::Info,
+        };
+    }
+    if let Some(c) = TASK_STATUS.captures(line) {
+        // Laravel's queue:work: `2026-05-06 13:14:52 App\Jobs\Resize ....... 845.12ms DONE`
+        return match &c[1] {
+            "FAIL" => Severity::Error,
             _ => Severity::Info,
         };
     }
