@@ -332,6 +332,40 @@ mod tests {
     }
 
     #[test]
+    fn specific_mechanisms_lead_with_what_an_operator_would_do_about_them() {
+        let t = Signatures::default();
+        // the strongest reading of a real line, and the advice its mechanism carries
+        let lead = |line: &str| {
+            let s = signals(&t, line, Origin::Log)
+                .into_iter()
+                .max_by(|a, b| a.weight.total_cmp(&b.weight))
+                .expect("the line means something");
+            (s.category, t.advice(s.label).unwrap_or(""))
+        };
+        for (line, want, says) in [
+            // JVM, and the kernel's pids cgroup
+            ("Exception in thread \"crawl-17\" java.lang.OutOfMemoryError: unable to create native thread: possibly out of memory or process/resource limits reached", ResourceExhaustion, "thread pool"),
+            ("May 12 10:02:11 box kernel: cgroup: fork rejected by pids controller in /system.slice/crawler.service", ResourceExhaustion, "TasksMax"),
+            // Go net/http
+            ("Get \"https://api.example.com/v1\": net/http: TLS handshake timeout", Network, "MTU"),
+            // Redis's error reply while it loads its RDB/AOF
+            ("redis: LOADING Redis is loading the dataset in memory", DependencyUnavailable, "LOADING"),
+            // macOS Sandbox System Policy (TCC) as `log show` prints it
+            ("kernel: (Sandbox) System Policy: python3.12(6120) deny(1) file-read-data /Users/sam/Documents/Invoices", ConfigError, "Full Disk Access"),
+            // Node's fs error
+            ("Error: EACCES: permission denied, open '/app/data/state.json'", ConfigError, "chown"),
+            // libpq
+            ("connection to server at \"127.0.0.1\", port 5432 failed: Connection refused", DependencyUnavailable, "start the dependency"),
+            // jstack
+            ("Found one Java-level deadlock:", Deadlock, "lock ordering"),
+        ] {
+            let (cat, advice) = lead(line);
+            assert_eq!(cat, want, "{line}");
+            assert!(advice.contains(says), "{line}: {advice}");
+        }
+    }
+
+    #[test]
     fn one_restart_is_not_a_restart_loop() {
         // systemd (src/core/service.c): "Scheduled restart job, restart counter is at %u."
         assert!(cats("Dec 05 19:32:56 web1 systemd[1]: x.service: Scheduled restart job, restart counter is at 1.").is_empty());
