@@ -65,6 +65,19 @@ pub fn recommendations(
         .collect())
 }
 
+/// When nothing explains the incident: make the next one explain itself. A process that is gone
+/// needs its exit made visible; one still running but silent needs to say where it waits.
+pub const UNKNOWN_GONE: &str = "Make the next exit visible: capture the service's stderr to a file (launchd StandardErrorPath, systemd's journal, docker logs), log the exit code and the signal on the way out (a panic hook, an atexit handler or a shell trap), keep crash reports (~/Library/Logs/DiagnosticReports, coredumpctl), and have the supervisor restart it (launchd KeepAlive, systemd Restart=on-failure, docker restart: always).";
+pub const UNKNOWN_SILENT: &str = "Make the next stall say where it waits: take a thread dump while it is silent (py-spy dump, jstack, kill -QUIT for Go, Sidekiq's TTIN signal, strace -p or gdb for PHP and native code, sample on macOS), put a timeout on every job and outside call, and log a heartbeat with the queue depth and the last unit of work so an idle worker and a stuck one look different.";
+
+fn unknown_advice(running: Option<bool>) -> &'static str {
+    if running == Some(false) {
+        UNKNOWN_GONE
+    } else {
+        UNKNOWN_SILENT
+    }
+}
+
 /// Drafts every non-fact part from the evidence alone.
 pub fn draft(incident: &Incident, ev: &Evidence) -> Result<(Draft, Classification), RenderError> {
     let cls = with_memory(classify(ev, &incident.process), ev, &incident.service);
@@ -115,6 +128,9 @@ pub fn draft(incident: &Incident, ev: &Evidence) -> Result<(Draft, Classificatio
             advice.push(a);
         }
     }
+    if category == Category::Unknown {
+        advice.insert(0, unknown_advice(incident.process.running));
+    }
     let recommendations = recommendations(category, &incident.service, change.is_some(), &advice)?;
     Ok((
         Draft {
@@ -144,5 +160,16 @@ mod tests {
         let plain = recommendations(Category::Crash, "svc", false, &[]).expect("renders");
         assert_eq!(recs.len(), plain.len() + 1);
         assert_eq!(&recs[1..], &plain[..]);
+    }
+
+    #[test]
+    fn an_honest_unknown_says_how_to_make_the_next_incident_explain_itself() {
+        assert_eq!(unknown_advice(Some(false)), UNKNOWN_GONE);
+        assert_eq!(unknown_advice(Some(true)), UNKNOWN_SILENT);
+        assert_eq!(unknown_advice(None), UNKNOWN_SILENT);
+        let recs =
+            recommendations(Category::Unknown, "svc", false, &[UNKNOWN_GONE]).expect("renders");
+        assert_eq!(recs[0], UNKNOWN_GONE);
+        assert!(recs[0].contains("KeepAlive") && recs[0].contains("exit code"));
     }
 }
