@@ -143,13 +143,14 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     let sock = control::socket_path(&state_dir);
     let _ = std::fs::remove_file(&sock);
     let socket_health = Arc::new(control::SocketHealth::default());
-    // The status page, /metrics and /api ([daemon] http): its own tasks, asking the loop as the socket does.
-    let web_task = match &cfg.daemon.http {
+    // The status page, /metrics and /api ([daemon] http): its own thread and runtime, asking the
+    // loop as the socket does.
+    let web = match &cfg.daemon.http {
         Some(h) => {
             let listeners = crate::web::bind(h).await?;
             let source =
                 crate::web::Source::new(Arc::new(cfg.clone()), store.clone(), loop_tx.clone());
-            Some(tokio::spawn(crate::web::serve(listeners, Arc::new(source))))
+            Some(crate::web::spawn(listeners, Arc::new(source))?)
         }
         None => None,
     };
@@ -441,9 +442,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<()> {
     if let Some(t) = control_task {
         t.abort();
     }
-    if let Some(t) = web_task {
-        t.abort();
-    }
+    drop(web);
     // A post-mortem being written is given a moment to finish (it stays queued if not).
     let stopping = tokio::time::Instant::now();
     worker_stop.notify_one();

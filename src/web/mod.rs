@@ -12,5 +12,5 @@ mod tests;
 mod timeline;
 
 pub use auth::Token;
-pub use server::{bind, serve, WebError};
+pub use server::{bind, spawn, Serving, WebError};
 pub use source::Source;

@@ -46,8 +46,57 @@ pub async fn bind(cfg: &HttpConfig) -> Result<Vec<TcpListener>, WebError> {
     Ok(out)
 }
 
-/// Serves until the task is dropped.
-pub async fn serve(listeners: Vec<TcpListener>, source: Arc<Source>) {
+/// The server on a thread and runtime of its own (a current-thread one): a request wakes that
+/// thread alone, never the watchdog's workers, and what a client makes it do is done there.
+/// Dropping it stops the server.
+pub struct Serving {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts serving `listeners` (bound by [`bind`] on any runtime) on the server's own thread.
+pub fn spawn(listeners: Vec<TcpListener>, source: Arc<Source>) -> std::io::Result<Serving> {
+    let listeners = listeners
+        .into_iter()
+        .map(TcpListener::into_std)
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(4)
+        .build()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("akashic-http".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let listeners = listeners
+                    .into_iter()
+                    .filter_map(|l| {
+                        TcpListener::from_std(l)
+                            .inspect_err(|e| warn!(error = %e, "http: cannot serve a listener"))
+                            .ok()
+                    })
+                    .collect();
+                tokio::select! {
+                    () = serve(listeners, source) => {}
+                    _ = stopped => {}
+                }
+            });
+            // A request's blocking read of the store is not waited on for long.
+            rt.shutdown_timeout(Duration::from_secs(1));
+        })?;
+    Ok(Serving { stop: Some(stop) })
+}
+
+/// Serves until dropped.
+async fn serve(listeners: Vec<TcpListener>, source: Arc<Source>) {
     let app = super::routes::router(source);
     let open = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
