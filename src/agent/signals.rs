@@ -358,6 +358,9 @@ mod tests {
             ("connection to server at \"127.0.0.1\", port 5432 failed: Connection refused", DependencyUnavailable, "start the dependency"),
             // jstack
             ("Found one Java-level deadlock:", Deadlock, "lock ordering"),
+            // @slack/web-api's platform error, and Azure Storage's AuthenticationErrorDetail
+            ("[ERROR]  bolt-app chat.postMessage failed: Error: An API error occurred: token_revoked", AuthFailure, "new bot token"),
+            ("AuthenticationErrorDetail: Signature not valid in the specified time frame: Start [Thu, 01 Jan 2026 00:00:00 GMT] - Expiry [Tue, 30 Jun 2026 23:59:59 GMT] - Current [Wed, 01 Jul 2026 01:00:04 GMT]", AuthFailure, "SAS token"),
         ] {
             let (cat, advice) = lead(line);
             assert_eq!(cat, want, "{line}");
