@@ -358,6 +358,8 @@ mod tests {
             ("connection to server at \"127.0.0.1\", port 5432 failed: Connection refused", DependencyUnavailable, "start the dependency"),
             // jstack
             ("Found one Java-level deadlock:", Deadlock, "lock ordering"),
+            // Binance's -2014: the key sent was empty or malformed
+            ("time=2026-03-09T08:00:05.402Z level=ERROR msg=\"order rejected\" status=401 body=\"{\\\"code\\\":-2014,\\\"msg\\\":\\\"API-key format invalid.\\\"}\"", ConfigError, "environment"),
             // @slack/web-api's platform error, and Azure Storage's AuthenticationErrorDetail
             ("[ERROR]  bolt-app chat.postMessage failed: Error: An API error occurred: token_revoked", AuthFailure, "new bot token"),
             ("AuthenticationErrorDetail: Signature not valid in the specified time frame: Start [Thu, 01 Jan 2026 00:00:00 GMT] - Expiry [Tue, 30 Jun 2026 23:59:59 GMT] - Current [Wed, 01 Jul 2026 01:00:04 GMT]", AuthFailure, "SAS token"),
