@@ -325,6 +325,7 @@ mod tests {
             ("System.Net.Http.HttpRequestException: The SSL connection could not be established, see inner exception.", Network),
             ("[Tue Mar  3 10:10:10 2026] memory: usage 524288kB, limit 524288kB, failcnt 18211", ResourceExhaustion),
             ("runtime: failed to create new OS thread (have 12 already; errno=11)", ResourceExhaustion),
+            ("[2026-04-03 09:30:02] production.ERROR: Call to undefined method App\\Services\\Feed::fetchAll() {\"exception\":\"[object] (Error(code: 0): Call to undefined method\"}", Crash),
             ("ERROR 1114 (HY000): The table 'events' is full", ResourceExhaustion),
         ] {
             assert_eq!(cats(line), vec![want], "{line}");
@@ -358,6 +359,8 @@ mod tests {
             ("connection to server at \"127.0.0.1\", port 5432 failed: Connection refused", DependencyUnavailable, "start the dependency"),
             // jstack
             ("Found one Java-level deadlock:", Deadlock, "lock ordering"),
+            // pandas' C tokenizer on a row with an unquoted delimiter
+            ("pandas.errors.ParserError: Error tokenizing data. C error: Expected 12 fields in line 4031, saw 13", DataError, "on_bad_lines"),
             // Binance's -2014: the key sent was empty or malformed
             ("time=2026-03-09T08:00:05.402Z level=ERROR msg=\"order rejected\" status=401 body=\"{\\\"code\\\":-2014,\\\"msg\\\":\\\"API-key format invalid.\\\"}\"", ConfigError, "environment"),
             // @slack/web-api's platform error, and Azure Storage's AuthenticationErrorDetail
