@@ -2,7 +2,7 @@
 //! Built-in entries are TOML compiled in (`src/agent/signatures/*.toml`); users add their own file.
 
 use crate::core::category::Category;
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -242,6 +242,19 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
             None => Ok(d),
         }
     };
+    // `what` is "the regex" or "the `unless` regex"; the problem gives the regex crate's own last line
+    let compile = |line: usize, what: &str, pattern: &str, fix: &str| {
+        Regex::new(pattern).map_err(|e| {
+            err(
+                line,
+                format!(
+                    "{what} does not compile: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                ),
+                fix,
+            )
+        })
+    };
     let mut table = Table::default();
     for s in raw.signature {
         let line = line_of(text, s.span().start);
@@ -263,19 +276,12 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
                 "give the text the error line contains",
             ));
         }
-        let re = RegexBuilder::new(&pattern)
-            .multi_line(false)
-            .build()
-            .map_err(|e| {
-                err(
-                    line,
-                    format!(
-                        "the regex does not compile: {}",
-                        e.to_string().lines().last().unwrap_or("")
-                    ),
-                    "fix the pattern, or use text = \"...\" to match a plain substring",
-                )
-            })?;
+        let re = compile(
+            line,
+            "the regex",
+            &pattern,
+            "fix the pattern, or use text = \"...\" to match a plain substring",
+        )?;
         let only = match s.only.as_deref() {
             None => None,
             Some("log") => Some(Only::Log),
@@ -304,18 +310,7 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
         let unless = s
             .unless
             .as_deref()
-            .map(|r| {
-                Regex::new(r).map_err(|e| {
-                    err(
-                        line,
-                        format!(
-                            "the `unless` regex does not compile: {}",
-                            e.to_string().lines().last().unwrap_or("")
-                        ),
-                        "fix the pattern",
-                    )
-                })
-            })
+            .map(|r| compile(line, "the `unless` regex", r, "fix the pattern"))
             .transpose()?;
         table.signatures.push(Signature {
             re,
@@ -346,18 +341,7 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
             let unless = c
                 .unless
                 .as_deref()
-                .map(|r| {
-                    Regex::new(r).map_err(|e| {
-                        err(
-                            line,
-                            format!(
-                                "the `unless` regex does not compile: {}",
-                                e.to_string().lines().last().unwrap_or("")
-                            ),
-                            "fix the pattern",
-                        )
-                    })
-                })
+                .map(|r| compile(line, "the `unless` regex", r, "fix the pattern"))
                 .transpose()?;
             out.push(CodeMeaning {
                 code: c.code,
@@ -378,32 +362,14 @@ pub fn parse(file: &Path, text: &str, user: bool) -> Result<Table, SignatureErro
         for s in list {
             let line = line_of(text, s.span().start);
             let s = s.into_inner();
-            let re = Regex::new(&s.regex).map_err(|e| {
-                err(
-                    line,
-                    format!(
-                        "the regex does not compile: {}",
-                        e.to_string().lines().last().unwrap_or("")
-                    ),
-                    "fix the pattern",
-                )
-            })?;
+            let re = compile(line, "the regex", &s.regex, "fix the pattern")?;
             out.push((re, intern(s.meaning.trim())));
         }
     }
     for s in raw.start {
         let line = line_of(text, s.span().start);
         let s = s.into_inner();
-        let re = Regex::new(&s.regex).map_err(|e| {
-            err(
-                line,
-                format!(
-                    "the regex does not compile: {}",
-                    e.to_string().lines().last().unwrap_or("")
-                ),
-                "fix the pattern",
-            )
-        })?;
+        let re = compile(line, "the regex", &s.regex, "fix the pattern")?;
         table.starts.push((re, intern(s.source.trim())));
     }
     Ok(table)

@@ -139,10 +139,10 @@ impl FileGroups {
             .iter()
             .map(|p| match *p {
                 Place::File((gi, place)) => {
-                    let table = match &held {
-                        Some((g, _)) if *g == gi => &held.as_ref().expect("held").1,
-                        _ => &held.insert((gi, files::lock(&self.slots[gi].2))).1,
-                    };
+                    if held.as_ref().is_none_or(|(g, _)| *g != gi) {
+                        held = Some((gi, files::lock(&self.slots[gi].2)));
+                    }
+                    let table = &held.as_ref().expect("locked above").1;
                     table.get(place).and_then(Option::as_ref).map_or_else(
                         Default::default,
                         |a: &crate::probe::files::Answer| crate::heartbeat::CheckVitals {

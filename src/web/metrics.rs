@@ -356,9 +356,9 @@ impl AgeLines {
         let series = layout
             .checks
             .iter()
-            .map(|&(si, ci, _)| (layout.services[si].clone(), layout.indexes[ci].clone()))
+            .map(|&(si, ci, _)| (layout.services[si].clone(), layout.indexes[ci].clone(), 0.0))
             .collect();
-        let text = encoded(layout.checks.len() * 64, ZeroAges(series));
+        let text = encoded(layout.checks.len() * 64, Ages(series));
         let mut lines = AgeLines::default();
         for line in text.split_inclusive('\n') {
             if line.starts_with('#') {
@@ -393,11 +393,12 @@ impl AgeLines {
     }
 }
 
-/// `output_age_seconds` with every age at 0, for [`AgeLines::of`]: (service, check) per series.
+/// `output_age_seconds` through the encoder, (service, check, age) per series: with every age
+/// at 0 for [`AgeLines::of`].
 #[derive(Debug)]
-struct ZeroAges(Vec<(String, String)>);
+struct Ages(Vec<(String, String, f64)>);
 
-impl Collector for ZeroAges {
+impl Collector for Ages {
     fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
         let mut m = enc.encode_descriptor(
             "output_age_seconds",
@@ -405,9 +406,9 @@ impl Collector for ZeroAges {
             None,
             MetricType::Gauge,
         )?;
-        for (service, check) in &self.0 {
+        for (service, check, age) in &self.0 {
             m.encode_family(&[("service", service.as_str()), ("check", check.as_str())])?
-                .encode_gauge(&0.0f64)?;
+                .encode_gauge(age)?;
         }
         Ok(())
     }
@@ -507,26 +508,6 @@ fn secs(d: chrono::TimeDelta) -> f64 {
 mod tests {
     use super::*;
 
-    /// `output_age_seconds` as prometheus-client's encoder writes it, series by series.
-    #[derive(Debug)]
-    struct Encoded(Vec<(String, String, f64)>);
-
-    impl Collector for Encoded {
-        fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
-            let mut m = enc.encode_descriptor(
-                "output_age_seconds",
-                "seconds since the newest output the check saw was written.",
-                None,
-                MetricType::Gauge,
-            )?;
-            for (service, check, age) in &self.0 {
-                m.encode_family(&[("service", service.as_str()), ("check", check.as_str())])?
-                    .encode_gauge(age)?;
-            }
-            Ok(())
-        }
-    }
-
     #[test]
     fn kept_age_lines_write_what_the_encoder_writes() {
         let mut toml = "[daemon]\nstate_dir = \"/nonexistent/state\"\n".to_string();
@@ -568,7 +549,7 @@ mod tests {
                 })
                 .collect(),
         };
-        let oracle = Encoded(
+        let oracle = Ages(
             layout
                 .checks
                 .iter()
